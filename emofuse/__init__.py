@@ -1,0 +1,31 @@
+"""emofuse: emotion recognition from voice and face, separately and fused.
+
+The whole public API, importable without loading any model::
+
+    from emofuse import Analyzer, SpeechClassifier, FaceClassifier, analyze
+"""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+_LAZY = {
+    "Analyzer": "emofuse.pipeline",
+    "AnalyzerConfig": "emofuse.pipeline",
+    "analyze": "emofuse.pipeline",
+    "SpeechClassifier": "emofuse.audio.classifier",
+    "FaceClassifier": "emofuse.face.classifier",
+    "FusionConfig": "emofuse.fusion",
+    "EmofuseError": "emofuse.errors",
+    "InputError": "emofuse.errors",
+}
+
+__all__ = [*_LAZY, "__version__"]
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'emofuse' has no attribute {name!r}")

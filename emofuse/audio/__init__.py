@@ -1,0 +1,1 @@
+"""Speech: features (NumPy), voice activity detection, and the shipped speech emotion classifier."""

@@ -1,0 +1,1 @@
+"""Faces: detection, alignment, tracking and expression classification (onnxruntime, no torch)."""

@@ -1,0 +1,90 @@
+"""Facial expression recognition with the shipped ONNX model, on crops or on whole images."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from emofuse.face.align import face_crops
+from emofuse.face.crops import CROP_SIZE, crops_to_input
+from emofuse.face.detect import DEFAULT_DETECTOR, Detection, get_detector
+from emofuse.labels import FACE_LABELS
+from emofuse.media import load_image
+from emofuse.models import load_card, model_path
+from emofuse.results import modality_block, probability_dict, top_label
+from emofuse.runtime import onnx_session
+
+
+def _softmax(logits: np.ndarray) -> np.ndarray:
+    z = np.exp(logits - logits.max(axis=-1, keepdims=True))
+    return z / z.sum(axis=-1, keepdims=True)
+
+
+class FaceClassifier:
+    """The shipped face model: 48x48 grey crops -> probabilities over the 7 FER2013 labels.
+
+    >>> clf = FaceClassifier()
+    >>> result = clf.classify_file("photo.jpg")    # {"label", "probabilities", "faces", ...}
+    """
+
+    labels = FACE_LABELS
+
+    def __init__(self, card: dict | None = None, detector: str = DEFAULT_DETECTOR, flip_tta: bool | None = None,
+                 min_face_size: int = 40):
+        self.card = card or load_card("face")
+        self.session = onnx_session(model_path(self.card, self.card["members"][0]["file"]))
+        self.temperature = float(self.card.get("temperature", 1.0))
+        self.flip_tta = self.card.get("flip_tta", False) if flip_tta is None else flip_tta
+        self.detector = get_detector(detector, min_face_size)
+
+    def classify_batch(self, crops: np.ndarray) -> np.ndarray:
+        """Probabilities (N, 7) for uint8 grey crops (N, 48, 48)."""
+        crops = np.asarray(crops)
+        if not len(crops):
+            return np.zeros((0, len(self.labels)), dtype=np.float32)
+        x = crops_to_input(crops)
+        if self.flip_tta:
+            x = np.concatenate([x, x[..., ::-1]])
+        probs = _softmax(self.session.run(None, {"input": np.ascontiguousarray(x)})[0])
+        if self.flip_tta:
+            probs = (probs[:len(crops)] + probs[len(crops):]) / 2
+        return probs.astype(np.float32)
+
+    def detect(self, image: np.ndarray) -> list[Detection]:
+        """Faces in an RGB image, largest first."""
+        return sorted(self.detector(image), key=lambda d: -d.size)
+
+    def classify_faces(self, image: np.ndarray, detections: list[Detection]) -> np.ndarray:
+        return self.classify_batch(face_crops(image, detections))
+
+    def analyze_image(self, image: np.ndarray, face_crop: bool = False) -> dict:
+        """Face block for one RGB image: every face with box and probabilities; the largest face leads.
+
+        ``face_crop`` treats the whole image as one already-cropped face (as in FER2013).
+        """
+        if face_crop:
+            import cv2
+
+            grey = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
+            crop = cv2.resize(grey, (CROP_SIZE, CROP_SIZE), interpolation=cv2.INTER_AREA)
+            height, width = grey.shape
+            detections = [Detection((0.0, 0.0, float(width), float(height)), 1.0)]
+            probs = self.classify_batch(crop[None])
+        else:
+            detections = self.detect(image)
+            probs = self.classify_faces(image, detections)
+        faces = [face_record(d, p, self.labels) for d, p in zip(detections, probs)]
+        return modality_block(probs[0] if len(faces) else None, self.labels, [], faces=faces)
+
+    def classify_file(self, path: str | Path, face_crop: bool = False) -> dict:
+        return self.analyze_image(load_image(path), face_crop=face_crop)
+
+
+def face_record(detection: Detection, probs: np.ndarray, labels=FACE_LABELS, **extra) -> dict:
+    """One face in the results: box, detector score, label, probabilities (+ landmarks when known)."""
+    record = {"box": [round(v, 1) for v in detection.box], "score": round(detection.score, 4),
+              "label": top_label(probs, labels), "probabilities": probability_dict(probs, labels), **extra}
+    if detection.landmarks is not None:
+        record["landmarks"] = np.round(detection.landmarks, 1).tolist()
+    return record

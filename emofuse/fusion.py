@@ -1,0 +1,138 @@
+"""Decision-level fusion of speech and face in the 7-label fusion set.
+
+Each modality's probabilities are projected onto ``FUSION_LABELS`` (calm -> neutral), calibrated with the
+temperature on its model card, and combined per time window by a weighted log-linear pool (a product of
+experts)::
+
+    log p(y) = sum_m w_m * log p_m(y) / sum_m w_m,    w_m = prior_m * reliability_m
+
+``reliability`` is in [0, 1] per window: for speech the voiced share of the window, for the face the share
+of sampled frames with a face times a face-size term times the detector score; both are multiplied by the
+model's own confidence (1 - normalised entropy). A modality with no data in a window (silence, no face,
+no audio track) gets weight 0, so the other carries the window alone and ``sources`` says so.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from emofuse.labels import FUSION_LABELS, to_fusion_probabilities
+
+EPS = 1e-6
+
+
+def calibrate(probs: np.ndarray, temperature: float) -> np.ndarray:
+    """Temperature scaling of probabilities: softmax(log(p) / T)."""
+    z = np.log(np.clip(probs, EPS, 1.0)) / temperature
+    z = np.exp(z - z.max(axis=-1, keepdims=True))
+    return z / z.sum(axis=-1, keepdims=True)
+
+
+def confidence(probs: np.ndarray) -> np.ndarray:
+    """1 - normalised entropy: 1 for a one-hot distribution, 0 for a uniform one."""
+    p = np.clip(probs, EPS, 1.0)
+    return 1.0 - (-(p * np.log(p)).sum(axis=-1) / np.log(p.shape[-1]))
+
+
+def log_linear_pool(probs: list[np.ndarray], weights: list[np.ndarray]) -> np.ndarray:
+    """Weighted geometric mean of distributions (..., K), renormalised; weights (...,) may be 0."""
+    logs = sum(w[..., None] * np.log(np.clip(p, EPS, 1.0)) for p, w in zip(probs, weights))
+    total = sum(weights)[..., None]
+    z = np.where(total > 0, logs / np.maximum(total, EPS), 0.0)
+    z = np.exp(z - z.max(axis=-1, keepdims=True))
+    return z / z.sum(axis=-1, keepdims=True)
+
+
+@dataclass
+class FusionConfig:
+    """Prior trust in each modality and each model's calibration temperature."""
+
+    speech_prior: float = 1.0
+    face_prior: float = 1.0
+    speech_temperature: float = 1.0
+    face_temperature: float = 1.0
+    min_reliability: float = 0.05  # below this a modality is treated as missing in the window
+
+
+@dataclass
+class ModalityEvidence:
+    """One modality over the fusion windows: probabilities (N, 7) in FUSION_LABELS and reliability (N,)."""
+
+    probs: np.ndarray
+    reliability: np.ndarray
+
+    @classmethod
+    def empty(cls, n: int) -> ModalityEvidence:
+        return cls(np.full((n, len(FUSION_LABELS)), 1 / len(FUSION_LABELS), dtype=np.float32), np.zeros(n))
+
+    @classmethod
+    def from_model(cls, probs: np.ndarray, labels: tuple[str, ...], reliability: np.ndarray,
+                   temperature: float) -> ModalityEvidence:
+        """Project a model's probabilities onto the fusion labels and calibrate them."""
+        projected = calibrate(to_fusion_probabilities(probs, labels), temperature)
+        return cls(projected, np.asarray(reliability, dtype=np.float64) * confidence(projected))
+
+
+def fuse(speech: ModalityEvidence, face: ModalityEvidence, config: FusionConfig) -> tuple[np.ndarray, list[list[str]]]:
+    """Fused probabilities (N, 7) and, per window, the modalities that contributed (may be empty)."""
+    w_speech = np.where(speech.reliability >= config.min_reliability, config.speech_prior * speech.reliability, 0.0)
+    w_face = np.where(face.reliability >= config.min_reliability, config.face_prior * face.reliability, 0.0)
+    fused = log_linear_pool([speech.probs, face.probs], [w_speech, w_face])
+    sources = [[name for name, w in (("speech", ws), ("face", wf)) if w > 0] for ws, wf in zip(w_speech, w_face)]
+    return fused.astype(np.float32), sources
+
+
+# ---------------------------------------------------------------- learned fusion
+class LearnedFusion:
+    """Multinomial logistic regression on both modalities' log-probabilities and reliabilities.
+
+    For users with paired audio-visual data: ``fit`` it (NumPy, no torch), ``save`` it as JSON, and pass it
+    to the pipeline. Features: log p_speech (7), log p_face (7), reliabilities (2), presence flags (2).
+    """
+
+    def __init__(self, weights: np.ndarray | None = None, bias: np.ndarray | None = None, l2: float = 1e-2):
+        self.weights, self.bias, self.l2 = weights, bias, l2
+
+    @staticmethod
+    def features(speech: ModalityEvidence, face: ModalityEvidence) -> np.ndarray:
+        has_s, has_f = (speech.reliability > 0).astype(float), (face.reliability > 0).astype(float)
+        return np.hstack([np.log(np.clip(speech.probs, EPS, 1)) * has_s[:, None],
+                          np.log(np.clip(face.probs, EPS, 1)) * has_f[:, None],
+                          speech.reliability[:, None], face.reliability[:, None], has_s[:, None], has_f[:, None]])
+
+    def fit(self, x: np.ndarray, y: np.ndarray, steps: int = 500, lr: float = 0.5) -> LearnedFusion:
+        """Full-batch gradient descent on the L2-regularised cross-entropy (initialised at equal weights)."""
+        n_classes = len(FUSION_LABELS)
+        w = np.zeros((x.shape[1], n_classes))
+        w[:n_classes, :] = np.eye(n_classes) * 0.5
+        w[n_classes:2 * n_classes, :] = np.eye(n_classes) * 0.5
+        b = np.zeros(n_classes)
+        target = np.eye(n_classes)[y]
+        for _ in range(steps):
+            p = self._softmax(x @ w + b)
+            grad = (p - target) / len(x)
+            w -= lr * (x.T @ grad + self.l2 * w)
+            b -= lr * grad.sum(axis=0)
+        self.weights, self.bias = w, b
+        return self
+
+    def predict_proba(self, x: np.ndarray) -> np.ndarray:
+        return self._softmax(x @ self.weights + self.bias)
+
+    @staticmethod
+    def _softmax(z: np.ndarray) -> np.ndarray:
+        z = np.exp(z - z.max(axis=1, keepdims=True))
+        return z / z.sum(axis=1, keepdims=True)
+
+    def save(self, path: str | Path) -> None:
+        Path(path).write_text(json.dumps({"labels": list(FUSION_LABELS), "weights": self.weights.tolist(),
+                                          "bias": self.bias.tolist(), "l2": self.l2}))
+
+    @classmethod
+    def load(cls, path: str | Path) -> LearnedFusion:
+        data = json.loads(Path(path).read_text())
+        return cls(np.array(data["weights"]), np.array(data["bias"]), data.get("l2", 1e-2))

@@ -1,0 +1,68 @@
+"""The one label vocabulary of emofuse and every dataset's mapping into it.
+
+Every module that needs a label name, an index or a dataset mapping imports it from here.
+
+| emofuse    | RAVDESS (code) | FER2013 (index) | FER+ column | CREMA-D | fusion (7) |
+|------------|----------------|-----------------|-------------|---------|------------|
+| neutral    | 01 neutral     | 6 neutral       | neutral     | NEU     | neutral    |
+| calm       | 02 calm        | -               | -           | -       | neutral    |
+| happy      | 03 happy       | 3 happy         | happiness   | HAP     | happy      |
+| sad        | 04 sad         | 4 sad           | sadness     | SAD     | sad        |
+| angry      | 05 angry       | 0 angry         | anger       | ANG     | angry      |
+| fearful    | 06 fearful     | 2 fear          | fear        | FEA     | fearful    |
+| disgust    | 07 disgust     | 1 disgust       | disgust     | DIS     | disgust    |
+| surprised  | 08 surprised   | 5 surprise      | surprise    | -       | surprised  |
+
+FER+ `contempt`, `unknown` and `NF` (not a face) have no emofuse label and are dropped.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+EMOTIONS: tuple[str, ...] = (
+    "neutral", "calm", "happy", "sad", "angry", "fearful", "disgust", "surprised",
+)
+"""All emofuse labels."""
+
+SPEECH_LABELS: tuple[str, ...] = EMOTIONS
+"""The 8 labels of the speech model, in RAVDESS code order (01..08)."""
+
+FACE_LABELS: tuple[str, ...] = (
+    "angry", "disgust", "fearful", "happy", "sad", "surprised", "neutral",
+)
+"""The 7 labels of the face model, in FER2013 index order (0..6)."""
+
+FUSION_LABELS: tuple[str, ...] = (
+    "neutral", "happy", "sad", "angry", "fearful", "disgust", "surprised",
+)
+"""The 7 labels shared by both modalities (calm merged into neutral)."""
+
+RAVDESS_EMOTIONS: dict[str, str] = {f"{i:02d}": name for i, name in enumerate(SPEECH_LABELS, 1)}
+FER2013_EMOTIONS: dict[int, str] = dict(enumerate(FACE_LABELS))
+FERPLUS_COLUMNS: dict[str, str] = {
+    "neutral": "neutral", "happiness": "happy", "surprise": "surprised", "sadness": "sad",
+    "anger": "angry", "disgust": "disgust", "fear": "fearful",
+}
+CREMAD_EMOTIONS: dict[str, str] = {
+    "ANG": "angry", "DIS": "disgust", "FEA": "fearful", "HAP": "happy", "NEU": "neutral", "SAD": "sad",
+}
+TO_FUSION: dict[str, str] = {name: ("neutral" if name == "calm" else name) for name in EMOTIONS}
+
+
+def to_fusion_label(label: str) -> str:
+    """Map any emofuse label to the 7-label fusion set."""
+    return TO_FUSION[label]
+
+
+def projection_matrix(source: tuple[str, ...], target: tuple[str, ...] = FUSION_LABELS) -> np.ndarray:
+    """Matrix ``M`` so that ``probs @ M`` sums ``source``-ordered probabilities into ``target`` order."""
+    matrix = np.zeros((len(source), len(target)), dtype=np.float32)
+    for i, name in enumerate(source):
+        matrix[i, target.index(TO_FUSION[name])] = 1.0
+    return matrix
+
+
+def to_fusion_probabilities(probs: np.ndarray, source: tuple[str, ...]) -> np.ndarray:
+    """Project probabilities (..., len(source)) onto the fusion labels (..., 7)."""
+    return np.asarray(probs, dtype=np.float32) @ projection_matrix(source)

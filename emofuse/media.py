@@ -1,0 +1,209 @@
+"""Reading media: sniff the kind of a file by its content, decode images, audio and video (streaming).
+
+Audio always comes out as 16 kHz mono float32 in [-1, 1]; images as uint8 RGB (H, W, 3); video as a
+stream of ``(time_seconds, RGB frame)`` pairs, so a long video is never held in memory at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+
+from emofuse.errors import InputError
+
+SAMPLE_RATE = 16_000
+MediaKind = Literal["image", "audio", "video"]
+
+_IMAGE_MAGIC = (b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n", b"GIF87a", b"GIF89a", b"BM", b"II*\x00", b"MM\x00*")
+_AUDIO_MAGIC = (b"fLaC", b"ID3", b"OggS", b"\xff\xfb", b"\xff\xf3", b"\xff\xf2", b"\xff\xf1", b"\xff\xf9")
+
+
+def _check_file(path: Path) -> None:
+    if not path.exists():
+        raise InputError(path, "no such file")
+    if path.is_dir():
+        raise InputError(path, "is a folder, not a file")
+    if path.stat().st_size == 0:
+        raise InputError(path, "file is empty")
+
+
+def sniff(path: str | Path) -> MediaKind:
+    """Say whether ``path`` holds an image, audio or video, by its bytes (not its extension)."""
+    path = Path(path)
+    _check_file(path)
+    with open(path, "rb") as handle:
+        head = handle.read(16)
+    if head.startswith(_IMAGE_MAGIC) or (head[:4] == b"RIFF" and head[8:12] == b"WEBP"):
+        return "image"
+    if head[:4] == b"RIFF" and head[8:12] == b"WAVE" or head.startswith(_AUDIO_MAGIC):
+        return "audio"
+    return _sniff_container(path)
+
+
+def _sniff_container(path: Path) -> MediaKind:
+    import av
+
+    try:
+        with av.open(str(path)) as container:
+            if any(s.frames != 1 or s.duration for s in container.streams.video):
+                return "video"
+            if container.streams.audio:
+                return "audio"
+    except (av.FFmpegError, UnicodeDecodeError, ValueError) as exc:
+        raise InputError(path, f"not a readable image, audio or video file ({_short(exc)})") from None
+    raise InputError(path, "holds no audio or video stream")
+
+
+def _short(exc: Exception) -> str:
+    return str(exc).splitlines()[0][:120] if str(exc) else type(exc).__name__
+
+
+# ---------------------------------------------------------------- images
+def load_image(path: str | Path) -> np.ndarray:
+    """Decode an image file to uint8 RGB (H, W, 3): grey, RGB, RGBA and 16-bit inputs are converted."""
+    import cv2
+
+    path = Path(path)
+    _check_file(path)
+    data = np.fromfile(path, dtype=np.uint8)
+    image = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
+    if image is None:
+        raise InputError(path, "not a readable image (corrupt or unsupported format)")
+    return to_rgb8(image, bgr=True)
+
+
+def to_rgb8(image: np.ndarray, bgr: bool = False) -> np.ndarray:
+    """Convert a grey, RGB(A) or BGR(A) array of any integer or float depth to uint8 RGB."""
+    import cv2
+
+    image = np.asarray(image)
+    if image.dtype == np.uint16:
+        image = (image >> 8).astype(np.uint8)
+    elif image.dtype.kind == "f":
+        image = np.clip(image * (255.0 if image.max(initial=0) <= 1.0 else 1.0), 0, 255).astype(np.uint8)
+    elif image.dtype != np.uint8:
+        image = np.clip(image, 0, 255).astype(np.uint8)
+    if image.ndim == 2:
+        return cv2.cvtColor(image, cv2.COLOR_GRAY2RGB)
+    if image.ndim != 3 or image.shape[2] not in (1, 3, 4):
+        raise ValueError(f"unsupported image shape {image.shape}")
+    if image.shape[2] == 1:
+        return cv2.cvtColor(image[:, :, 0], cv2.COLOR_GRAY2RGB)
+    if image.shape[2] == 4:
+        return cv2.cvtColor(image, cv2.COLOR_BGRA2RGB if bgr else cv2.COLOR_RGBA2RGB)
+    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB) if bgr else image
+
+
+# ---------------------------------------------------------------- audio
+def resample(audio: np.ndarray, rate: int, target: int = SAMPLE_RATE) -> np.ndarray:
+    """Mix (N, C) or (N,) audio to mono and resample it to ``target`` Hz, as float32."""
+    import soxr
+
+    audio = np.asarray(audio, dtype=np.float32)
+    if audio.ndim == 2:
+        audio = audio.mean(axis=1)
+    if rate != target and audio.size:
+        audio = soxr.resample(audio, rate, target, quality="HQ")
+    return np.ascontiguousarray(audio, dtype=np.float32)
+
+
+def load_audio(path: str | Path, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
+    """Decode the audio of a file (WAV, FLAC, OGG, MP3, M4A or a video's audio track) to mono float32."""
+    import soundfile
+
+    path = Path(path)
+    _check_file(path)
+    try:
+        audio, rate = soundfile.read(str(path), dtype="float32", always_2d=True)
+    except (soundfile.LibsndfileError, RuntimeError, TypeError):
+        return _load_audio_av(path, sample_rate)
+    if audio.shape[0] == 0:
+        raise InputError(path, "audio has no samples")
+    return resample(audio, rate, sample_rate)
+
+
+def _load_audio_av(path: Path, sample_rate: int) -> np.ndarray:
+    chunks = list(iter_audio_chunks(path, sample_rate))
+    if not chunks:
+        raise InputError(path, "holds no decodable audio")
+    return np.concatenate(chunks)
+
+
+def iter_audio_chunks(path: str | Path, sample_rate: int = SAMPLE_RATE) -> Iterator[np.ndarray]:
+    """Stream the first audio track of any container as mono float32 chunks at ``sample_rate``."""
+    import av
+
+    path = Path(path)
+    _check_file(path)
+    try:
+        with av.open(str(path)) as container:
+            if not container.streams.audio:
+                raise InputError(path, "has no audio track")
+            stream = container.streams.audio[0]
+            resampler = av.AudioResampler(format="flt", layout="mono", rate=sample_rate)
+            for frame in container.decode(stream):
+                for out in resampler.resample(frame):
+                    yield out.to_ndarray().reshape(-1).astype(np.float32, copy=False)
+            for out in resampler.resample(None):
+                yield out.to_ndarray().reshape(-1).astype(np.float32, copy=False)
+    except (av.FFmpegError, UnicodeDecodeError, ValueError) as exc:
+        raise InputError(path, f"cannot decode audio ({_short(exc)})") from None
+
+
+def has_audio(path: str | Path) -> bool:
+    """Whether a media file has an audio track (images: False)."""
+    import av
+
+    try:
+        with av.open(str(path)) as container:
+            return bool(container.streams.audio)
+    except (av.FFmpegError, UnicodeDecodeError, ValueError):
+        return False
+
+
+# ---------------------------------------------------------------- video
+def video_info(path: str | Path) -> dict:
+    """Duration (s), frame rate, width and height of a video's first video stream."""
+    import av
+
+    path = Path(path)
+    _check_file(path)
+    try:
+        with av.open(str(path)) as container:
+            if not container.streams.video:
+                raise InputError(path, "has no video stream")
+            stream = container.streams.video[0]
+            duration = (float(container.duration) / av.time_base if container.duration
+                        else float(stream.duration * stream.time_base) if stream.duration else 0.0)
+            rate = float(stream.average_rate or stream.guessed_rate or 0) or 25.0
+            return {"duration": duration, "fps": rate, "width": stream.codec_context.width,
+                    "height": stream.codec_context.height}
+    except (av.FFmpegError, UnicodeDecodeError, ValueError) as exc:
+        raise InputError(path, f"not a readable video ({_short(exc)})") from None
+
+
+def iter_video_frames(path: str | Path, fps: float | None = None) -> Iterator[tuple[float, np.ndarray]]:
+    """Stream ``(time_seconds, RGB frame)`` from a video, keeping about ``fps`` frames a second (all if None)."""
+    import av
+
+    path = Path(path)
+    _check_file(path)
+    next_time = 0.0
+    step = 1.0 / fps if fps else 0.0
+    try:
+        with av.open(str(path)) as container:
+            if not container.streams.video:
+                raise InputError(path, "has no video stream")
+            stream = container.streams.video[0]
+            stream.thread_type = "AUTO"
+            for frame in container.decode(stream):
+                time = float(frame.time) if frame.time is not None else next_time
+                if step and time + 1e-6 < next_time:
+                    continue
+                next_time = (time // step + 1) * step if step else time
+                yield time, frame.to_ndarray(format="rgb24")
+    except (av.FFmpegError, UnicodeDecodeError, ValueError) as exc:
+        raise InputError(path, f"cannot decode video ({_short(exc)})") from None

@@ -1,0 +1,92 @@
+"""Classification metrics, reports and confusion-matrix plots; every report carries its protocol."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+
+def confusion_matrix(y_true: Sequence[int], y_pred: Sequence[int], n_classes: int) -> np.ndarray:
+    """Counts (n_classes, n_classes): rows are true labels, columns predictions."""
+    matrix = np.zeros((n_classes, n_classes), dtype=np.int64)
+    np.add.at(matrix, (np.asarray(y_true, dtype=int), np.asarray(y_pred, dtype=int)), 1)
+    return matrix
+
+
+def per_class(matrix: np.ndarray) -> dict[str, np.ndarray]:
+    """Precision, recall, F1 and support per class from a confusion matrix (0 where undefined)."""
+    tp = np.diag(matrix).astype(float)
+    predicted, support = matrix.sum(axis=0), matrix.sum(axis=1)
+    precision = np.divide(tp, predicted, out=np.zeros_like(tp), where=predicted > 0)
+    recall = np.divide(tp, support, out=np.zeros_like(tp), where=support > 0)
+    denom = precision + recall
+    f1 = np.divide(2 * precision * recall, denom, out=np.zeros_like(tp), where=denom > 0)
+    return {"precision": precision, "recall": recall, "f1": f1, "support": support}
+
+
+def classification_report(y_true: Sequence[int], y_pred: Sequence[int], labels: Sequence[str],
+                          protocol: str) -> dict:
+    """Accuracy, macro-F1, unweighted average recall (UAR), per-class P/R/F1 and the confusion matrix.
+
+    Macro averages run over the classes present in ``y_true``.
+    """
+    matrix = confusion_matrix(y_true, y_pred, len(labels))
+    stats = per_class(matrix)
+    present = stats["support"] > 0
+    total = int(matrix.sum())
+    return {
+        "protocol": protocol,
+        "n": total,
+        "accuracy": float(np.trace(matrix) / total) if total else 0.0,
+        "macro_f1": float(stats["f1"][present].mean()) if present.any() else 0.0,
+        "uar": float(stats["recall"][present].mean()) if present.any() else 0.0,
+        "labels": list(labels),
+        "per_class": {name: {key: float(stats[key][i]) if key != "support" else int(stats[key][i])
+                             for key in ("precision", "recall", "f1", "support")}
+                      for i, name in enumerate(labels)},
+        "confusion_matrix": matrix.tolist(),
+    }
+
+
+def report_markdown(report: dict, title: str = "Results") -> str:
+    """A Markdown summary table of a report from ``classification_report``."""
+    lines = [f"### {title}", "", f"Protocol: {report['protocol']}", "",
+             f"Accuracy **{report['accuracy']:.1%}**, macro-F1 **{report['macro_f1']:.3f}**, "
+             f"UAR **{report['uar']:.1%}** (n = {report['n']})", "",
+             "| class | precision | recall | F1 | support |", "|---|---|---|---|---|"]
+    for name, row in report["per_class"].items():
+        lines.append(f"| {name} | {row['precision']:.3f} | {row['recall']:.3f} | {row['f1']:.3f} | "
+                     f"{row['support']} |")
+    return "\n".join(lines) + "\n"
+
+
+def plot_confusion_matrix(report: dict, path: str | Path, title: str | None = None) -> Path:
+    """Save a row-normalised confusion matrix with counts as a PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    matrix = np.asarray(report["confusion_matrix"], dtype=float)
+    rows = matrix.sum(axis=1, keepdims=True)
+    share = np.divide(matrix, rows, out=np.zeros_like(matrix), where=rows > 0)
+    labels = report["labels"]
+    fig, ax = plt.subplots(figsize=(1.0 + 0.8 * len(labels), 0.8 + 0.75 * len(labels)), dpi=110)
+    ax.imshow(share, cmap="Blues", vmin=0, vmax=1)
+    for i in range(len(labels)):
+        for j in range(len(labels)):
+            ax.text(j, i, f"{int(matrix[i, j])}", ha="center", va="center", fontsize=8,
+                    color="white" if share[i, j] > 0.5 else "black")
+    ax.set_xticks(range(len(labels)), labels, rotation=45, ha="right")
+    ax.set_yticks(range(len(labels)), labels)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    ax.set_title(title or f"accuracy {report['accuracy']:.1%}, macro-F1 {report['macro_f1']:.3f}", fontsize=9)
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path)
+    plt.close(fig)
+    return path

@@ -1,0 +1,34 @@
+"""Registry of the models shipped inside the package: one model card (JSON) per task.
+
+A card names its ONNX file(s), the labels they output, how they were measured, and the temperature that
+calibrates them for fusion. ``load_card("speech")`` / ``load_card("face")`` are the only way code finds them.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+from pathlib import Path
+
+from emofuse.errors import EmofuseError
+
+MODELS_DIR = Path(__file__).parent
+TASKS = ("speech", "face")
+
+
+@lru_cache(maxsize=8)
+def load_card(task: str) -> dict:
+    """The model card of ``task`` ("speech" or "face"), with ``dir`` set to where its files lie."""
+    if task not in TASKS:
+        raise EmofuseError(f"unknown model task {task!r}; choose from {TASKS}")
+    path = MODELS_DIR / f"{task}.json"
+    if not path.exists():
+        raise EmofuseError(f"the {task} model is not installed ({path} missing)")
+    card = json.loads(path.read_text())
+    card["dir"] = str(MODELS_DIR)
+    return card
+
+
+def model_path(card: dict, file: str) -> Path:
+    """Absolute path of one of a card's model files."""
+    return Path(card["dir"]) / file

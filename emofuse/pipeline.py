@@ -1,0 +1,272 @@
+"""The one Python API: analyse an image, audio, video, or an audio + image pair, per modality and fused.
+
+>>> from emofuse import Analyzer
+>>> result = Analyzer().analyze("clip.mp4")     # dict in the schema of emofuse.results
+>>> result["fused"]["label"]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+
+import numpy as np
+
+from emofuse.errors import InputError
+from emofuse.fusion import FusionConfig, LearnedFusion, ModalityEvidence, fuse
+from emofuse.labels import FACE_LABELS, FUSION_LABELS, SPEECH_LABELS
+from emofuse.media import SAMPLE_RATE, has_audio, iter_video_frames, load_audio, load_image, sniff, video_info
+from emofuse.results import modality_block, segment_record
+
+Progress = Callable[[float, float], None]
+"""Called as ``progress(done, total)`` in seconds of media."""
+
+
+@dataclass
+class AnalyzerConfig:
+    """Settings of the pipeline; the defaults are the measured ones in docs/."""
+
+    fps: float = 5.0  # video frames analysed per second
+    hop: float = 1.0  # fusion window length (s)
+    detector: str = "mtcnn"
+    detect_every: int = 1  # run the detector on every k-th analysed frame; tracking fills in between
+    min_face_size: int = 40
+    fusion: FusionConfig = field(default_factory=FusionConfig)
+
+
+@dataclass
+class FaceSample:
+    """One face in one analysed video frame."""
+
+    time: float
+    track_id: int
+    probs: np.ndarray
+    score: float
+    size: float
+    box: tuple[float, float, float, float]
+
+
+class Analyzer:
+    """Speech, face and fused emotion recognition over files or arrays, with the shipped models."""
+
+    def __init__(self, config: AnalyzerConfig | None = None, learned_fusion: LearnedFusion | None = None):
+        self.config = config or AnalyzerConfig()
+        self.learned_fusion = learned_fusion
+
+    @cached_property
+    def speech(self):
+        from emofuse.audio.classifier import SpeechClassifier
+
+        clf = SpeechClassifier()
+        self.config.fusion.speech_temperature = clf.temperature
+        return clf
+
+    @cached_property
+    def face(self):
+        from emofuse.face.classifier import FaceClassifier
+
+        clf = FaceClassifier(detector=self.config.detector, min_face_size=self.config.min_face_size)
+        self.config.fusion.face_temperature = clf.temperature
+        return clf
+
+    # ------------------------------------------------------------ entry points
+    def analyze(self, path: str | Path, face_crop: bool = False, progress: Progress | None = None) -> dict:
+        """Analyse one file, whatever it holds (decided by its content)."""
+        kind = sniff(path)
+        if kind == "image":
+            return self.analyze_image(path, face_crop=face_crop)
+        if kind == "audio":
+            return self.analyze_audio(path)
+        return self.analyze_video(path, progress=progress)
+
+    def analyze_image(self, image: str | Path | np.ndarray, face_crop: bool = False) -> dict:
+        array = load_image(image) if isinstance(image, (str, Path)) else image
+        face = self.face.analyze_image(array, face_crop=face_crop)
+        reliability = 1.0 if face["faces"] else 0.0
+        return self._result(image, "image", 0.0, None, face, self._fuse_clip(None, 0.0, face, reliability))
+
+    def analyze_audio(self, audio: str | Path | np.ndarray, sample_rate: int = SAMPLE_RATE) -> dict:
+        array = load_audio(audio) if isinstance(audio, (str, Path)) else audio
+        duration = len(array) / sample_rate
+        speech = self.speech.analyze(array, sample_rate)
+        fused = self._fuse_timeline(duration, speech, None, [], 0)
+        return self._result(audio, "audio", duration, speech, None, fused)
+
+    def analyze_pair(self, audio: str | Path, image: str | Path) -> dict:
+        """An audio file and a photo of the speaker: both analysed, fused at the clip level."""
+        array = load_audio(audio)
+        speech = self.speech.analyze(array)
+        face = self.face.analyze_image(load_image(image))
+        fused = self._fuse_clip(speech, speech["voiced_ratio"], face, 1.0 if face["faces"] else 0.0)
+        result = self._result(audio, "audio+image", len(array) / SAMPLE_RATE, speech, face, fused)
+        result["image"] = str(image)
+        return result
+
+    def analyze_video(self, path: str | Path, progress: Progress | None = None) -> dict:
+        """Frames sampled at ``fps`` (streamed), faces tracked and classified; audio track classified; fused."""
+        info = video_info(path)
+        duration = info["duration"]
+        samples, frames_seen = self._video_faces(path, duration, progress)
+        speech = self.speech.classify_file(path) if has_audio(path) else None
+        if duration <= 0:
+            duration = max([s.time for s in samples] + [0.0]) + 1.0 / self.config.fps
+        face = self._face_block(samples, frames_seen, duration)
+        fused = self._fuse_timeline(duration, speech, face, samples, frames_seen)
+        result = self._result(path, "video", duration, speech, face, fused)
+        result["video"] = {**info, "frames_analysed": frames_seen}
+        return result
+
+    # ------------------------------------------------------------ video faces
+    def _video_faces(self, path, duration: float, progress: Progress | None) -> tuple[list[FaceSample], int]:
+        from emofuse.face.track import IoUTracker
+
+        tracker = IoUTracker(max_misses=max(2, int(self.config.fps)))
+        samples, count = [], 0
+        for count, (time, frame) in enumerate(iter_video_frames(path, fps=self.config.fps), start=1):
+            if (count - 1) % self.config.detect_every == 0:
+                detections = self.face.detect(frame)
+                tracks = tracker.update(detections)
+            else:
+                tracks = [t for t in tracker.tracks if t.misses == 0]
+                detections = [t.detection for t in tracks]
+            probs = self.face.classify_faces(frame, detections)
+            for track, det, p in zip(tracks, detections, probs):
+                samples.append(FaceSample(time, track.track_id, tracker.smooth(track, p), det.score, det.size, det.box))
+            if progress:
+                progress(min(time, duration), duration)
+        return samples, count
+
+    def _face_block(self, samples: list[FaceSample], frames_seen: int, duration: float) -> dict:
+        if not samples:
+            return modality_block(None, FACE_LABELS, [], faces=[], face_ratio=0.0)
+        tracks: dict[int, list[FaceSample]] = {}
+        for s in samples:
+            tracks.setdefault(s.track_id, []).append(s)
+        faces = []
+        for track_id, items in sorted(tracks.items(), key=lambda kv: -len(kv[1])):
+            mean = np.mean([s.probs for s in items], axis=0)
+            faces.append({"track_id": track_id, "label": FACE_LABELS[int(mean.argmax())],
+                          "probabilities": {k: round(float(v), 5) for k, v in zip(FACE_LABELS, mean)},
+                          "frames": len(items), "start": round(items[0].time, 3), "end": round(items[-1].time, 3)})
+        segments = []
+        for start, end in self._windows(duration):
+            for track_id, items in tracks.items():
+                inside = [s.probs for s in items if start <= s.time < end]
+                if inside:
+                    segments.append(segment_record(start, end, np.mean(inside, axis=0), FACE_LABELS, track_id=track_id))
+        primary = tracks[faces[0]["track_id"]]
+        return modality_block(np.mean([s.probs for s in primary], axis=0), FACE_LABELS, segments, faces=faces,
+                              primary_track=faces[0]["track_id"], face_ratio=round(len(primary) / max(frames_seen, 1), 4))
+
+    # ------------------------------------------------------------ fusion
+    def _windows(self, duration: float) -> list[tuple[float, float]]:
+        hop = self.config.hop
+        n = max(1, int(np.ceil(duration / hop - 1e-9)))
+        return [(k * hop, min((k + 1) * hop, duration) if duration > 0 else hop) for k in range(n)]
+
+    def _speech_evidence(self, speech: dict | None, windows) -> ModalityEvidence:
+        if not speech or not speech["segments"]:
+            return ModalityEvidence.empty(len(windows))
+        seg_probs = np.array([[s["probabilities"][k] for k in SPEECH_LABELS] for s in speech["segments"]])
+        spans = np.array([[s["start"], s["end"]] for s in speech["segments"]])
+        probs, reliability = [], []
+        for start, end in windows:
+            overlap = np.clip(np.minimum(spans[:, 1], end) - np.maximum(spans[:, 0], start), 0, None)
+            covered = _covered_length(spans, start, end)
+            reliability.append(covered / max(end - start, 1e-6))
+            probs.append(overlap @ seg_probs / overlap.sum() if overlap.sum() > 0 else np.full(8, 1 / 8))
+        return ModalityEvidence.from_model(np.array(probs), SPEECH_LABELS, np.array(reliability),
+                                           self.config.fusion.speech_temperature)
+
+    def _face_evidence(self, face: dict | None, samples: list[FaceSample], windows) -> ModalityEvidence:
+        if not face or not face.get("faces"):
+            return ModalityEvidence.empty(len(windows))
+        primary = [s for s in samples if s.track_id == face["primary_track"]]
+        per_window_frames = max(1.0, self.config.fps * self.config.hop)
+        probs, reliability = [], []
+        for start, end in windows:
+            inside = [s for s in primary if start <= s.time < end]
+            if not inside:
+                probs.append(np.full(len(FACE_LABELS), 1 / len(FACE_LABELS)))
+                reliability.append(0.0)
+                continue
+            probs.append(np.mean([s.probs for s in inside], axis=0))
+            presence = min(1.0, len(inside) / per_window_frames)
+            size = min(1.0, np.mean([s.size for s in inside]) / 64.0)
+            reliability.append(presence * size * float(np.mean([s.score for s in inside])))
+        return ModalityEvidence.from_model(np.array(probs), FACE_LABELS, np.array(reliability),
+                                           self.config.fusion.face_temperature)
+
+    def _combine(self, speech_ev: ModalityEvidence, face_ev: ModalityEvidence) -> tuple[np.ndarray, list]:
+        fused, sources = fuse(speech_ev, face_ev, self.config.fusion)
+        if self.learned_fusion is not None:
+            learned = self.learned_fusion.predict_proba(LearnedFusion.features(speech_ev, face_ev))
+            fused = np.where(np.array([bool(s) for s in sources])[:, None], learned, fused).astype(np.float32)
+        return fused, sources
+
+    def _fuse_timeline(self, duration, speech, face, samples, frames_seen) -> dict:
+        windows = self._windows(duration)
+        speech_ev = self._speech_evidence(speech, windows)
+        face_ev = self._face_evidence(face, samples, windows)
+        fused, sources = self._combine(speech_ev, face_ev)
+        segments = [segment_record(s, e, p, FUSION_LABELS, sources=src)
+                    for (s, e), p, src in zip(windows, fused, sources) if src]
+        weights = np.array([self._window_weight(speech_ev, face_ev, i) for i in range(len(windows))])
+        if weights.sum() > 0:
+            overall = np.exp((weights[:, None] * np.log(np.clip(fused, 1e-6, 1))).sum(0) / weights.sum())
+            overall /= overall.sum()
+        else:
+            overall = None
+        used = sorted({m for src in sources for m in src})
+        return modality_block(overall, FUSION_LABELS, segments, sources=used, missing=_missing(used))
+
+    def _window_weight(self, speech_ev, face_ev, i) -> float:
+        cfg = self.config.fusion
+        return float(cfg.speech_prior * speech_ev.reliability[i] + cfg.face_prior * face_ev.reliability[i])
+
+    def _fuse_clip(self, speech: dict | None, speech_reliability: float, face: dict | None,
+                   face_reliability: float) -> dict:
+        """Fuse two clip-level blocks (used for images and audio + image pairs)."""
+        def evidence(block, labels, reliability, temperature):
+            if not block or block["label"] is None:
+                return ModalityEvidence.empty(1)
+            probs = np.array([[block["probabilities"][k] for k in labels]])
+            return ModalityEvidence.from_model(probs, labels, np.array([reliability]), temperature)
+
+        cfg = self.config.fusion
+        speech_ev = evidence(speech, SPEECH_LABELS, speech_reliability, cfg.speech_temperature)
+        face_ev = evidence(face, FACE_LABELS, face_reliability, cfg.face_temperature)
+        fused, sources = self._combine(speech_ev, face_ev)
+        probs = fused[0] if sources[0] else None
+        return modality_block(probs, FUSION_LABELS, [], sources=sources[0], missing=_missing(sources[0]))
+
+    @staticmethod
+    def _result(source, kind: str, duration: float, speech, face, fused) -> dict:
+        name = str(source) if isinstance(source, (str, Path)) else "<array>"
+        return {"input": name, "kind": kind, "duration": round(float(duration), 3), "speech": speech,
+                "face": face, "fused": fused}
+
+
+def _covered_length(spans: np.ndarray, start: float, end: float) -> float:
+    """Length of [start, end] covered by the union of ``spans``."""
+    clipped = sorted((max(s, start), min(e, end)) for s, e in spans if e > start and s < end)
+    total, cursor = 0.0, start
+    for s, e in clipped:
+        s = max(s, cursor)
+        if e > s:
+            total += e - s
+            cursor = e
+    return total
+
+
+def _missing(used: list[str]) -> list[str]:
+    return [m for m in ("speech", "face") if m not in used]
+
+
+def analyze(path: str | Path, **config) -> dict:
+    """Analyse one file with default models: ``emofuse.analyze("clip.mp4", fps=5)``."""
+    if not Path(path).exists():
+        raise InputError(path, "no such file")
+    return Analyzer(AnalyzerConfig(**config)).analyze(path)

@@ -1,0 +1,120 @@
+"""The results schema and its writers (JSON, JSON Lines, CSV), all written atomically.
+
+Per input::
+
+    {"input", "kind": "image|audio|video", "duration",
+     "speech": {"label", "labels", "probabilities", "segments", ...} | null,
+     "face":   {"label", "labels", "probabilities", "segments", "faces", ...} | null,
+     "fused":  {"label", "labels", "probabilities", "segments": [{"start", "end", "label",
+                "probabilities", "sources"}]} | null}
+
+``probabilities`` are dicts label -> probability in the model's own label set (``labels`` gives the order).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import tempfile
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+import numpy as np
+
+
+def probability_dict(probs: np.ndarray | None, labels: Sequence[str]) -> dict[str, float]:
+    return {} if probs is None else {name: round(float(p), 5) for name, p in zip(labels, probs)}
+
+
+def top_label(probs: np.ndarray | None, labels: Sequence[str]) -> str | None:
+    return None if probs is None else labels[int(np.argmax(probs))]
+
+
+def segment_record(start: float, end: float, probs: np.ndarray, labels: Sequence[str], **extra) -> dict:
+    """One time span with its label and probabilities."""
+    return {"start": round(float(start), 3), "end": round(float(end), 3), "label": top_label(probs, labels),
+            "probabilities": probability_dict(probs, labels), **extra}
+
+
+def modality_block(probs: np.ndarray | None, labels: Sequence[str], segments: list[dict], **extra) -> dict:
+    """The speech, face or fused block: overall label and probabilities plus the timeline."""
+    return {"label": top_label(probs, labels), "labels": list(labels),
+            "probabilities": probability_dict(probs, labels), "segments": segments, **extra}
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
+        handle.write(text)
+    os.replace(tmp, path)
+
+
+def write_json(result: dict | list, path: str | Path) -> Path:
+    """Write one result (or a list of them) as indented JSON."""
+    path = Path(path)
+    _atomic_write(path, json.dumps(result, indent=2) + "\n")
+    return path
+
+
+def append_jsonl(result: dict, path: str | Path) -> None:
+    """Append one result as a line; each line is flushed whole, so a crash loses at most the last one."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a", encoding="utf-8") as handle:
+        handle.write(json.dumps(result) + "\n")
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+def read_jsonl(path: str | Path) -> list[dict]:
+    """The complete lines of a JSON Lines file (a torn last line is ignored)."""
+    path = Path(path)
+    if not path.exists():
+        return []
+    rows = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            rows.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue
+    return rows
+
+
+CSV_MODALITIES = ("speech", "face", "fused")
+
+
+def timeline_rows(result: dict) -> list[dict]:
+    """One row per segment of every modality: input, modality, start, end, label, then probabilities."""
+    rows = []
+    for modality in CSV_MODALITIES:
+        block = result.get(modality)
+        for seg in (block or {}).get("segments", []):
+            row = {"input": result.get("input"), "modality": modality, "start": seg["start"], "end": seg["end"],
+                   "label": seg["label"]}
+            if "track_id" in seg:
+                row["track_id"] = seg["track_id"]
+            row.update({f"p_{k}": v for k, v in seg["probabilities"].items()})
+            rows.append(row)
+    return rows
+
+
+def csv_text(results: Iterable[dict]) -> str:
+    """The CSV timeline of several results (one row per window and modality)."""
+    rows = [row for result in results for row in timeline_rows(result)]
+    fields: list[str] = []
+    for row in rows:
+        fields += [k for k in row if k not in fields]
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=fields or ["input", "modality", "start", "end", "label"])
+    writer.writeheader()
+    writer.writerows(rows)
+    return buffer.getvalue()
+
+
+def write_csv(results: Iterable[dict], path: str | Path) -> Path:
+    path = Path(path)
+    _atomic_write(path, csv_text(results))
+    return path

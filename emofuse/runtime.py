@@ -1,0 +1,21 @@
+"""onnxruntime sessions, created once per model file and shared."""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+
+
+@lru_cache(maxsize=16)
+def onnx_session(path: str | Path, threads: int | None = None):
+    """A CPU InferenceSession for ``path``; ``threads`` defaults to $EMOFUSE_THREADS or all cores."""
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    threads = threads or int(os.environ.get("EMOFUSE_THREADS", "0"))
+    if threads:
+        options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    options.log_severity_level = 3
+    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])

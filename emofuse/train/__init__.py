@@ -1,0 +1,1 @@
+"""Training recipes (need the ``train`` extra: torch). Inference code never imports this package."""

@@ -1,0 +1,89 @@
+"""What every training recipe shares: seeding, logging, resumable checkpoints, ONNX export."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import random
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+log = logging.getLogger("emofuse.train")
+
+
+def setup_logging(run_dir: Path) -> None:
+    """Log to stderr and to ``run_dir/train.log``."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    handlers = [logging.StreamHandler(), logging.FileHandler(run_dir / "train.log")]
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", handlers=handlers, force=True)
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def pick_device(device: str | None = None) -> torch.device:
+    return torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+
+
+def write_json_atomic(path: Path, data: object) -> None:
+    """Write JSON through a temporary file and a rename, so a crash never leaves half a file."""
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(json.dumps(data, indent=2, default=float))
+    os.replace(tmp, path)
+
+
+class Checkpoint:
+    """One resumable training run: model, optimiser, scheduler, epoch and history in one file.
+
+    Saved with ``torch.save`` of tensors and plain data, loaded with ``weights_only=True``.
+    """
+
+    def __init__(self, path: Path):
+        self.path = path
+
+    def save(self, model, optimizer, scheduler, epoch: int, history: list, best_state: dict | None,
+             extra: dict | None = None) -> None:
+        tmp = self.path.with_suffix(".tmp")
+        torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                    "scheduler": scheduler.state_dict() if scheduler else None, "epoch": epoch,
+                    "history": json.dumps(history), "best": best_state, "extra": json.dumps(extra or {}),
+                    "rng": torch.get_rng_state()}, tmp)
+        os.replace(tmp, self.path)
+
+    def load(self, model, optimizer, scheduler) -> tuple[int, list, dict | None, dict]:
+        """Restore state; returns (next epoch, history, best state, extra). (0, [], None, {}) if none."""
+        if not self.path.exists():
+            return 0, [], None, {}
+        state = torch.load(self.path, map_location="cpu", weights_only=True)
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        if scheduler and state["scheduler"]:
+            scheduler.load_state_dict(state["scheduler"])
+        torch.set_rng_state(state["rng"])
+        log.info("resumed %s at epoch %d", self.path, state["epoch"] + 1)
+        return state["epoch"] + 1, json.loads(state["history"]), state["best"], json.loads(state["extra"])
+
+
+def export_onnx(model: torch.nn.Module, example: torch.Tensor, path: Path, dynamic_axes: dict) -> None:
+    """Export ``model`` (returning logits) to ONNX with input ``input`` and output ``logits``."""
+    model = model.cpu().eval()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp.onnx")
+    torch.onnx.export(model, (example,), str(tmp), input_names=["input"], output_names=["logits"],
+                      dynamic_axes=dynamic_axes, opset_version=17, dynamo=False)
+    os.replace(tmp, path)
+
+
+class Timer:
+    def __init__(self) -> None:
+        self.start = time.time()
+
+    def __str__(self) -> str:
+        return f"{time.time() - self.start:.0f}s"
