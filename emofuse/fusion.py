@@ -8,7 +8,7 @@ experts)::
 
 ``reliability`` is in [0, 1] per window: for speech the voiced share of the window, for the face the share
 of sampled frames with a face times a face-size term times the detector score; both are multiplied by the
-model's own confidence (1 - normalised entropy). A modality with no data in a window (silence, no face,
+model's own confidence (1 - normalised entropy, floored at 0.05). A modality with no data in a window (silence, no face,
 no audio track) gets weight 0, so the other carries the window alone and ``sources`` says so.
 """
 
@@ -60,27 +60,34 @@ class FusionConfig:
 
 @dataclass
 class ModalityEvidence:
-    """One modality over the fusion windows: probabilities (N, 7) in FUSION_LABELS and reliability (N,)."""
+    """One modality over N fusion windows, in FUSION_LABELS.
+
+    ``probs`` (N, 7); ``reliability`` (N,) says how much data backs each window (0 = none), ``weight``
+    (N,) is reliability times the model's confidence.
+    """
 
     probs: np.ndarray
     reliability: np.ndarray
+    weight: np.ndarray
 
     @classmethod
     def empty(cls, n: int) -> ModalityEvidence:
-        return cls(np.full((n, len(FUSION_LABELS)), 1 / len(FUSION_LABELS), dtype=np.float32), np.zeros(n))
+        uniform = np.full((n, len(FUSION_LABELS)), 1 / len(FUSION_LABELS), dtype=np.float32)
+        return cls(uniform, np.zeros(n), np.zeros(n))
 
     @classmethod
     def from_model(cls, probs: np.ndarray, labels: tuple[str, ...], reliability: np.ndarray,
                    temperature: float) -> ModalityEvidence:
         """Project a model's probabilities onto the fusion labels and calibrate them."""
         projected = calibrate(to_fusion_probabilities(probs, labels), temperature)
-        return cls(projected, np.asarray(reliability, dtype=np.float64) * confidence(projected))
+        reliability = np.asarray(reliability, dtype=np.float64)
+        return cls(projected, reliability, reliability * np.maximum(confidence(projected), 0.05))
 
 
 def fuse(speech: ModalityEvidence, face: ModalityEvidence, config: FusionConfig) -> tuple[np.ndarray, list[list[str]]]:
     """Fused probabilities (N, 7) and, per window, the modalities that contributed (may be empty)."""
-    w_speech = np.where(speech.reliability >= config.min_reliability, config.speech_prior * speech.reliability, 0.0)
-    w_face = np.where(face.reliability >= config.min_reliability, config.face_prior * face.reliability, 0.0)
+    w_speech = np.where(speech.reliability >= config.min_reliability, config.speech_prior * speech.weight, 0.0)
+    w_face = np.where(face.reliability >= config.min_reliability, config.face_prior * face.weight, 0.0)
     fused = log_linear_pool([speech.probs, face.probs], [w_speech, w_face])
     sources = [[name for name, w in (("speech", ws), ("face", wf)) if w > 0] for ws, wf in zip(w_speech, w_face)]
     return fused.astype(np.float32), sources

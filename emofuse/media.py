@@ -203,7 +203,7 @@ def iter_video_frames(path: str | Path, fps: float | None = None) -> Iterator[tu
                 time = float(frame.time) if frame.time is not None else next_time
                 if step and time + 1e-6 < next_time:
                     continue
-                next_time = (time // step + 1) * step if step else time
+                next_time = (np.floor(time / step + 1e-6) + 1) * step if step else time
                 yield time, frame.to_ndarray(format="rgb24")
     except (av.FFmpegError, UnicodeDecodeError, ValueError) as exc:
         raise InputError(path, f"cannot decode video ({_short(exc)})") from None

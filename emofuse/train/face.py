@@ -17,8 +17,16 @@ from emofuse.datasets.fer2013 import load_fer2013
 from emofuse.face.crops import crops_to_input
 from emofuse.labels import FACE_LABELS
 from emofuse.metrics import classification_report
+from emofuse.train.args import add_face_arguments
 from emofuse.train.common import (
-    Checkpoint, Timer, export_onnx, log, pick_device, seed_everything, setup_logging, write_json_atomic,
+    Checkpoint,
+    Timer,
+    export_onnx,
+    log,
+    pick_device,
+    seed_everything,
+    setup_logging,
+    write_json_atomic,
 )
 from emofuse.train.nets import FaceCNN
 
@@ -43,7 +51,8 @@ def augment(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
     erase = torch.rand(n, generator=gen) < 0.25
     for i in torch.nonzero(erase).flatten().tolist():
         h, w = torch.randint(8, 20, (2,), generator=gen).tolist()
-        y0, x0 = torch.randint(0, 48 - h, (1,), generator=gen).item(), torch.randint(0, 48 - w, (1,), generator=gen).item()
+        y0 = int(torch.randint(0, 48 - h, (1,), generator=gen))
+        x0 = int(torch.randint(0, 48 - w, (1,), generator=gen))
         x[i, :, y0:y0 + h, x0:x0 + w] = 0
     return x
 
@@ -128,20 +137,7 @@ def run(args: argparse.Namespace) -> dict:
     return result
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--data", required=True, help="FER2013 CSV (.csv, .csv.gz, .csv.xz) or image folder")
-    parser.add_argument("--ferplus", default=None, help="FER+ votes CSV (fer2013new.csv) for soft labels")
-    parser.add_argument("--ferplus-weight", type=float, default=0.3, help="share of FER+ votes in the targets")
-    parser.add_argument("--out", default="runs/face", help="run folder (default: %(default)s)")
-    parser.add_argument("--epochs", type=int, default=16)
-    parser.add_argument("--batch-size", type=int, default=128)
-    parser.add_argument("--lr", type=float, default=0.05)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--device", default=None, help="cpu or cuda (default: cuda if available)")
-
-
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
-    add_arguments(parser)
+    add_face_arguments(parser)
     run(parser.parse_args())

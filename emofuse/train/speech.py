@@ -20,8 +20,16 @@ from emofuse.datasets.ravdess import ACTOR_FOLDS, list_ravdess
 from emofuse.labels import SPEECH_LABELS
 from emofuse.media import load_audio
 from emofuse.metrics import classification_report
+from emofuse.train.args import add_speech_arguments
 from emofuse.train.common import (
-    Checkpoint, Timer, export_onnx, log, pick_device, seed_everything, setup_logging, write_json_atomic,
+    Checkpoint,
+    Timer,
+    export_onnx,
+    log,
+    pick_device,
+    seed_everything,
+    setup_logging,
+    write_json_atomic,
 )
 from emofuse.train.nets import SPEECH_NETS
 
@@ -264,22 +272,7 @@ def run(args: argparse.Namespace) -> dict:
     return result
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--data", required=True, help="RAVDESS folder (Actor_XX/*.wav|flac)")
-    parser.add_argument("--out", default="runs/speech", help="run folder: checkpoints, logs, ONNX (default: %(default)s)")
-    parser.add_argument("--archs", default="cnn,crnn,densenet", help="comma-separated: cnn, crnn, densenet")
-    parser.add_argument("--epochs", type=int, default=60)
-    parser.add_argument("--patience", type=int, default=15)
-    parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--lr", type=float, default=2e-3)
-    parser.add_argument("--no-mixup", dest="mixup", action="store_false")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--device", default=None, help="cpu or cuda (default: cuda if available)")
-    parser.add_argument("--cv-only", action="store_true", help="stop after cross-validation")
-
-
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
-    add_arguments(parser)
+    add_speech_arguments(parser)
     run(parser.parse_args())

@@ -1,0 +1,220 @@
+"""The ``emofuse`` command: a thin layer over the Python API (emofuse.pipeline, emofuse.evaluate)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from emofuse import __version__
+from emofuse.errors import EmofuseError
+
+MEDIA_SUFFIXES = {".wav", ".flac", ".mp3", ".m4a", ".ogg", ".aac", ".opus", ".mp4", ".mov", ".mkv", ".avi",
+                  ".webm", ".flv", ".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".gif"}
+
+
+def fail(message: str) -> None:
+    print(f"emofuse: error: {message}", file=sys.stderr)
+
+
+def expand_inputs(paths: list[str]) -> list[Path]:
+    """Files as given, and the media files (by suffix) inside folders, sorted; a folder without any is an error."""
+    files: list[Path] = []
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            found = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in MEDIA_SUFFIXES)
+            if not found:
+                raise EmofuseError(f"{path}: folder holds no image, audio or video files")
+            files += found
+        else:
+            files.append(path)
+    return files
+
+
+# ---------------------------------------------------------------- analyze
+def cmd_analyze(args: argparse.Namespace) -> int:
+    from emofuse.pipeline import Analyzer, AnalyzerConfig
+    from emofuse.progress import progress_bar
+    from emofuse.results import append_jsonl, read_jsonl, write_csv, write_json
+
+    config = AnalyzerConfig(fps=args.fps, hop=args.hop, detector=args.detector, detect_every=args.detect_every)
+    learned = None
+    if args.fusion_model:
+        from emofuse.fusion import LearnedFusion
+
+        learned = LearnedFusion.load(args.fusion_model)
+    analyzer = Analyzer(config, learned_fusion=learned)
+    if args.audio or args.image:
+        if not (args.audio and args.image) or args.inputs:
+            raise EmofuseError("--audio and --image go together, without other inputs")
+        jobs = [("pair", (args.audio, args.image))]
+    else:
+        if not args.inputs:
+            raise EmofuseError("no input given (a file, a folder, or --audio A --image I)")
+        jobs = [("file", path) for path in expand_inputs(args.inputs)]
+    done = {row.get("input") for row in read_jsonl(args.jsonl)} if args.jsonl else set()
+    results, failures = [], 0
+    for kind, job in progress_bar(jobs, "files", quiet=args.quiet or len(jobs) == 1):
+        if kind == "file" and str(job) in done:
+            continue
+        try:
+            if kind == "pair":
+                result = analyzer.analyze_pair(*job)
+            else:
+                with progress_bar(None, str(job.name), quiet=args.quiet, unit="s") as bar:
+                    result = analyzer.analyze(job, face_crop=args.face_crops, progress=bar.update_to)
+        except EmofuseError as exc:
+            fail(str(exc))
+            failures += 1
+            continue
+        results.append(result)
+        if args.jsonl:
+            append_jsonl(result, args.jsonl)
+        if args.annotate and result["kind"] == "image":
+            _annotate(result, args.annotate, len(jobs) > 1)
+        if not args.quiet:
+            print(summary_line(result))
+    if results:
+        _write_outputs(results, args, write_json, write_csv)
+    return 1 if failures else 0
+
+
+def _write_outputs(results: list[dict], args, write_json, write_csv) -> None:
+    if args.json:
+        write_json(results[0] if len(results) == 1 else results, args.json)
+    if args.csv:
+        write_csv(results, args.csv)
+    if args.report:
+        from emofuse.report import write_report
+
+        write_report(results, args.report)
+
+
+def _annotate(result: dict, target: str, many: bool) -> None:
+    from emofuse.face.draw import annotate_file
+
+    path = Path(target)
+    if many:
+        path = path.parent / f"{Path(result['input']).stem}_{path.name}"
+    annotate_file(result["input"], result["face"]["faces"], path)
+
+
+def summary_line(result: dict) -> str:
+    """``input: fused label (speech: x, face: y)`` for the terminal."""
+    def part(name):
+        block = result.get(name)
+        return f"{name} {block['label']}" if block and block.get("label") else f"{name} -"
+
+    fused = (result.get("fused") or {}).get("label") or "-"
+    return f"{result['input']}: {fused} ({part('speech')}, {part('face')})"
+
+
+# ---------------------------------------------------------------- evaluate, train, app
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from emofuse import evaluate
+
+    report = evaluate.run(args.task, args.data, out=args.out, usage=args.usage, limit=args.limit)
+    print(report["markdown"])
+    return 0
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    if args.task == "fusion":
+        from emofuse.evaluate import train_fusion
+
+        train_fusion(args.data, args.out)
+        return 0
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        raise EmofuseError("training needs torch: pip install 'emofuse[train]'") from None
+    from emofuse.train import face, speech
+
+    recipe = {"speech": speech, "face": face}[args.task]
+    recipe.run(args)
+    return 0
+
+
+def cmd_app(args: argparse.Namespace) -> int:
+    import subprocess
+
+    script = Path(__file__).parent / "app" / "main.py"
+    command = [sys.executable, "-m", "streamlit", "run", str(script), "--server.port", str(args.port),
+               "--server.headless", "true", "--browser.gatherUsageStats", "false",
+               "--server.maxUploadSize", str(args.max_upload_mb)]
+    return subprocess.call(command)
+
+
+# ---------------------------------------------------------------- parser
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="emofuse", description="Recognise emotion from voice and face, separately and fused.",
+        epilog="Examples:\n  emofuse analyze clip.mp4 --json out.json --report out.html\n"
+               "  emofuse analyze photos/ --jsonl faces.jsonl\n"
+               "  emofuse evaluate speech --data RAVDESS/\n  emofuse app",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"emofuse {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    analyze = sub.add_parser("analyze", help="analyse images, audio or video files (or folders of them)",
+                             description="Analyse media files: speech, face and fused emotion over time.")
+    analyze.add_argument("inputs", nargs="*", help="files or folders (kind detected from content)")
+    analyze.add_argument("--audio", help="an audio file to fuse with --image")
+    analyze.add_argument("--image", help="a photo of the speaker to fuse with --audio")
+    analyze.add_argument("--json", help="write the result (a list for several inputs) as JSON")
+    analyze.add_argument("--jsonl", help="append one JSON object per input; inputs already there are skipped")
+    analyze.add_argument("--csv", help="write the timeline, one row per window and modality")
+    analyze.add_argument("--report", help="write a self-contained HTML report")
+    analyze.add_argument("--annotate", help="write images with face boxes and labels (PNG)")
+    analyze.add_argument("--face-crops", action="store_true", help="images are already-cropped faces: skip detection")
+    analyze.add_argument("--fps", type=float, default=5.0, help="video frames analysed per second (default: 5)")
+    analyze.add_argument("--hop", type=float, default=1.0, help="fusion window in seconds (default: 1)")
+    analyze.add_argument("--detector", default="mtcnn", choices=["mtcnn", "haar"], help="face detector")
+    analyze.add_argument("--detect-every", type=int, default=1, help="detect on every k-th analysed frame")
+    analyze.add_argument("--fusion-model", help="a learned fusion model (JSON) from 'emofuse train fusion'")
+    analyze.add_argument("-q", "--quiet", action="store_true", help="no progress bars or summary lines")
+    analyze.set_defaults(func=cmd_analyze)
+
+    evaluate = sub.add_parser("evaluate", help="measure the shipped models on a labelled dataset",
+                              description="Accuracy, macro-F1, UAR, per-class P/R/F1 and confusion matrix.")
+    evaluate.add_argument("task", choices=["speech", "face", "video"])
+    evaluate.add_argument("--data", required=True,
+                          help="speech: RAVDESS folder; face: FER2013 CSV or folder; "
+                               "video: folder of RAVDESS mp4 / CREMA-D flv")
+    evaluate.add_argument("--usage", default="PublicTest", help="FER2013 split for 'face' (default: PublicTest)")
+    evaluate.add_argument("--out", default="evaluation", help="folder for metrics JSON/Markdown and PNG")
+    evaluate.add_argument("--limit", type=int, default=None, help="evaluate only the first N items")
+    evaluate.set_defaults(func=cmd_evaluate)
+
+    train = sub.add_parser("train", help="reproduce a shipped model (needs the 'train' extra)",
+                           description="Train speech or face models (torch), or a learned fusion (NumPy).")
+    train_sub = train.add_subparsers(dest="task", required=True, metavar="TASK")
+    from emofuse.train.args import add_face_arguments, add_fusion_arguments, add_speech_arguments
+
+    add_speech_arguments(train_sub.add_parser("speech", help="RAVDESS speech models, 5-fold actor CV"))
+    add_face_arguments(train_sub.add_parser("face", help="FER2013 expression CNN"))
+    add_fusion_arguments(train_sub.add_parser("fusion", help="learned fusion on paired audio-visual clips"))
+    train.set_defaults(func=cmd_train)
+
+    app = sub.add_parser("app", help="start the web app (needs the 'app' extra)")
+    app.add_argument("--port", type=int, default=8501)
+    app.add_argument("--max-upload-mb", type=int, default=200)
+    app.set_defaults(func=cmd_app)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except EmofuseError as exc:
+        fail(str(exc))
+        return 2
+    except KeyboardInterrupt:
+        fail("interrupted")
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

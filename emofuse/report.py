@@ -1,0 +1,106 @@
+"""Self-contained HTML report: clip summary, per-modality and fused timelines, per-face breakdown."""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+from pathlib import Path
+
+from emofuse.face.draw import COLOURS
+from emofuse.results import atomic_write_text
+
+_STYLE = """
+body{font-family:system-ui,sans-serif;margin:2rem auto;max-width:1000px;color:#222;padding:0 1rem}
+h1{font-size:1.6rem}h2{font-size:1.25rem;margin-top:2rem;border-bottom:1px solid #ddd}
+table{border-collapse:collapse;margin:.5rem 0}td,th{border:1px solid #ddd;padding:.3rem .6rem;text-align:left}
+.label{font-weight:600}.muted{color:#777}img{max-width:100%}
+"""
+
+
+def timeline_figure(result: dict):
+    """A matplotlib figure with one stacked-area timeline per modality present in ``result``."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    blocks = [(name, result[name]) for name in ("speech", "face", "fused")
+              if result.get(name) and result[name].get("segments")]
+    if not blocks:
+        return None
+    fig, axes = plt.subplots(len(blocks), 1, figsize=(9, 2.1 * len(blocks)), sharex=True, dpi=100, squeeze=False)
+    for ax, (name, block) in zip(axes[:, 0], blocks):
+        segments = block["segments"]
+        if name == "face" and block.get("primary_track") is not None:
+            segments = [s for s in segments if s.get("track_id") == block["primary_track"]]
+        centres = [(s["start"] + s["end"]) / 2 for s in segments]
+        labels = block["labels"]
+        series = [[s["probabilities"].get(k, 0.0) for s in segments] for k in labels]
+        ax.stackplot(centres, series, labels=labels, colors=[_hex(COLOURS.get(k, (128, 128, 128))) for k in labels],
+                     alpha=0.85, step="mid")
+        ax.set_ylim(0, 1)
+        ax.set_ylabel(name)
+        ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=7, frameon=False)
+    axes[-1, 0].set_xlabel("time (s)")
+    fig.tight_layout()
+    return fig
+
+
+def _hex(rgb: tuple[int, int, int]) -> str:
+    return "#{:02x}{:02x}{:02x}".format(*rgb)
+
+
+def _figure_png(fig) -> str:
+    import matplotlib.pyplot as plt
+
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png")
+    plt.close(fig)
+    return base64.b64encode(buffer.getvalue()).decode()
+
+
+def _prob_table(block: dict) -> str:
+    rows = sorted(block["probabilities"].items(), key=lambda kv: -kv[1])
+    return "<table>" + "".join(f"<tr><td>{html.escape(k)}</td><td>{v:.1%}</td></tr>" for k, v in rows) + "</table>"
+
+
+def result_html(result: dict) -> str:
+    """The HTML section of one analysed input."""
+    esc = html.escape
+    parts = [f"<h2>{esc(Path(str(result['input'])).name)}</h2>",
+             f"<p class='muted'>{esc(str(result['input']))} &middot; {esc(result['kind'])} &middot; "
+             f"{result['duration']:.1f} s</p>"]
+    fused = result.get("fused") or {}
+    missing = ", ".join(fused.get("missing", [])) or "none"
+    parts.append(f"<p>Fused: <span class='label'>{esc(str(fused.get('label')))}</span> "
+                 f"(sources: {esc(', '.join(fused.get('sources', [])) or 'none')}; missing: {esc(missing)})</p>")
+    summary = "".join(f"<td><b>{name}</b><br>{esc(str(block['label']))}{_prob_table(block)}</td>"
+                      for name in ("speech", "face", "fused") if (block := result.get(name)) and block.get("label"))
+    if summary:
+        parts.append(f"<table><tr>{summary}</tr></table>")
+    fig = timeline_figure(result)
+    if fig is not None:
+        parts.append(f"<img alt='timelines' src='data:image/png;base64,{_figure_png(fig)}'>")
+    faces = (result.get("face") or {}).get("faces") or []
+    if faces:
+        rows = "".join(f"<tr><td>{esc(str(f.get('track_id', i + 1)))}</td><td>{esc(str(f['label']))}</td>"
+                       f"<td>{f['probabilities'].get(f['label'], 0):.1%}</td><td>{f.get('frames', 1)}</td></tr>"
+                       for i, f in enumerate(faces))
+        parts.append("<h3>Faces</h3><table><tr><th>face</th><th>label</th><th>probability</th><th>frames</th></tr>"
+                     f"{rows}</table>")
+    return "\n".join(parts)
+
+
+def report_html(results: list[dict], title: str = "emofuse report") -> str:
+    body = "\n".join(result_html(r) for r in results)
+    return (f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
+            f"<style>{_STYLE}</style></head><body><h1>{html.escape(title)}</h1>{body}"
+            "<p class='muted'>Made by emofuse. Probabilities are model outputs, not certainties; see the model "
+            "cards for how the models were measured.</p></body></html>")
+
+
+def write_report(results: list[dict], path: str | Path) -> Path:
+    path = Path(path)
+    atomic_write_text(path, report_html(results))
+    return path

@@ -1,0 +1,65 @@
+import numpy as np
+import pytest
+
+from emofuse.audio import features
+from emofuse.audio.vad import split_windows, trim_silence, voiced_segments
+from emofuse.media import load_audio
+from tests.conftest import RAVDESS, need, tone
+
+librosa = pytest.importorskip("librosa")
+
+
+@pytest.fixture(scope="module")
+def utterance():
+    return load_audio(need(RAVDESS) / "Actor_03" / "03-01-05-02-01-01-03.flac")
+
+
+def test_log_mel_matches_librosa(utterance):
+    ours = features.log_mel(utterance)
+    ref = librosa.power_to_db(librosa.feature.melspectrogram(
+        y=utterance, sr=16_000, n_fft=512, hop_length=160, win_length=400, n_mels=64, pad_mode="constant"),
+        ref=1.0, amin=1e-10, top_db=None)
+    assert ours.shape == ref.shape
+    assert np.abs(ours - ref).max() < 0.01
+
+
+def test_mfcc_and_deltas_match_librosa(utterance):
+    spec = features.log_mel(utterance)
+    np.testing.assert_allclose(features.mfcc(log_mel_spec=spec), librosa.feature.mfcc(S=spec, n_mfcc=20), atol=0.01)
+    coeffs = features.mfcc(log_mel_spec=spec)
+    ref = librosa.feature.delta(coeffs, width=9)
+    np.testing.assert_allclose(features.delta(coeffs)[:, 4:-4], ref[:, 4:-4], atol=1e-3)
+    assert features.mfcc_with_deltas(utterance).shape == (60, spec.shape[1])
+
+
+def test_model_input_is_window_sized_and_gain_invariant(utterance):
+    spec = features.log_mel(utterance)
+    for kind, rows in (("logmel", 64), ("mfcc", 60)):
+        x = features.model_input(spec, kind)
+        assert x.shape == (rows, features.WINDOW_FRAMES) and np.isfinite(x).all()
+    louder = features.log_mel(utterance * 4)
+    np.testing.assert_allclose(features.model_input(louder, "logmel"), features.model_input(spec, "logmel"), atol=1e-3)
+
+
+def test_vad_finds_speech_between_silences():
+    rng = np.random.default_rng(0)
+    audio = np.concatenate([np.zeros(16_000), tone(1.0), np.zeros(24_000), tone(0.8), np.zeros(8_000)])
+    audio += rng.normal(0, 1e-4, audio.size).astype(np.float32)
+    segments = voiced_segments(audio)
+    assert len(segments) == 2
+    assert segments[0][0] == pytest.approx(0.9, abs=0.05) and segments[0][1] == pytest.approx(2.1, abs=0.05)
+    assert segments[1][0] == pytest.approx(3.4, abs=0.05)
+    assert voiced_segments(np.zeros(32_000, np.float32)) == []
+    assert len(trim_silence(audio)) < len(audio)
+
+
+def test_real_utterance_has_one_voiced_stretch(utterance):
+    segments = voiced_segments(utterance)
+    assert len(segments) == 1 and 1.0 < segments[0][1] - segments[0][0] < 3.5
+
+
+def test_split_windows_covers_long_segments():
+    assert split_windows(0.0, 2.0, 3.0, 1.5) == [(0.0, 2.0)]
+    windows = split_windows(1.0, 8.0, 3.0, 1.5)
+    assert windows[0] == (1.0, 4.0) and windows[-1] == (5.0, 8.0)
+    assert all(e - s == pytest.approx(3.0) for s, e in windows)

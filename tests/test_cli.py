@@ -1,0 +1,93 @@
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from emofuse.cli import main
+from emofuse.results import read_jsonl
+from tests.conftest import RAVDESS_VIDEO, need, tone, write_video, write_wav
+
+
+def run_cli(*args):
+    return subprocess.run([sys.executable, "-m", "emofuse.cli", *map(str, args)], capture_output=True, text=True,
+                          timeout=300)
+
+
+def test_help_reads_well():
+    done = run_cli("--help")
+    assert done.returncode == 0 and "analyze" in done.stdout and "evaluate" in done.stdout
+    for command in ("analyze", "evaluate", "train", "app"):
+        assert run_cli(command, "--help").returncode == 0
+
+
+@pytest.mark.parametrize("name,content", [("empty.wav", b""), ("notes.mp4", b"plain text\n" * 20),
+                                          ("zero.png", b""), ("cut.wav", b"RIFF\x24\x00\x00\x00WAVEfmt ")])
+def test_bad_input_gives_one_line_and_nonzero_exit(tmp_path, name, content):
+    path = tmp_path / name
+    path.write_bytes(content)
+    done = run_cli("analyze", path, "-q")
+    assert done.returncode != 0
+    assert "Traceback" not in done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("emofuse: error:") and name in lines[0]
+
+
+def test_folder_without_media_and_missing_file(tmp_path):
+    (tmp_path / "readme.txt").write_text("hello")
+    done = run_cli("analyze", tmp_path)
+    assert done.returncode != 0 and "no image, audio or video" in done.stderr and "Traceback" not in done.stderr
+    done = run_cli("analyze", tmp_path / "nope.wav")
+    assert done.returncode != 0 and "no such file" in done.stderr
+
+
+def test_batch_keeps_good_results_when_one_file_is_bad(tmp_path):
+    (tmp_path / "in").mkdir()
+    good = write_wav(tmp_path / "in" / "a.wav", tone(1.5))
+    (tmp_path / "in" / "b.wav").write_bytes(b"")
+    out = tmp_path / "out.jsonl"
+    code = main(["analyze", str(tmp_path / "in"), "--jsonl", str(out), "-q"])
+    assert code == 1
+    rows = read_jsonl(out)
+    assert [r["input"] for r in rows] == [str(good)]
+    # a second run resumes: the finished file is not analysed again
+    assert main(["analyze", str(tmp_path / "in"), "--jsonl", str(out), "-q"]) == 1
+    assert len(read_jsonl(out)) == 1
+
+
+def test_all_outputs_from_a_real_video(tmp_path):
+    clip = need(RAVDESS_VIDEO) / "01-01-06-01-01-01-05.mp4"
+    out = {k: tmp_path / f"r.{k}" for k in ("json", "csv", "html")}
+    assert main(["analyze", str(clip), "--json", str(out["json"]), "--csv", str(out["csv"]),
+                 "--report", str(out["html"]), "-q"]) == 0
+    result = json.loads(out["json"].read_text())
+    assert result["kind"] == "video" and result["fused"]["segments"]
+    header, *rows = out["csv"].read_text().splitlines()
+    assert header.startswith("input,modality,track_id,start,end,label,sources")
+    assert {r.split(",")[1] for r in rows} == {"speech", "face", "fused"}
+    html = out["html"].read_text()
+    assert "data:image/png;base64," in html and "Faces" in html
+
+
+def test_pair_and_annotate(tmp_path, face_frame, speech_wav):
+    import cv2
+
+    photo = tmp_path / "p.png"
+    cv2.imwrite(str(photo), cv2.cvtColor(face_frame, cv2.COLOR_RGB2BGR))
+    assert main(["analyze", str(photo), "--annotate", str(tmp_path / "ann.png"), "-q"]) == 0
+    annotated = cv2.imread(str(tmp_path / "ann.png"))
+    assert annotated.shape == face_frame.shape and not np.array_equal(annotated[:, :, ::-1], face_frame)
+    assert main(["analyze", "--audio", str(speech_wav), "--image", str(photo), "--json", str(tmp_path / "p.json"),
+                 "-q"]) == 0
+    assert json.loads((tmp_path / "p.json").read_text())["fused"]["sources"] == ["speech", "face"]
+
+
+def test_generated_video_through_cli(tmp_path, face_frame):
+    frames = [face_frame] * 15
+    clip = write_video(tmp_path / "talk.mp4", frames, fps=5, audio=tone(3.0))
+    done = run_cli("analyze", clip, "--json", tmp_path / "t.json")
+    assert done.returncode == 0, done.stderr
+    assert "talk.mp4" in done.stdout
+    result = json.loads((tmp_path / "t.json").read_text())
+    assert len(result["face"]["faces"]) == 1 and result["fused"]["missing"] == []

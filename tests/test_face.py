@@ -1,0 +1,64 @@
+import numpy as np
+import pytest
+
+from emofuse.face.align import FER_LANDMARKS, face_crops, similarity_transform
+from emofuse.face.detect import Detection, get_detector, iou, nms
+from emofuse.face.track import IoUTracker
+
+
+@pytest.mark.parametrize("backend", ["mtcnn", "haar"])
+def test_detectors_find_the_one_real_face(face_frame, backend):
+    detections = get_detector(backend)(face_frame)
+    assert len(detections) == 1
+    x0, y0, x1, y1 = detections[0].box
+    assert 200 < (x0 + x1) / 2 < 440 and 100 < (y0 + y1) / 2 < 300  # the actor is centred in the frame
+    assert detections[0].score > 0.5
+
+
+def test_mtcnn_landmarks_lie_inside_the_box_in_order(face_frame):
+    det = get_detector("mtcnn")(face_frame)[0]
+    marks = det.landmarks
+    assert marks.shape == (5, 2)
+    assert marks[0, 0] < marks[1, 0] and marks[3, 0] < marks[4, 0]  # left before right
+    assert marks[:2, 1].mean() < marks[2, 1] < marks[3:, 1].mean()  # eyes above nose above mouth
+    assert (marks[:, 0] > det.box[0]).all() and (marks[:, 0] < det.box[2]).all()
+
+
+def test_no_face_in_a_blank_image():
+    blank = np.full((240, 320, 3), 127, np.uint8)
+    assert get_detector("mtcnn")(blank) == [] and get_detector("haar")(blank) == []
+
+
+def test_two_faces_are_both_found(face_frame):
+    pair = np.concatenate([face_frame[:, 120:520], face_frame[:, 120:520]], axis=1)
+    assert len(get_detector("mtcnn")(pair)) == 2
+
+
+def test_alignment_puts_eyes_where_fer2013_has_them(face_frame):
+    det = get_detector("mtcnn")(face_frame)[0]
+    crops = face_crops(face_frame, [det, Detection(det.box, det.score)])
+    assert crops.shape == (2, 48, 48) and crops.dtype == np.uint8
+    matrix = similarity_transform(det.landmarks, FER_LANDMARKS)
+    mapped = det.landmarks @ matrix[:, :2].T + matrix[:, 2]
+    assert np.abs(mapped[:2] - FER_LANDMARKS[:2]).max() < 3.0
+
+
+def test_nms_and_iou():
+    boxes = np.array([[0, 0, 10, 10], [1, 1, 11, 11], [50, 50, 60, 60]], float)
+    assert sorted(nms(boxes, np.array([0.9, 0.8, 0.7]), 0.5).tolist()) == [0, 2]
+    assert iou((0, 0, 10, 10), (0, 0, 10, 10)) == 1.0 and iou((0, 0, 1, 1), (5, 5, 6, 6)) == 0.0
+
+
+def test_tracker_keeps_ids_and_smooths():
+    tracker = IoUTracker(max_misses=1, smoothing=0.5)
+    a, b = Detection((0, 0, 50, 50), 1.0), Detection((200, 0, 250, 50), 1.0)
+    first = tracker.update([a, b])
+    moved = tracker.update([Detection((205, 2, 255, 52), 1.0), Detection((3, 1, 53, 51), 1.0)])
+    assert [t.track_id for t in moved] == [first[1].track_id, first[0].track_id]
+    track = moved[1]
+    tracker.smooth(track, np.array([1.0, 0.0]))
+    np.testing.assert_allclose(tracker.smooth(track, np.array([0.0, 1.0])), [0.5, 0.5])
+    tracker.update([])
+    tracker.update([])
+    assert tracker.tracks == []
+    assert tracker.update([a])[0].track_id == 3

@@ -1,0 +1,59 @@
+import numpy as np
+import pytest
+
+from emofuse.fusion import FusionConfig, LearnedFusion, ModalityEvidence, calibrate, confidence, fuse
+from emofuse.labels import FACE_LABELS, FUSION_LABELS, SPEECH_LABELS
+
+
+def one_hot_ish(labels, name, peak=0.9):
+    probs = np.full(len(labels), (1 - peak) / (len(labels) - 1))
+    probs[labels.index(name)] = peak
+    return probs[None]
+
+
+def test_calibration_and_confidence():
+    p = np.array([[0.7, 0.2, 0.1]])
+    assert calibrate(p, 1.0) == pytest.approx(p, abs=1e-6)
+    assert calibrate(p, 2.0)[0, 0] < 0.7
+    assert confidence(np.array([1 / 3] * 3)) == pytest.approx(0.0, abs=1e-6)
+    assert confidence(np.array([1.0, 0, 0])) > 0.99
+
+
+def test_agreeing_modalities_strengthen_each_other():
+    speech = ModalityEvidence.from_model(one_hot_ish(SPEECH_LABELS, "happy", 0.6), SPEECH_LABELS, np.ones(1), 1.0)
+    face = ModalityEvidence.from_model(one_hot_ish(FACE_LABELS, "happy", 0.6), FACE_LABELS, np.ones(1), 1.0)
+    fused, sources = fuse(speech, face, FusionConfig())
+    assert FUSION_LABELS[fused[0].argmax()] == "happy" and sources == [["speech", "face"]]
+    assert fused.sum() == pytest.approx(1.0, abs=1e-5)
+
+
+def test_missing_modality_falls_back_to_the_other():
+    speech = ModalityEvidence.from_model(one_hot_ish(SPEECH_LABELS, "calm"), SPEECH_LABELS, np.ones(1), 1.0)
+    fused, sources = fuse(speech, ModalityEvidence.empty(1), FusionConfig())
+    assert FUSION_LABELS[fused[0].argmax()] == "neutral" and sources == [["speech"]]
+    fused, sources = fuse(ModalityEvidence.empty(1), ModalityEvidence.empty(1), FusionConfig())
+    assert sources == [[]] and np.allclose(fused, 1 / 7)
+
+
+def test_more_reliable_modality_wins_a_disagreement():
+    speech = ModalityEvidence.from_model(one_hot_ish(SPEECH_LABELS, "angry", 0.7), SPEECH_LABELS, np.array([1.0]), 1.0)
+    face = ModalityEvidence.from_model(one_hot_ish(FACE_LABELS, "sad", 0.7), FACE_LABELS, np.array([0.2]), 1.0)
+    fused, _ = fuse(speech, face, FusionConfig())
+    assert FUSION_LABELS[fused[0].argmax()] == "angry"
+    face_strong = ModalityEvidence.from_model(one_hot_ish(FACE_LABELS, "sad", 0.7), FACE_LABELS, np.array([1.0]), 1.0)
+    speech_weak = ModalityEvidence.from_model(one_hot_ish(SPEECH_LABELS, "angry", 0.7), SPEECH_LABELS,
+                                              np.array([0.2]), 1.0)
+    fused, _ = fuse(speech_weak, face_strong, FusionConfig())
+    assert FUSION_LABELS[fused[0].argmax()] == "sad"
+
+
+def test_learned_fusion_fits_and_round_trips(tmp_path):
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 7, 60)
+    speech = ModalityEvidence(np.eye(7)[y] * 0.6 + 0.4 / 7, np.ones(60), np.ones(60))
+    face = ModalityEvidence(rng.dirichlet(np.ones(7), 60), np.ones(60), np.ones(60))
+    x = LearnedFusion.features(speech, face)
+    model = LearnedFusion().fit(x, y)
+    assert (model.predict_proba(x).argmax(1) == y).mean() > 0.9
+    model.save(tmp_path / "f.json")
+    np.testing.assert_allclose(LearnedFusion.load(tmp_path / "f.json").predict_proba(x), model.predict_proba(x))

@@ -1,0 +1,92 @@
+import numpy as np
+import pytest
+
+from emofuse import Analyzer
+from emofuse.labels import FACE_LABELS, FUSION_LABELS, SPEECH_LABELS
+from tests.conftest import RAVDESS_VIDEO, need, tone, write_video, write_wav
+
+
+@pytest.fixture(scope="module")
+def analyzer():
+    return Analyzer()
+
+
+def check_schema(result):
+    assert set(result) >= {"input", "kind", "duration", "speech", "face", "fused"}
+    for name, labels in (("speech", SPEECH_LABELS), ("face", FACE_LABELS), ("fused", FUSION_LABELS)):
+        block = result[name]
+        if block is None:
+            continue
+        assert block["labels"] == list(labels)
+        if block["label"] is not None:
+            assert sum(block["probabilities"].values()) == pytest.approx(1.0, abs=1e-3)
+        for seg in block["segments"]:
+            assert seg["start"] < seg["end"] and seg["label"] in labels
+
+
+def test_real_video_gives_three_timelines(analyzer):
+    result = analyzer.analyze(need(RAVDESS_VIDEO) / "01-01-03-01-01-02-05.mp4")
+    check_schema(result)
+    assert result["kind"] == "video" and 3.0 < result["duration"] < 4.0
+    assert len(result["face"]["faces"]) == 1 and result["face"]["face_ratio"] > 0.8
+    assert result["speech"]["segments"]
+    fused = result["fused"]
+    assert len(fused["segments"]) >= 3 and fused["sources"] == ["face", "speech"]
+    assert any(seg["sources"] == ["speech", "face"] for seg in fused["segments"])
+    assert fused["missing"] == []
+
+
+def test_video_without_face_falls_back_to_speech(analyzer, tmp_path):
+    frames = [np.full((120, 160, 3), 90, np.uint8)] * 20
+    audio = np.concatenate([np.zeros(8000, np.float32), tone(1.2), np.zeros(8000, np.float32)])
+    result = analyzer.analyze(write_video(tmp_path / "noface.mp4", frames, fps=10, audio=audio))
+    check_schema(result)
+    assert result["face"]["faces"] == [] and result["face"]["label"] is None
+    assert result["fused"]["missing"] == ["face"]
+    assert result["fused"]["segments"] and all(s["sources"] == ["speech"] for s in result["fused"]["segments"])
+
+
+def test_silent_video_without_audio_track(analyzer, tmp_path):
+    frames = [np.full((120, 160, 3), 90, np.uint8)] * 10
+    result = analyzer.analyze(write_video(tmp_path / "mute.mp4", frames, fps=10))
+    check_schema(result)
+    assert result["speech"] is None and result["fused"]["label"] is None
+    assert result["fused"]["missing"] == ["speech", "face"]
+
+
+def test_silence_is_not_an_error(analyzer, tmp_path):
+    result = analyzer.analyze(write_wav(tmp_path / "silence.wav", np.zeros(32000, np.float32)))
+    check_schema(result)
+    assert result["kind"] == "audio" and result["speech"]["label"] is None and result["speech"]["segments"] == []
+    assert result["fused"]["label"] is None and result["fused"]["missing"] == ["speech", "face"]
+
+
+def test_audio_file_gives_speech_timeline(analyzer, speech_wav):
+    result = analyzer.analyze(speech_wav)
+    check_schema(result)
+    assert result["face"] is None and result["speech"]["label"] in SPEECH_LABELS
+    assert result["fused"]["sources"] == ["speech"]
+
+
+def test_image_and_pair(analyzer, tmp_path, face_frame, speech_wav):
+    import cv2
+
+    photo = tmp_path / "face.jpg"
+    cv2.imwrite(str(photo), cv2.cvtColor(face_frame, cv2.COLOR_RGB2BGR))
+    image_result = analyzer.analyze(photo)
+    check_schema(image_result)
+    assert image_result["kind"] == "image" and len(image_result["face"]["faces"]) == 1
+    assert image_result["fused"]["sources"] == ["face"]
+    pair = analyzer.analyze_pair(speech_wav, photo)
+    check_schema(pair)
+    assert pair["fused"]["sources"] == ["speech", "face"] and pair["fused"]["label"] in FUSION_LABELS
+
+
+def test_face_crop_mode_skips_detection(analyzer, tmp_path):
+    import cv2
+
+    crop = tmp_path / "crop.png"
+    cv2.imwrite(str(crop), np.full((48, 48), 120, np.uint8))
+    result = analyzer.analyze_image(crop, face_crop=True)
+    assert len(result["face"]["faces"]) == 1 and result["face"]["label"] in FACE_LABELS
+    assert analyzer.analyze_image(crop)["face"]["faces"] == []
