@@ -58,7 +58,9 @@ def _sniff_container(path: Path) -> MediaKind:
 
 
 def _short(exc: Exception) -> str:
-    return str(exc).splitlines()[0][:120] if str(exc) else type(exc).__name__
+    """The decoder's reason in a few words (FFmpeg's strerror, without the file name)."""
+    text = getattr(exc, "strerror", None) or str(exc)
+    return text.splitlines()[0][:120] if text else type(exc).__name__
 
 
 # ---------------------------------------------------------------- images

@@ -44,6 +44,23 @@ def modality_block(probs: np.ndarray | None, labels: Sequence[str], segments: li
             "probabilities": probability_dict(probs, labels), "segments": segments, **extra}
 
 
+def timeline_columns(block: dict | None, track_id: int | None = None) -> dict[str, list[float]]:
+    """Column-wise timeline of a block for charts: ``time`` (window centres) and one list per label.
+
+    For a face block only ``track_id`` (default: the primary face) is kept.
+    """
+    if not block or not block.get("segments"):
+        return {}
+    segments = block["segments"]
+    if any("track_id" in s for s in segments):
+        wanted = block.get("primary_track") if track_id is None else track_id
+        segments = [s for s in segments if s.get("track_id") == wanted]
+    columns = {"time": [round((s["start"] + s["end"]) / 2, 3) for s in segments]}
+    for name in block["labels"]:
+        columns[name] = [s["probabilities"].get(name, 0.0) for s in segments]
+    return columns
+
+
 def atomic_write_text(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")

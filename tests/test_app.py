@@ -1,0 +1,123 @@
+"""The web app's pages, driven by streamlit's AppTest with real and broken uploads."""
+
+import io
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+import emofuse.app
+from emofuse.app.uploads import friendly_message, saved_upload
+from emofuse.errors import InputError
+from tests.conftest import RAVDESS_VIDEO, need, write_wav
+
+pytest.importorskip("streamlit")
+from streamlit.testing.v1 import AppTest  # noqa: E402
+
+APP = str(Path(emofuse.app.__file__).parent / "main.py")
+
+
+@pytest.fixture
+def app(monkeypatch):
+    monkeypatch.setenv("EMOFUSE_NO_WEBRTC", "1")  # WebRTC needs a browser: see tests/test_browser.py
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.run()
+    assert not at.exception
+    return at
+
+
+def uploader(at, key):
+    return next(u for u in at.file_uploader if u.key == key)
+
+
+def png_bytes(image):
+    ok, data = cv2.imencode(".png", cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
+    return data.tobytes()
+
+
+def test_every_page_is_there(app):
+    assert [t.label for t in app.tabs] == ["Voice", "Face", "Live", "Video", "Voice + Face"]
+    assert app.title[0].value == "emofuse"
+
+
+def test_voice_upload_shows_label_and_downloads(app, speech_wav):
+    uploader(app, "voice_upload").upload("speech.wav", speech_wav.read_bytes(), "audio/wav")
+    app.run()
+    assert not app.exception and not app.error
+    assert app.metric[0].label == "Voice" and app.metric[0].value != "–"
+    assert {b.label for b in app.download_button} >= {"JSON", "CSV", "HTML report"}
+
+
+def test_silent_recording_warns(app, tmp_path):
+    silent = write_wav(tmp_path / "s.wav", np.zeros(32000, np.float32))
+    uploader(app, "voice_upload").upload("silence.wav", silent.read_bytes(), "audio/wav")
+    app.run()
+    assert not app.exception and "silent" in app.warning[0].value
+
+
+def test_corrupt_upload_gives_friendly_error(app):
+    uploader(app, "voice_upload").upload("broken.wav", b"RIFF....WAVEnot really", "audio/wav")
+    app.run()
+    assert not app.exception
+    assert app.error and app.error[0].value.startswith("broken.wav:")
+    assert "/tmp" not in app.error[0].value
+
+
+def test_face_page_annotates_and_reports_no_face(app, face_frame):
+    uploader(app, "face_upload").upload("actor.png", png_bytes(face_frame), "image/png")
+    app.run()
+    assert not app.exception
+    assert app.subheader[0].value == "actor.png"
+    assert any(m.value.startswith("Face 1: **") for m in app.markdown)
+    blank = np.full((200, 200, 3), 128, np.uint8)
+    uploader(app, "face_upload").set_value([("blank.png", png_bytes(blank), "image/png")])
+    app.run()
+    assert any("no face" in w.value for w in app.warning)
+
+
+def test_video_page_shows_fused_result(app):
+    clip = need(RAVDESS_VIDEO) / "01-01-03-01-01-02-05.mp4"
+    uploader(app, "video_upload").upload(clip.name, clip.read_bytes(), "video/mp4")
+    app.run()
+    assert not app.exception and not app.error
+    labels = {m.label: m.value for m in app.metric}
+    assert labels["Fused"] != "–" and labels["Speech"] != "–" and labels["Face"] != "–"
+
+
+def test_pair_page(app, speech_wav, face_frame):
+    uploader(app, "pair_audio").upload("v.wav", speech_wav.read_bytes(), "audio/wav")
+    uploader(app, "pair_image").upload("f.png", png_bytes(face_frame), "image/png")
+    app.run()
+    assert not app.exception and {m.label for m in app.metric} >= {"Fused", "Speech", "Face"}
+
+
+def test_uploads_live_only_in_a_temporary_folder(tmp_path):
+    with saved_upload("../../evil name.wav", b"data") as path:
+        assert path.name == "evil name.wav" and path.exists()
+        folder = path.parent
+    assert not folder.exists()
+    with pytest.raises(InputError, match="larger than 1 MB"), saved_upload("big.wav", b"x" * (2 * 1024 * 1024), 1):
+        pass
+    assert friendly_message(InputError("/tmp/x/a.wav", "file is empty"), "a.wav") == "a.wav: file is empty"
+
+
+def test_live_analyzer_labels_frames_and_exports_history(face_frame):
+    from emofuse.live import LiveFaceAnalyzer
+
+    live = LiveFaceAnalyzer(detect_every=2)
+    for _ in range(4):
+        drawn, faces = live.process(face_frame)
+    assert len(faces) == 1 and faces[0]["track_id"] == 1
+    assert not np.array_equal(drawn, face_frame) and live.frames == 4 and live.fps > 0
+    history = live.history()
+    assert len(history["time"]) == 4
+    rows = list(io.StringIO(live.history_csv()))
+    assert rows[0].startswith("time,faces,label,angry") and len(rows) == 5
+    _, none = live.process(np.full_like(face_frame, 100))
+    assert none == [] or none[0]["track_id"] == 1  # tracking may hold the face for a few frames
+
+
+def test_microphone_and_camera_inputs_are_offered(app):
+    assert [a.key for a in app.audio_input] == ["voice_record"]
+    assert "face_camera" in [c.key for c in app.camera_input]
