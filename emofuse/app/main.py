@@ -40,7 +40,7 @@ def show_timeline(block: dict | None, title: str) -> None:
     columns = timeline_columns(block)
     if len(columns.get("time", [])) > 1:
         st.caption(title)
-        st.area_chart(pd.DataFrame(columns).set_index("time"), height=220)
+        st.area_chart(pd.DataFrame(columns).set_index("time"), height=220, stack=True)
 
 
 def analyse_upload(upload, action) -> dict | None:
