@@ -1,0 +1,47 @@
+"""Shared by the benchmark scripts: machine description and result files."""
+
+from __future__ import annotations
+
+import datetime
+import json
+import os
+import platform
+import sys
+from pathlib import Path
+
+RESULTS = Path(__file__).parent / "results"
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+def machine() -> dict:
+    cpu = "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {"cpu": cpu, "cores": os.cpu_count(), "python": sys.version.split()[0], "platform": platform.platform(),
+            "date": datetime.date.today().isoformat()}
+
+
+def save(name: str, data: dict) -> Path:
+    """Write ``benchmarks/results/<name>.json`` with the machine and the command line."""
+    RESULTS.mkdir(exist_ok=True)
+    path = RESULTS / f"{name}.json"
+    record = {"benchmark": name, "command": "python " + " ".join(sys.argv), "machine": machine(), **data}
+    path.write_text(json.dumps(record, indent=2, default=float) + "\n")
+    print(f"\nwrote {path}")
+    return path
+
+
+def table(rows: list[dict]) -> None:
+    """Print rows as a Markdown table."""
+    if not rows:
+        return
+    keys = list(rows[0])
+    print("| " + " | ".join(keys) + " |")
+    print("|" + "---|" * len(keys))
+    for row in rows:
+        print("| " + " | ".join(f"{row[k]:.3g}" if isinstance(row[k], float) else str(row[k]) for k in keys) + " |")

@@ -1,0 +1,76 @@
+"""Face speed on CPU: batched crop classification (crops/s), and detection + classification of a 640x480
+frame with one face (median ms), for each detector and with tracking (detect every 2nd frame).
+
+    python benchmarks/face_speed.py [--threads 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+
+parser = argparse.ArgumentParser()
+parser.add_argument("--threads", type=int, default=2)
+parser.add_argument("--frames", type=int, default=60)
+ARGS = parser.parse_args()
+os.environ["EMOFUSE_THREADS"] = str(ARGS.threads)
+
+import cv2  # noqa: E402
+import numpy as np  # noqa: E402
+from _common import SHARED, save, table  # noqa: E402
+
+from emofuse.face.classifier import FaceClassifier  # noqa: E402
+from emofuse.live import LiveFaceAnalyzer  # noqa: E402
+from emofuse.media import iter_video_frames  # noqa: E402
+
+
+def test_frame() -> np.ndarray:
+    clip = SHARED / "ravdess_video" / "01-01-03-01-01-02-05.mp4"
+    frame = next(f for t, f in iter_video_frames(clip, fps=2) if t > 1.0)
+    canvas = np.full((480, 640, 3), 255, np.uint8)
+    canvas[60:420] = frame
+    return canvas
+
+
+def crops_per_second(clf: FaceClassifier, batch: int = 256, rounds: int = 5) -> float:
+    crops = np.random.default_rng(0).integers(0, 256, (batch, 48, 48), dtype=np.uint8)
+    clf.classify_batch(crops)
+    start = time.perf_counter()
+    for _ in range(rounds):
+        clf.classify_batch(crops)
+    return batch * rounds / (time.perf_counter() - start)
+
+
+def frame_ms(step, frame: np.ndarray, n: int) -> float:
+    step(frame)
+    times = []
+    for _ in range(n):
+        start = time.perf_counter()
+        step(frame)
+        times.append(time.perf_counter() - start)
+    return float(np.median(times) * 1000)
+
+
+def main() -> None:
+    frame = test_frame()
+    rows = []
+    for tta in (False, True):
+        clf = FaceClassifier(flip_tta=tta)
+        rows.append({"what": f"classify 48x48 crops, batch 256, flip TTA {'on' if tta else 'off'}",
+                     "value": crops_per_second(clf), "unit": "crops/s"})
+    for detector in ("mtcnn", "haar"):
+        clf = FaceClassifier(detector=detector)
+        found = len(clf.detect(frame))
+        ms = frame_ms(lambda f, c=clf: c.classify_faces(f, c.detect(f)), frame, ARGS.frames)
+        rows.append({"what": f"640x480 frame, {detector} detect + classify ({found} face)", "value": ms, "unit": "ms"})
+        live = LiveFaceAnalyzer(clf, detect_every=2)
+        ms = frame_ms(lambda f, lv=live: lv.process(f), frame, ARGS.frames)
+        rows.append({"what": f"640x480 frame, live view ({detector}, detect every 2nd, draw)", "value": ms,
+                     "unit": "ms"})
+    table(rows)
+    save("face_speed", {"threads": ARGS.threads, "results": rows, "opencv_threads": cv2.getNumThreads()})
+
+
+if __name__ == "__main__":
+    main()

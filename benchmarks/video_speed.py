@@ -1,0 +1,92 @@
+"""Video pipeline speed and memory: a generated 720p 30 fps clip with a real face and real speech,
+analysed with default settings; reports x real time and peak resident memory.
+
+    python benchmarks/video_speed.py [--seconds 60] [--threads 2]
+    python benchmarks/video_speed.py --seconds 600        # the 10-minute memory check
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+from _common import SHARED, save, table
+
+
+def make_clip(path: Path, seconds: float) -> None:
+    """720p30 H.264 + AAC: a RAVDESS face moving slowly, RAVDESS speech looped."""
+    import av
+
+    from emofuse.media import iter_video_frames, load_audio
+
+    face = next(f for t, f in iter_video_frames(SHARED / "ravdess_video" / "01-01-03-01-01-02-05.mp4", fps=2)
+                if t > 1.0)
+    import cv2
+
+    face = cv2.resize(face, (1280, 720))
+    speech = np.concatenate([load_audio(p) for p in sorted((SHARED / "ravdess").glob("Actor_01/*.flac"))[:20]])
+    with av.open(str(path), "w") as container:
+        video = container.add_stream("libx264", rate=30, options={"preset": "ultrafast"})
+        video.width, video.height, video.pix_fmt = 1280, 720, "yuv420p"
+        audio = container.add_stream("aac", rate=16_000)
+        audio.layout = "mono"
+        for i in range(int(seconds * 30)):
+            frame = np.roll(face, int(20 * np.sin(i / 30)), axis=1)
+            for packet in video.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")):
+                container.mux(packet)
+        for packet in video.encode():
+            container.mux(packet)
+        samples = np.resize(speech, int(seconds * 16_000))
+        pcm = (np.clip(samples, -1, 1) * 32767).astype(np.int16)
+        for start in range(0, len(pcm), 1024):
+            chunk = av.AudioFrame.from_ndarray(pcm[start:start + 1024][None], format="s16", layout="mono")
+            chunk.sample_rate, chunk.pts = 16_000, start
+            for packet in audio.encode(chunk):
+                container.mux(packet)
+        for packet in audio.encode():
+            container.mux(packet)
+
+
+def analyse(path: str) -> None:
+    """Child process: analyse and print elapsed seconds and peak RSS (MB)."""
+    from emofuse import Analyzer
+
+    start = time.perf_counter()
+    result = Analyzer().analyze(path)
+    elapsed = time.perf_counter() - start
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(elapsed, peak, result["fused"]["label"], len(result["fused"]["segments"]))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--seconds", type=float, default=60.0)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        analyse(args.child)
+        return
+    with tempfile.TemporaryDirectory() as folder:
+        clip = Path(folder) / "clip.mp4"
+        make_clip(clip, args.seconds)
+        env = {**os.environ, "EMOFUSE_THREADS": str(args.threads)}
+        out = subprocess.run([sys.executable, __file__, "--child", str(clip)], env=env, capture_output=True,
+                             text=True, check=True).stdout.split()
+    elapsed, peak = float(out[0]), float(out[1])
+    row = {"video_s": args.seconds, "resolution": "1280x720@30", "analysis_s": elapsed,
+           "x_realtime": args.seconds / elapsed, "peak_rss_mb": peak, "fused_label": out[2], "windows": int(out[3]),
+           "threads": args.threads}
+    table([row])
+    save(f"video_speed_{int(args.seconds)}s", {"results": row})
+
+
+if __name__ == "__main__":
+    main()

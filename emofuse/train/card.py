@@ -1,0 +1,128 @@
+"""Ship a trained model: copy its ONNX file(s) into emofuse/models and write its model card (JSON + Markdown).
+
+    python -m emofuse.train.card speech runs/speech
+    python -m emofuse.train.card face runs/face --data fer2013.csv.xz
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import hashlib
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+
+from emofuse.labels import FACE_LABELS, SPEECH_LABELS
+from emofuse.models import MODELS_DIR
+
+RAVDESS_LICENSE = ("Trained on RAVDESS (Livingstone & Russo 2018), CC BY-NC-SA 4.0. These weights are a derived "
+                   "work: non-commercial use only, credit RAVDESS, and share models derived from them under the "
+                   "same licence.")
+FER_LICENSE = ("Trained on FER2013 (Goodfellow et al. 2013, Kaggle challenge data, research use) with FER+ labels "
+               "(Barsoum et al. 2016, MIT). Check the FER2013 terms before commercial use.")
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def ship_files(run: Path, files: list[str]) -> None:
+    for name in files:
+        shutil.copyfile(run / name, MODELS_DIR / name)
+
+
+def speech_card(run: Path) -> dict:
+    summary = json.loads((run / "summary.json").read_text())
+    ship_files(run, [m["file"] for m in summary["members"]])
+    choice = summary["choice"]
+    return {
+        "task": "speech", "name": f"emofuse-speech-{choice}", "labels": list(SPEECH_LABELS),
+        "members": summary["members"], "temperature": summary["temperature"],
+        "input": "16 kHz mono; voiced windows of up to 3 s; log-mel (64) / MFCC+deltas (60), 10 ms hop",
+        "training_data": "RAVDESS speech, actors 01-20 (1,200 clips), 8 classes",
+        "training_actors": list(range(1, 21)),
+        "protocol": summary["protocol"],
+        "cross_validation": summary["cv"], "chosen": choice, "pooled_cv_report": summary["pooled_cv"],
+        "calibration": "temperature fitted on the pooled out-of-fold CV predictions (NLL)",
+        "final_fit": "all 20 actors, epochs = median best CV epoch + 1 per member",
+        "seed": summary["seed"], "command": f"emofuse train speech --data <RAVDESS> --out {run}",
+        "license": RAVDESS_LICENSE,
+        "files": {m["file"]: sha256(MODELS_DIR / m["file"]) for m in summary["members"]},
+        "created": datetime.date.today().isoformat(),
+    }
+
+
+def face_card(run: Path, data: Path) -> dict:
+    from emofuse.datasets import load_fer2013
+    from emofuse.face.classifier import FaceClassifier
+    from emofuse.metrics import classification_report
+    from emofuse.train.speech import fit_temperature
+
+    summary = json.loads((run / "summary.json").read_text())
+    ship_files(run, ["face_cnn.onnx"])
+    tta = summary["reports"]["flip_tta"]["accuracy"] > summary["reports"]["plain"]["accuracy"]
+    test = load_fer2013(data, usage="PublicTest")
+    clf = FaceClassifier({"members": [{"file": "face_cnn.onnx"}], "dir": str(MODELS_DIR)}, flip_tta=tta)
+    probs = np.concatenate([clf.classify_batch(test.images[i:i + 512]) for i in range(0, len(test), 512)])
+    report = classification_report(test.labels, probs.argmax(1), FACE_LABELS, summary["protocol"])
+    return {
+        "task": "face", "name": "emofuse-face-cnn", "labels": list(FACE_LABELS),
+        "members": [{"file": "face_cnn.onnx", "arch": "FaceCNN (VGG-style, 4 stages)"}], "flip_tta": tta,
+        "temperature": fit_temperature(probs, test.labels),
+        "input": "48x48 grey face crop aligned to the FER2013 framing, scaled to [-0.5, 0.5]",
+        "training_data": "FER2013 Training (28,709), targets 70% FER2013 label + 30% FER+ vote shares",
+        "protocol": summary["protocol"], "publictest_report": report, "training_reports": summary["reports"],
+        "best_epoch": summary["best_epoch"], "epochs": summary["epochs"], "history": summary["history"],
+        "calibration": "temperature fitted on PublicTest predictions (NLL); PublicTest is also the selection set",
+        "seed": summary["seed"],
+        "command": f"emofuse train face --data <fer2013.csv> --ferplus <fer2013new.csv> --out {run}",
+        "license": FER_LICENSE, "files": {"face_cnn.onnx": sha256(MODELS_DIR / "face_cnn.onnx")},
+        "created": datetime.date.today().isoformat(),
+    }
+
+
+def card_markdown(card: dict) -> str:
+    lines = [f"# Model card: {card['name']}", "",
+             f"- Task: {card['task']} emotion, labels: {', '.join(card['labels'])}",
+             f"- Input: {card['input']}", f"- Training data: {card['training_data']}",
+             f"- Protocol: {card['protocol']}", f"- Calibration: {card['calibration']}",
+             f"- Reproduce: `{card['command']}` (seed {card['seed']})", f"- Licence: {card['license']}",
+             f"- Created: {card['created']}", ""]
+    if card["task"] == "speech":
+        lines += ["## Speaker-independent 5-fold cross-validation", "",
+                  "| model | " + " | ".join(f"fold {i + 1}" for i in range(5))
+                  + " | mean acc | mean macro-F1 | mean UAR |",
+                  "|---|" + "---|" * 8]
+        for name, cv in card["cross_validation"].items():
+            folds = " | ".join(f"{f['accuracy']:.1%}" for f in cv["folds"])
+            marker = " (shipped)" if name == card["chosen"] else ""
+            lines.append(f"| {name}{marker} | {folds} | {cv['mean_accuracy']:.1%} | {cv['mean_macro_f1']:.3f} | "
+                         f"{cv['mean_uar']:.1%} |")
+        report = card["pooled_cv_report"]
+    else:
+        report = card["publictest_report"]
+    lines += ["", f"## Per class ({'pooled out-of-fold' if card['task'] == 'speech' else 'PublicTest'})", "",
+              f"Accuracy {report['accuracy']:.1%}, macro-F1 {report['macro_f1']:.3f}, UAR {report['uar']:.1%}", "",
+              "| class | precision | recall | F1 | support |", "|---|---|---|---|---|"]
+    for name, row in report["per_class"].items():
+        lines.append(f"| {name} | {row['precision']:.3f} | {row['recall']:.3f} | {row['f1']:.3f} | {row['support']} |")
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("task", choices=["speech", "face"])
+    parser.add_argument("run", type=Path)
+    parser.add_argument("--data", type=Path, help="FER2013 CSV (face only: for PublicTest metrics)")
+    args = parser.parse_args()
+    card = speech_card(args.run) if args.task == "speech" else face_card(args.run, args.data)
+    (MODELS_DIR / f"{args.task}.json").write_text(json.dumps(card, indent=2) + "\n")
+    (MODELS_DIR / f"{args.task}.md").write_text(card_markdown(card))
+    print(card_markdown(card))
+
+
+if __name__ == "__main__":
+    main()
