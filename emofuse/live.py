@@ -30,7 +30,8 @@ class LiveSample:
 class LiveFaceAnalyzer:
     """Stateful, thread-safe per-stream analyser: annotated frames, FPS, and a session history."""
 
-    def __init__(self, face_classifier=None, detect_every: int = 2, max_side: int = 480, history_seconds: float = 600):
+    def __init__(self, face_classifier=None, detect_every: int = 2, max_side: int = 480,
+                 history_seconds: float = 600):
         if face_classifier is None:
             from emofuse.face.classifier import FaceClassifier
 

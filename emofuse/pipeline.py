@@ -32,7 +32,8 @@ class AnalyzerConfig:
     hop: float = 1.0  # fusion window length (s)
     detector: str = "mtcnn"
     detect_every: int = 1  # run the detector on every k-th analysed frame; tracking fills in between
-    min_face_size: int = 40
+    min_face_size: int = 40  # pixels, in the original image
+    detect_max_side: int = 640  # frames are searched for faces at most this large (crops come from full size)
     fusion: FusionConfig = field(default_factory=FusionConfig)
 
 
@@ -67,7 +68,8 @@ class Analyzer:
     def face(self):
         from emofuse.face.classifier import FaceClassifier
 
-        clf = FaceClassifier(detector=self.config.detector, min_face_size=self.config.min_face_size)
+        clf = FaceClassifier(detector=self.config.detector, min_face_size=self.config.min_face_size,
+                             max_side=self.config.detect_max_side)
         self.config.fusion.face_temperature = clf.temperature
         return clf
 

@@ -7,6 +7,8 @@ import html
 import io
 from pathlib import Path
 
+import numpy as np
+
 from emofuse.face.draw import COLOURS
 from emofuse.results import atomic_write_text
 
@@ -30,21 +32,33 @@ def timeline_figure(result: dict):
     if not blocks:
         return None
     fig, axes = plt.subplots(len(blocks), 1, figsize=(9, 2.1 * len(blocks)), sharex=True, dpi=100, squeeze=False)
+    duration = max(result.get("duration") or 0.0, max(s["end"] for _, b in blocks for s in b["segments"]))
+    grid = np.linspace(0.0, duration, 400)
     for ax, (name, block) in zip(axes[:, 0], blocks):
         segments = block["segments"]
         if name == "face" and block.get("primary_track") is not None:
             segments = [s for s in segments if s.get("track_id") == block["primary_track"]]
-        centres = [(s["start"] + s["end"]) / 2 for s in segments]
         labels = block["labels"]
-        series = [[s["probabilities"].get(k, 0.0) for s in segments] for k in labels]
-        ax.stackplot(centres, series, labels=labels, colors=[_hex(COLOURS.get(k, (128, 128, 128))) for k in labels],
-                     alpha=0.85, step="mid")
+        ax.stackplot(grid, probabilities_on_grid(segments, labels, grid), labels=labels,
+                     colors=[_hex(COLOURS.get(k, (128, 128, 128))) for k in labels], alpha=0.85)
         ax.set_ylim(0, 1)
+        ax.set_xlim(0, duration)
         ax.set_ylabel(name)
         ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=7, frameon=False)
     axes[-1, 0].set_xlabel("time (s)")
     fig.tight_layout()
     return fig
+
+
+def probabilities_on_grid(segments: list[dict], labels: list[str], grid: np.ndarray) -> np.ndarray:
+    """(labels, len(grid)) mean probabilities of the segments covering each time; 0 where none does."""
+    total = np.zeros((len(labels), len(grid)))
+    count = np.zeros(len(grid))
+    for seg in segments:
+        inside = (grid >= seg["start"]) & (grid <= seg["end"])
+        total[:, inside] += np.array([[seg["probabilities"].get(k, 0.0)] for k in labels])
+        count[inside] += 1
+    return np.divide(total, count, out=np.zeros_like(total), where=count > 0)
 
 
 def _hex(rgb: tuple[int, int, int]) -> str:

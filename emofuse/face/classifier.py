@@ -31,12 +31,12 @@ class FaceClassifier:
     labels = FACE_LABELS
 
     def __init__(self, card: dict | None = None, detector: str = DEFAULT_DETECTOR, flip_tta: bool | None = None,
-                 min_face_size: int = 40):
+                 min_face_size: int = 40, max_side: int = 640):
         self.card = card or load_card("face")
         self.session = onnx_session(model_path(self.card, self.card["members"][0]["file"]))
         self.temperature = float(self.card.get("temperature", 1.0))
         self.flip_tta = self.card.get("flip_tta", False) if flip_tta is None else flip_tta
-        self.detector = get_detector(detector, min_face_size)
+        self.detector = get_detector(detector, min_face_size, max_side)
 
     def classify_batch(self, crops: np.ndarray) -> np.ndarray:
         """Probabilities (N, 7) for uint8 grey crops (N, 48, 48)."""

@@ -114,7 +114,7 @@ class MTCNNDetector:
         shrink = min(1.0, self.max_side / max(image.shape[:2]))
         small = image if shrink == 1.0 else cv2.resize(image, None, fx=shrink, fy=shrink,
                                                        interpolation=cv2.INTER_AREA)
-        boxes = self._stage1(small)
+        boxes = self._stage1(small, max(12.0, self.min_face_size * shrink))
         if len(boxes):
             boxes = self._stage2(small, boxes)
         if not len(boxes):
@@ -123,11 +123,11 @@ class MTCNNDetector:
         return [Detection(tuple(float(v) / shrink for v in b[:4]), float(b[4]), p / shrink)
                 for b, p in zip(boxes, points)]
 
-    def _stage1(self, image: np.ndarray) -> np.ndarray:
+    def _stage1(self, image: np.ndarray, min_face_size: float) -> np.ndarray:
         import cv2
 
         height, width = image.shape[:2]
-        scale = 12.0 / self.min_face_size
+        scale = 12.0 / min_face_size
         side = min(height, width) * scale
         found = []
         while side >= 12:
@@ -183,21 +183,24 @@ class HaarDetector:
 
     name = "haar"
 
-    def __init__(self, min_face_size: int = 40, min_neighbors: int = 5):
+    def __init__(self, min_face_size: int = 40, max_side: int = 640, min_neighbors: int = 5):
         import cv2
 
         self.cascade = cv2.CascadeClassifier(cv2.data.haarcascades + "haarcascade_frontalface_default.xml")
-        self.min_face_size, self.min_neighbors = min_face_size, min_neighbors
+        self.min_face_size, self.max_side, self.min_neighbors = min_face_size, max_side, min_neighbors
 
     def __call__(self, image: np.ndarray) -> list[Detection]:
         import cv2
 
-        grey = cv2.equalizeHist(cv2.cvtColor(image, cv2.COLOR_RGB2GRAY))
+        shrink = min(1.0, self.max_side / max(image.shape[:2]))
+        grey = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
+        if shrink < 1.0:
+            grey = cv2.resize(grey, None, fx=shrink, fy=shrink, interpolation=cv2.INTER_AREA)
+        side = max(12, int(self.min_face_size * shrink))
         boxes, _, weights = self.cascade.detectMultiScale3(
-            grey, scaleFactor=1.1, minNeighbors=self.min_neighbors,
-            minSize=(self.min_face_size, self.min_face_size), outputRejectLevels=True)
-        return [Detection((float(x), float(y), float(x + w), float(y + h)),
-                          float(1 / (1 + np.exp(-wt))) if np.ndim(wt) == 0 else 0.9)
+            cv2.equalizeHist(grey), scaleFactor=1.1, minNeighbors=self.min_neighbors, minSize=(side, side),
+            outputRejectLevels=True)
+        return [Detection(tuple(float(v) / shrink for v in (x, y, x + w, y + h)), float(1 / (1 + np.exp(-wt))))
                 for (x, y, w, h), wt in zip(boxes, np.ravel(weights) if len(boxes) else [])]
 
 
@@ -206,9 +209,10 @@ DETECTORS = {"mtcnn": MTCNNDetector, "haar": HaarDetector}
 DEFAULT_DETECTOR = "mtcnn"
 
 
-@lru_cache(maxsize=4)
-def get_detector(name: str = DEFAULT_DETECTOR, min_face_size: int = 40):
-    """A shared detector instance of backend ``name``."""
+@lru_cache(maxsize=8)
+def get_detector(name: str = DEFAULT_DETECTOR, min_face_size: int = 40, max_side: int = 640):
+    """A shared detector of backend ``name``: faces of at least ``min_face_size`` pixels, searched in the
+    image scaled down to at most ``max_side`` pixels (so ``min_face_size`` grows as the image shrinks)."""
     if name not in DETECTORS:
         raise ValueError(f"unknown face detector {name!r}; choose from {sorted(DETECTORS)}")
-    return DETECTORS[name](min_face_size=min_face_size)
+    return DETECTORS[name](min_face_size=min_face_size, max_side=max_side)

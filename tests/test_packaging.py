@@ -1,0 +1,66 @@
+"""What a user gets from `pip install emofuse`: shipped models with cards, and no torch at inference."""
+
+import json
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import numpy as np
+
+from emofuse.models import MODELS_DIR, load_card, model_path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_base_dependencies_have_no_torch():
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    assert not any(dep.startswith("torch") for dep in project["dependencies"])
+    assert "torch==2.13.0" in project["optional-dependencies"]["train"]
+
+
+def test_inference_never_imports_torch(tmp_path):
+    code = ("import sys, numpy as np\nfrom emofuse import Analyzer\n"
+            "a = Analyzer()\n"
+            "r = a.analyze_audio(np.random.default_rng(0).normal(0, .1, 48000).astype('float32'))\n"
+            "import emofuse.cli, emofuse.report, emofuse.evaluate, emofuse.live\n"
+            "assert a.face and a.speech\n"
+            "print('torch' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "False"
+
+
+def test_shipped_models_have_cards_with_measured_metrics():
+    for task in ("speech", "face"):
+        card = load_card(task)
+        assert (MODELS_DIR / f"{task}.md").exists()
+        total = 0
+        for member in card["members"]:
+            path = model_path(card, member["file"])
+            assert path.exists()
+            total += path.stat().st_size
+        assert total < 20e6
+        assert "license" in card and "protocol" in card and card["temperature"] > 0
+    speech = load_card("speech")
+    assert len(speech["cross_validation"][speech["chosen"]]["folds"]) == 5
+    face = load_card("face")
+    assert 0.0 < face["publictest_report"]["accuracy"] <= 1.0
+    json.dumps(speech)
+
+
+def test_speech_and_face_models_agree_with_their_cards_on_real_data():
+    """A sanity check that the shipped weights are the trained ones (not a speaker-independent measure)."""
+    from emofuse.audio.classifier import SpeechClassifier
+    from emofuse.datasets import list_ravdess, load_fer2013
+    from emofuse.face.classifier import FaceClassifier
+    from emofuse.labels import SPEECH_LABELS
+    from tests.conftest import FER_CSV, RAVDESS, need
+
+    faces = load_fer2013(need(FER_CSV), usage="PublicTest")
+    probs = FaceClassifier().classify_batch(faces.images[:600])
+    assert (probs.argmax(1) == faces.labels[:600]).mean() > 0.5  # card: ~60%+ on all of PublicTest
+    clips = list_ravdess(need(RAVDESS), actors={1, 10})[::3]
+    clf = SpeechClassifier()
+    hits = [clf.classify_file(c.path)["label"] == c.label for c in clips]
+    assert np.mean(hits) > 0.5 and all(c.label in SPEECH_LABELS for c in clips)
