@@ -21,15 +21,22 @@ from pathlib import Path
 import numpy as np
 
 from emofuse.labels import FUSION_LABELS, to_fusion_probabilities
+from emofuse.runtime import softmax
 
 EPS = 1e-6
 
 
 def calibrate(probs: np.ndarray, temperature: float) -> np.ndarray:
     """Temperature scaling of probabilities: softmax(log(p) / T)."""
-    z = np.log(np.clip(probs, EPS, 1.0)) / temperature
-    z = np.exp(z - z.max(axis=-1, keepdims=True))
-    return z / z.sum(axis=-1, keepdims=True)
+    return softmax(np.log(np.clip(probs, EPS, 1.0)) / temperature)
+
+
+def fit_temperature(probs: np.ndarray, labels: np.ndarray, grid: np.ndarray | None = None) -> float:
+    """The temperature (0.5-3.0) minimising the negative log-likelihood of held-out predictions."""
+    grid = np.linspace(0.5, 3.0, 51) if grid is None else grid
+    rows = np.arange(len(labels))
+    nll = [-np.mean(np.log(np.clip(calibrate(probs, t)[rows, labels], 1e-12, 1))) for t in grid]
+    return float(grid[int(np.argmin(nll))])
 
 
 def confidence(probs: np.ndarray) -> np.ndarray:
@@ -42,9 +49,7 @@ def log_linear_pool(probs: list[np.ndarray], weights: list[np.ndarray]) -> np.nd
     """Weighted geometric mean of distributions (..., K), renormalised; weights (...,) may be 0."""
     logs = sum(w[..., None] * np.log(np.clip(p, EPS, 1.0)) for p, w in zip(probs, weights))
     total = sum(weights)[..., None]
-    z = np.where(total > 0, logs / np.maximum(total, EPS), 0.0)
-    z = np.exp(z - z.max(axis=-1, keepdims=True))
-    return z / z.sum(axis=-1, keepdims=True)
+    return softmax(np.where(total > 0, logs / np.maximum(total, EPS), 0.0))
 
 
 @dataclass
@@ -120,7 +125,7 @@ class LearnedFusion:
         b = np.zeros(n_classes)
         target = np.eye(n_classes)[y]
         for _ in range(steps):
-            p = self._softmax(x @ w + b)
+            p = softmax(x @ w + b)
             grad = (p - target) / len(x)
             w -= lr * (x.T @ grad + self.l2 * w)
             b -= lr * grad.sum(axis=0)
@@ -128,12 +133,7 @@ class LearnedFusion:
         return self
 
     def predict_proba(self, x: np.ndarray) -> np.ndarray:
-        return self._softmax(x @ self.weights + self.bias)
-
-    @staticmethod
-    def _softmax(z: np.ndarray) -> np.ndarray:
-        z = np.exp(z - z.max(axis=1, keepdims=True))
-        return z / z.sum(axis=1, keepdims=True)
+        return softmax(x @ self.weights + self.bias)
 
     def save(self, path: str | Path) -> None:
         Path(path).write_text(json.dumps({"labels": list(FUSION_LABELS), "weights": self.weights.tolist(),

@@ -1,10 +1,12 @@
-"""onnxruntime sessions, created once per model file and shared."""
+"""onnxruntime sessions, created once per model file and shared, and the softmax applied to their logits."""
 
 from __future__ import annotations
 
 import os
 from functools import lru_cache
 from pathlib import Path
+
+import numpy as np
 
 
 @lru_cache(maxsize=16)
@@ -19,3 +21,9 @@ def onnx_session(path: str | Path, threads: int | None = None):
     options.inter_op_num_threads = 1
     options.log_severity_level = 3
     return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+
+def softmax(logits: np.ndarray, axis: int = -1) -> np.ndarray:
+    """Numerically stable softmax."""
+    z = np.exp(logits - logits.max(axis=axis, keepdims=True))
+    return z / z.sum(axis=axis, keepdims=True)

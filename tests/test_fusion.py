@@ -57,3 +57,14 @@ def test_learned_fusion_fits_and_round_trips(tmp_path):
     assert (model.predict_proba(x).argmax(1) == y).mean() > 0.9
     model.save(tmp_path / "f.json")
     np.testing.assert_allclose(LearnedFusion.load(tmp_path / "f.json").predict_proba(x), model.predict_proba(x))
+
+
+def test_fit_temperature_softens_overconfident_predictions():
+    from emofuse.fusion import fit_temperature
+
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 7, 400)
+    guess = np.where(rng.random(400) < 0.6, y, rng.integers(0, 7, 400))  # 60% right...
+    probs = np.full((400, 7), 0.01 / 6)
+    probs[np.arange(400), guess] = 0.99  # ...but 99% sure
+    assert fit_temperature(probs, y) > 1.5

@@ -93,3 +93,21 @@ def test_truncated_mp4(tmp_path):
     with pytest.raises(InputError, match="cut.mp4"):
         sniff(cut)
         list(iter_video_frames(cut))
+
+
+def test_m4a_and_mp3_audio_only(tmp_path):
+    import av
+
+    samples = (tone(1.0) * 32767).astype(np.int16)
+    for name, codec in (("a.m4a", "aac"), ("a.mp3", "libmp3lame" if "libmp3lame" in av.codecs_available else "mp3")):
+        path = tmp_path / name
+        with av.open(str(path), "w") as container:
+            stream = container.add_stream(codec, rate=16_000)
+            stream.layout = "mono"
+            frame = av.AudioFrame.from_ndarray(samples[None], format="s16", layout="mono")
+            frame.sample_rate = 16_000
+            for packet in [*stream.encode(frame), *stream.encode()]:
+                container.mux(packet)
+        assert sniff(path) == "audio", name
+        audio = load_audio(path)
+        assert abs(len(audio) / 16_000 - 1.0) < 0.15 and np.abs(audio).max() > 0.1

@@ -12,12 +12,7 @@ from emofuse.labels import SPEECH_LABELS
 from emofuse.media import SAMPLE_RATE, load_audio
 from emofuse.models import load_card, model_path
 from emofuse.results import modality_block, segment_record
-from emofuse.runtime import onnx_session
-
-
-def _softmax(logits: np.ndarray) -> np.ndarray:
-    z = np.exp(logits - logits.max(axis=-1, keepdims=True))
-    return z / z.sum(axis=-1, keepdims=True)
+from emofuse.runtime import onnx_session, softmax
 
 
 class SpeechClassifier:
@@ -44,7 +39,7 @@ class SpeechClassifier:
         probs = []
         for session, kind in self.members:
             x = np.stack([model_input(s, kind) for s in specs]).astype(np.float32)
-            probs.append(_softmax(session.run(None, {"input": x})[0]))
+            probs.append(softmax(session.run(None, {"input": x})[0]))
         return np.mean(probs, axis=0).astype(np.float32)
 
     def analyze(self, audio: np.ndarray, sample_rate: int = SAMPLE_RATE) -> dict:

@@ -13,12 +13,7 @@ from emofuse.labels import FACE_LABELS
 from emofuse.media import load_image
 from emofuse.models import load_card, model_path
 from emofuse.results import modality_block, probability_dict, top_label
-from emofuse.runtime import onnx_session
-
-
-def _softmax(logits: np.ndarray) -> np.ndarray:
-    z = np.exp(logits - logits.max(axis=-1, keepdims=True))
-    return z / z.sum(axis=-1, keepdims=True)
+from emofuse.runtime import onnx_session, softmax
 
 
 class FaceClassifier:
@@ -46,7 +41,7 @@ class FaceClassifier:
         x = crops_to_input(crops)
         if self.flip_tta:
             x = np.concatenate([x, x[..., ::-1]])
-        probs = _softmax(self.session.run(None, {"input": np.ascontiguousarray(x)})[0])
+        probs = softmax(self.session.run(None, {"input": np.ascontiguousarray(x)})[0])
         if self.flip_tta:
             probs = (probs[:len(crops)] + probs[len(crops):]) / 2
         return probs.astype(np.float32)

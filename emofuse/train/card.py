@@ -58,8 +58,8 @@ def speech_card(run: Path) -> dict:
 def face_card(run: Path, data: Path) -> dict:
     from emofuse.datasets import load_fer2013
     from emofuse.face.classifier import FaceClassifier
+    from emofuse.fusion import fit_temperature
     from emofuse.metrics import classification_report
-    from emofuse.train.speech import fit_temperature
 
     summary = json.loads((run / "summary.json").read_text())
     ship_files(run, ["face_cnn.onnx"])

@@ -17,6 +17,7 @@ import torch.nn.functional as F
 from emofuse.audio.features import WINDOW_FRAMES, log_mel, model_input
 from emofuse.audio.vad import trim_silence
 from emofuse.datasets.ravdess import ACTOR_FOLDS, list_ravdess
+from emofuse.fusion import fit_temperature
 from emofuse.labels import SPEECH_LABELS
 from emofuse.media import load_audio
 from emofuse.metrics import classification_report
@@ -194,20 +195,6 @@ def cross_validate(arch: str, specs, labels, actors, out: Path, args) -> list[di
         results.append({"probs": stored["probs"], "test_idx": stored["test_idx"],
                         "best_epoch": int(stored["best_epoch"])})
     return results
-
-
-def fit_temperature(probs: np.ndarray, labels: np.ndarray) -> float:
-    """Temperature T minimising the NLL of softmax(log(p) / T) on held-out predictions."""
-    logp = np.log(np.clip(probs, 1e-8, 1))
-    grid = np.linspace(0.5, 3.0, 51)
-    nll = [-np.mean(np.log(np.clip(_soften(logp, t)[np.arange(len(labels)), labels], 1e-12, 1))) for t in grid]
-    return float(grid[int(np.argmin(nll))])
-
-
-def _soften(logp: np.ndarray, temperature: float) -> np.ndarray:
-    z = logp / temperature
-    z = np.exp(z - z.max(axis=1, keepdims=True))
-    return z / z.sum(axis=1, keepdims=True)
 
 
 def summarize(cv: dict[str, list[dict]], labels: np.ndarray, actors: np.ndarray) -> dict:
