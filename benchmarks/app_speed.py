@@ -1,0 +1,96 @@
+"""Web app timings in headless Chromium: first page load after the server is up, and the live view's
+frames per second on the browser's fake camera (a real face) over --seconds.
+
+    python benchmarks/app_speed.py [--seconds 20]
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+import cv2
+import numpy as np
+from _common import SHARED, save, table
+
+from emofuse.media import iter_video_frames
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def fake_camera(folder: Path) -> Path:
+    frame = next(f for t, f in iter_video_frames(SHARED / "ravdess_video" / "01-01-03-01-01-02-05.mp4", fps=2)
+                 if t > 1.0)
+    canvas = np.full((480, 640, 3), 255, np.uint8)
+    canvas[60:420] = frame
+    path = folder / "cam.y4m"
+    with open(path, "wb") as handle:
+        handle.write(b"YUV4MPEG2 W640 H480 F30:1 Ip A1:1 C420jpeg\n")
+        for i in range(60):
+            shifted = np.roll(canvas, i % 12 - 6, axis=1)
+            handle.write(b"FRAME\n" + cv2.cvtColor(shifted, cv2.COLOR_RGB2YUV_I420).tobytes())
+    return path
+
+
+def main() -> None:
+    from playwright.sync_api import sync_playwright
+
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--seconds", type=float, default=20.0)
+    args = parser.parse_args()
+    port = free_port()
+    server = subprocess.Popen([sys.executable, "-m", "emofuse.cli", "app", "--port", str(port)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://localhost:{port}"
+    try:
+        while True:
+            try:
+                urllib.request.urlopen(f"{url}/_stcore/health", timeout=2)
+                break
+            except OSError:
+                time.sleep(0.2)
+        with tempfile.TemporaryDirectory() as folder, sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=shutil.which("chromium"), headless=True, args=[
+                "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                "--disable-sync", "--no-first-run", "--use-fake-ui-for-media-stream",
+                "--use-fake-device-for-media-stream", f"--use-file-for-fake-video-capture={fake_camera(Path(folder))}"])
+            page = browser.new_page(viewport={"width": 1280, "height": 1000})
+            start = time.perf_counter()
+            page.goto(url)
+            page.get_by_role("tab", name="Voice", exact=True).wait_for(timeout=60_000)
+            first_load = time.perf_counter() - start
+            page.get_by_role("tab", name="Live", exact=True).click()
+            panel = page.get_by_role("tabpanel", name="Live")
+            panel.frame_locator("iframe").first.get_by_role("button", name="START").click(timeout=60_000)
+            fps = panel.get_by_test_id("stMetricValue").first
+            fps.wait_for(timeout=60_000)
+            readings = []
+            deadline = time.time() + args.seconds
+            while time.time() < deadline:
+                time.sleep(1)
+                readings.append(float(fps.inner_text()))
+            browser.close()
+    finally:
+        server.terminate()
+    steady = readings[len(readings) // 2:]
+    row = {"first_load_s": first_load, "live_fps_median": float(np.median(steady)),
+           "live_fps_min": float(np.min(steady)), "seconds": args.seconds}
+    table([row])
+    save("app_speed", {"results": row, "readings": readings,
+                       "protocol": "server and headless Chromium on the same machine; 640x480 fake camera at 30 fps; "
+                                   "fps = frames labelled per second by the server (second half of the run)"})
+
+
+if __name__ == "__main__":
+    main()
