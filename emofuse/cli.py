@@ -55,29 +55,40 @@ def cmd_analyze(args: argparse.Namespace) -> int:
         jobs = [("file", path) for path in expand_inputs(args.inputs)]
     done = {row.get("input") for row in read_jsonl(args.jsonl)} if args.jsonl else set()
     results, failures = [], 0
-    for kind, job in progress_bar(jobs, "files", quiet=args.quiet or len(jobs) == 1):
-        if kind == "file" and str(job) in done:
-            continue
-        try:
-            if kind == "pair":
-                result = analyzer.analyze_pair(*job)
-            else:
-                with progress_bar(None, str(job.name), quiet=args.quiet, unit="s") as bar:
-                    result = analyzer.analyze(job, face_crop=args.face_crops, progress=bar.update_to)
-        except EmofuseError as exc:
-            fail(str(exc))
-            failures += 1
-            continue
-        results.append(result)
-        if args.jsonl:
-            append_jsonl(result, args.jsonl)
-        if args.annotate and result["kind"] == "image":
-            _annotate(result, args.annotate, len(jobs) > 1)
-        if not args.quiet:
-            print(summary_line(result))
-    if results:
-        _write_outputs(results, args, write_json, write_csv)
+    try:
+        for kind, job in progress_bar(jobs, "files", quiet=args.quiet or len(jobs) == 1):
+            if kind == "file" and str(job) in done:
+                continue
+            try:
+                result = _analyze_one(analyzer, kind, job, args)
+            except EmofuseError as exc:
+                fail(str(exc))
+                failures += 1
+                continue
+            except Exception as exc:  # noqa: BLE001 - one bad file must not lose the others' results
+                fail(f"{job}: unexpected {type(exc).__name__}: {exc}")
+                failures += 1
+                continue
+            results.append(result)
+            if args.jsonl:
+                append_jsonl(result, args.jsonl)
+            if args.annotate and result["kind"] == "image":
+                _annotate(result, args.annotate, len(jobs) > 1)
+            if not args.quiet:
+                print(summary_line(result))
+    finally:  # also on Ctrl-C: what was analysed is written
+        if results:
+            _write_outputs(results, args, write_json, write_csv)
     return 1 if failures else 0
+
+
+def _analyze_one(analyzer, kind: str, job, args: argparse.Namespace) -> dict:
+    from emofuse.progress import progress_bar
+
+    if kind == "pair":
+        return analyzer.analyze_pair(*job)
+    with progress_bar(None, str(job.name), quiet=args.quiet, unit="s") as bar:
+        return analyzer.analyze(job, face_crop=args.face_crops, progress=bar.update_to)
 
 
 def _write_outputs(results: list[dict], args, write_json, write_csv) -> None:
