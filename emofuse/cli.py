@@ -125,7 +125,8 @@ def summary_line(result: dict) -> str:
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from emofuse import evaluate
 
-    report = evaluate.run(args.task, args.data, out=args.out, usage=args.usage, limit=args.limit)
+    report = evaluate.run(args.task, args.data, out=args.out, usage=args.usage, limit=args.limit,
+                          detector=args.detector)
     print(report["markdown"])
     return 0
 
@@ -196,6 +197,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--usage", default="PublicTest", help="FER2013 split for 'face' (default: PublicTest)")
     evaluate.add_argument("--out", default="evaluation", help="folder for metrics JSON/Markdown and PNG")
     evaluate.add_argument("--limit", type=int, default=None, help="evaluate only the first N items")
+    evaluate.add_argument("--detector", default="mtcnn", choices=["mtcnn", "haar"], help="face detector (video)")
     evaluate.set_defaults(func=cmd_evaluate)
 
     train = sub.add_parser("train", help="reproduce a shipped model (needs the 'train' extra)",

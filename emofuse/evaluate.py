@@ -89,11 +89,13 @@ def _fusion_index(block: dict | None, labels: tuple[str, ...]) -> int:
     return int(probs.argmax())
 
 
-def evaluate_video(data: str | Path, limit: int | None = None) -> dict:
-    analysed = analyse_videos(data, limit)
+def evaluate_video(data: str | Path, limit: int | None = None, detector: str = "mtcnn") -> dict:
+    from emofuse.pipeline import Analyzer, AnalyzerConfig
+
+    analysed = analyse_videos(data, limit, Analyzer(AnalyzerConfig(detector=detector)))
     y_true = [FUSION_LABELS.index(to_fusion_label(label)) for _, label in analysed]
     protocol = (f"shipped models on {len(analysed)} audio-visual clips from {data}, 7 fusion labels, "
-                f"one label per clip (a modality that found nothing counts as neutral)")
+                f"one label per clip (a modality that found nothing counts as neutral), {detector} faces")
     reports = {}
     for name, block_key, labels in (("speech", "speech", SPEECH_LABELS), ("face", "face", FACE_LABELS),
                                     ("fused", "fused", FUSION_LABELS)):
@@ -106,12 +108,12 @@ def evaluate_video(data: str | Path, limit: int | None = None) -> dict:
 
 
 def run(task: str, data: str | Path, out: str | Path = "evaluation", usage: str | None = "PublicTest",
-        limit: int | None = None) -> dict:
+        limit: int | None = None, detector: str = "mtcnn") -> dict:
     """Evaluate ``task`` on ``data`` and write metrics and plots into ``out``."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     if task == "video":
-        result = evaluate_video(data, limit)
+        result = evaluate_video(data, limit, detector)
         parts = []
         for name, report in result["reports"].items():
             plot_confusion_matrix(report, out / f"video_{name}_confusion.png", f"{name}: {report['accuracy']:.1%}")
