@@ -48,7 +48,7 @@ def speech_card(run: Path) -> dict:
         "cross_validation": summary["cv"], "chosen": choice, "pooled_cv_report": summary["pooled_cv"],
         "calibration": "temperature fitted on the pooled out-of-fold CV predictions (NLL)",
         "final_fit": "all 20 actors, epochs = median best CV epoch + 1 per member",
-        "seed": summary["seed"], "command": f"emofuse train speech --data <RAVDESS> --out {run}",
+        "seed": summary["seed"], "command": f"emofuse train speech --data <RAVDESS> --archs {choice} --out runs/{run.name}",
         "license": RAVDESS_LICENSE,
         "files": {m["file"]: sha256(MODELS_DIR / m["file"]) for m in summary["members"]},
         "created": datetime.date.today().isoformat(),
@@ -78,7 +78,7 @@ def face_card(run: Path, data: Path) -> dict:
         "best_epoch": summary["best_epoch"], "epochs": summary["epochs"], "history": summary["history"],
         "calibration": "temperature fitted on PublicTest predictions (NLL); PublicTest is also the selection set",
         "seed": summary["seed"],
-        "command": f"emofuse train face --data <fer2013.csv> --ferplus <fer2013new.csv> --out {run}",
+        "command": f"emofuse train face --data <fer2013.csv> --ferplus <fer2013new.csv> --out runs/{run.name}",
         "license": FER_LICENSE, "files": {"face_cnn.onnx": sha256(MODELS_DIR / "face_cnn.onnx")},
         "created": datetime.date.today().isoformat(),
     }
