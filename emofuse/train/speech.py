@@ -208,7 +208,7 @@ def summarize(cv: dict[str, list[dict]], labels: np.ndarray, actors: np.ndarray)
                 probs = np.mean([cv[a][k]["probs"] for a in combo], axis=0)
                 idx = cv[combo[0]][k]["test_idx"]
                 rep = classification_report(labels[idx], probs.argmax(1), SPEECH_LABELS,
-                                            f"test actors {sorted(set(actors[idx]))}")
+                                            f"test actors {sorted(int(a) for a in set(actors[idx]))}")
                 folds.append(rep)
             summary["+".join(combo)] = {
                 "folds": [{k: f[k] for k in ("protocol", "n", "accuracy", "macro_f1", "uar")} for f in folds],
