@@ -29,6 +29,7 @@ def add_face_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--epochs", type=int, default=16)
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--lr", type=float, default=0.05)
+    parser.add_argument("--init", default=None, help="start from the best weights of this earlier run folder")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--device", default=None, help="cpu or cuda (default: cuda if available)")

@@ -92,6 +92,10 @@ def run(args: argparse.Namespace) -> dict:
     y_train = torch.from_numpy(targets(train.labels, train.soft_labels, args.ferplus_weight))
     x_train = torch.from_numpy(crops_to_input(train.images))
     model = FaceCNN(n_classes=len(FACE_LABELS)).to(device)
+    if args.init:  # continue from another run's best weights (a fresh schedule: fine-tuning)
+        state = torch.load(Path(args.init) / "face.pt", map_location="cpu", weights_only=True)
+        model.load_state_dict(state["best"]["state"])
+        log.info("initialised from %s (its best epoch %d)", args.init, state["best"]["epoch"])
     optimizer = torch.optim.SGD(model.parameters(), lr=args.lr, momentum=0.9, nesterov=True, weight_decay=5e-4)
     steps = int(np.ceil(len(train) / args.batch_size))
     scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, args.lr, total_steps=args.epochs * steps,
