@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from emofuse.face.draw import annotate
-from emofuse.face.track import IoUTracker
+from emofuse.face.track import FaceStream, IoUTracker
 from emofuse.labels import FACE_LABELS
 
 
@@ -36,9 +36,8 @@ class LiveFaceAnalyzer:
             from emofuse.face.classifier import FaceClassifier
 
             face_classifier = FaceClassifier()
-        self.face = face_classifier
-        self.detect_every, self.max_side, self.history_seconds = detect_every, max_side, history_seconds
-        self.tracker = IoUTracker(max_misses=detect_every * 3, smoothing=0.6)
+        self.max_side, self.history_seconds = max_side, history_seconds
+        self.stream = FaceStream(face_classifier, detect_every, IoUTracker(max_misses=detect_every * 3, smoothing=0.6))
         self._lock = threading.Lock()
         self._history: list[LiveSample] = []
         self._count = 0
@@ -53,16 +52,8 @@ class LiveFaceAnalyzer:
         now = time.monotonic()
         scale = min(1.0, self.max_side / max(frame.shape[:2]))
         small = frame if scale == 1.0 else cv2.resize(frame, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
-        if self._count % self.detect_every == 0:
-            detections = self.face.detect(small)
-            tracks = self.tracker.update(detections)
-        else:
-            tracks = [t for t in self.tracker.tracks if t.misses == 0]
-            detections = [t.detection for t in tracks]
-        probs = self.face.classify_faces(small, detections)
         faces = []
-        for track, det, p in zip(tracks, detections, probs):
-            smoothed = self.tracker.smooth(track, p)
+        for track, det, smoothed in self.stream.step(small):
             box = [v / scale for v in det.box]
             faces.append({"box": box, "track_id": track.track_id, "label": FACE_LABELS[int(smoothed.argmax())],
                           "probabilities": dict(zip(FACE_LABELS, map(float, smoothed)))})

@@ -122,23 +122,16 @@ class Analyzer:
 
     # ------------------------------------------------------------ video faces
     def _video_faces(self, path, duration: float, progress: Progress | None) -> tuple[list[FaceSample], int]:
-        from emofuse.face.track import IoUTracker
+        from emofuse.face.track import FaceStream, IoUTracker
 
-        tracker = IoUTracker(max_misses=max(2, int(self.config.fps)))
-        samples, count = [], 0
-        for count, (time, frame) in enumerate(iter_video_frames(path, fps=self.config.fps), start=1):
-            if (count - 1) % self.config.detect_every == 0:
-                detections = self.face.detect(frame)
-                tracks = tracker.update(detections)
-            else:
-                tracks = [t for t in tracker.tracks if t.misses == 0]
-                detections = [t.detection for t in tracks]
-            probs = self.face.classify_faces(frame, detections)
-            for track, det, p in zip(tracks, detections, probs):
-                samples.append(FaceSample(time, track.track_id, tracker.smooth(track, p), det.score, det.size, det.box))
+        stream = FaceStream(self.face, self.config.detect_every, IoUTracker(max_misses=max(2, int(self.config.fps))))
+        samples = []
+        for time, frame in iter_video_frames(path, fps=self.config.fps):
+            for track, det, probs in stream.step(frame):
+                samples.append(FaceSample(time, track.track_id, probs, det.score, det.size, det.box))
             if progress:
                 progress(min(time, duration), duration)
-        return samples, count
+        return samples, stream.frames
 
     def _face_block(self, samples: list[FaceSample], frames_seen: int, duration: float) -> dict:
         if not samples:

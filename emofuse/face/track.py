@@ -67,3 +67,25 @@ class IoUTracker:
         else:
             track.probabilities = self.smoothing * track.probabilities + (1 - self.smoothing) * probabilities
         return track.probabilities
+
+
+class FaceStream:
+    """Faces through a stream of frames: detect on every ``detect_every``-th frame, keep the tracks' last
+    boxes in between, classify every face and smooth its probabilities along its track."""
+
+    def __init__(self, face_classifier, detect_every: int = 1, tracker: IoUTracker | None = None):
+        self.face, self.detect_every = face_classifier, max(1, detect_every)
+        self.tracker = tracker or IoUTracker()
+        self.frames = 0
+
+    def step(self, frame: np.ndarray) -> list[tuple[Track, Detection, np.ndarray]]:
+        """(track, detection, smoothed probabilities) of each face in an RGB frame."""
+        if self.frames % self.detect_every == 0:
+            detections = self.face.detect(frame)
+            tracks = self.tracker.update(detections)
+        else:
+            tracks = [t for t in self.tracker.tracks if t.misses == 0]
+            detections = [t.detection for t in tracks]
+        self.frames += 1
+        probs = self.face.classify_faces(frame, detections)
+        return [(t, d, self.tracker.smooth(t, p)) for t, d, p in zip(tracks, detections, probs)]
