@@ -62,3 +62,25 @@ def test_tracker_keeps_ids_and_smooths():
     tracker.update([])
     assert tracker.tracks == []
     assert tracker.update([a])[0].track_id == 3
+
+
+def test_face_stream_detects_every_kth_frame_and_tracks_between(face_frame):
+    from emofuse.face.track import FaceStream
+
+    class CountingClassifier:
+        def __init__(self):
+            self.detections = 0
+
+        def detect(self, frame):
+            self.detections += 1
+            return get_detector("mtcnn")(frame)
+
+        def classify_faces(self, frame, detections):
+            return np.tile(np.eye(7)[3], (len(detections), 1))
+
+    clf = CountingClassifier()
+    stream = FaceStream(clf, detect_every=3)
+    steps = [stream.step(face_frame) for _ in range(7)]
+    assert clf.detections == 3 and stream.frames == 7
+    assert all(len(s) == 1 and s[0][0].track_id == 1 for s in steps)
+    np.testing.assert_allclose(steps[-1][0][2], np.eye(7)[3])
