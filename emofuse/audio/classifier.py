@@ -31,16 +31,17 @@ class SpeechClassifier:
         self.temperature = float(self.card.get("temperature", 1.0))
         self.window, self.hop = window, hop
 
-    def classify_batch(self, windows: list[np.ndarray]) -> np.ndarray:
+    def classify_batch(self, windows: list[np.ndarray], batch_size: int = 64) -> np.ndarray:
         """Probabilities (N, 8) for N windows of 16 kHz mono audio (each about ``window`` seconds)."""
-        if not windows:
-            return np.zeros((0, len(self.labels)), dtype=np.float32)
-        specs = [log_mel(w) for w in windows]
-        probs = []
-        for session, kind in self.members:
-            x = np.stack([model_input(s, kind) for s in specs]).astype(np.float32)
-            probs.append(softmax(session.run(None, {"input": x})[0]))
-        return np.mean(probs, axis=0).astype(np.float32)
+        out = [np.zeros((0, len(self.labels)), dtype=np.float32)]
+        for start in range(0, len(windows), batch_size):
+            specs = [log_mel(w) for w in windows[start:start + batch_size]]
+            probs = []
+            for session, kind in self.members:
+                x = np.stack([model_input(s, kind) for s in specs]).astype(np.float32)
+                probs.append(softmax(session.run(None, {"input": x})[0]))
+            out.append(np.mean(probs, axis=0).astype(np.float32))
+        return np.concatenate(out)
 
     def analyze(self, audio: np.ndarray, sample_rate: int = SAMPLE_RATE) -> dict:
         """Speech block of the results: utterance label, probabilities, and one segment per window.
