@@ -136,7 +136,8 @@ def run(args: argparse.Namespace) -> dict:
                for name, p in (("plain", probs_plain), ("flip_tta", probs_tta))}
     export_onnx(model, x_train[:2], out / "face_cnn.onnx", {"input": {0: "batch"}, "logits": {0: "batch"}})
     result = {"protocol": PROTOCOL, "best_epoch": best["epoch"], "history": history, "reports": reports,
-              "seed": args.seed, "ferplus_weight": args.ferplus_weight, "epochs": args.epochs}
+              "seed": args.seed, "ferplus_weight": args.ferplus_weight, "epochs": args.epochs, "lr": args.lr,
+              "init": str(args.init) if args.init else None}
     write_json_atomic(out / "summary.json", result)
     return result
 
