@@ -183,7 +183,8 @@ def build_parser() -> argparse.ArgumentParser:
     analyze.add_argument("--fps", type=float, default=5.0, help="video frames analysed per second (default: 5)")
     analyze.add_argument("--hop", type=float, default=1.0, help="fusion window in seconds (default: 1)")
     analyze.add_argument("--detector", default="mtcnn", choices=["mtcnn", "haar"], help="face detector")
-    analyze.add_argument("--detect-every", type=int, default=1, help="detect on every k-th analysed frame")
+    analyze.add_argument("--detect-every", type=int, default=2,
+                         help="detect faces on every k-th analysed frame, track in between (default: 2)")
     analyze.add_argument("--fusion-model", help="a learned fusion model (JSON) from 'emofuse train fusion'")
     analyze.add_argument("-q", "--quiet", action="store_true", help="no progress bars or summary lines")
     analyze.set_defaults(func=cmd_analyze)

@@ -31,7 +31,7 @@ class AnalyzerConfig:
     fps: float = 5.0  # video frames analysed per second
     hop: float = 1.0  # fusion window length (s)
     detector: str = "mtcnn"
-    detect_every: int = 1  # run the detector on every k-th analysed frame; tracking fills in between
+    detect_every: int = 2  # run the detector on every k-th analysed frame; tracking fills in between
     min_face_size: int = 40  # pixels, in the original image
     detect_max_side: int = 640  # frames are searched for faces at most this large (crops come from full size)
     fusion: FusionConfig = field(default_factory=FusionConfig)
