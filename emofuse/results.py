@@ -75,7 +75,7 @@ def atomic_write_text(path: Path, text: str) -> None:
 def write_json(result: dict | list, path: str | Path) -> Path:
     """Write one result (or a list of them) as indented JSON."""
     path = Path(path)
-    atomic_write_text(path, json.dumps(result, indent=2) + "\n")
+    atomic_write_text(path, json.dumps(result, indent=2, default=float) + "\n")
     return path
 
 

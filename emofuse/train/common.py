@@ -32,11 +32,9 @@ def pick_device(device: str | None = None) -> torch.device:
     return torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
 
 
-def write_json_atomic(path: Path, data: object) -> None:
-    """Write JSON through a temporary file and a rename, so a crash never leaves half a file."""
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2, default=float))
-    os.replace(tmp, path)
+def snapshot(model: torch.nn.Module) -> dict:
+    """A CPU copy of a model's weights (the best-so-far state kept in checkpoints)."""
+    return {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
 
 
 class Checkpoint:

@@ -17,6 +17,7 @@ from emofuse.datasets.fer2013 import load_fer2013
 from emofuse.face.crops import crops_to_input
 from emofuse.labels import FACE_LABELS
 from emofuse.metrics import classification_report
+from emofuse.results import write_json
 from emofuse.train.args import add_face_arguments
 from emofuse.train.common import (
     Checkpoint,
@@ -26,7 +27,7 @@ from emofuse.train.common import (
     pick_device,
     seed_everything,
     setup_logging,
-    write_json_atomic,
+    snapshot,
 )
 from emofuse.train.nets import FaceCNN
 
@@ -125,7 +126,7 @@ def run(args: argparse.Namespace) -> dict:
         history.append(row)
         if best is None or rep["accuracy"] > best["score"]:
             best = {"score": rep["accuracy"], "epoch": epoch,
-                    "state": {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}}
+                    "state": snapshot(model)}
         log.info("epoch %d loss %.3f PublicTest acc %.4f macro-F1 %.3f (%s)", epoch, row["loss"],
                  rep["accuracy"], rep["macro_f1"], timer)
         ckpt.save(model, optimizer, scheduler, epoch, history, best, extra)
@@ -138,7 +139,7 @@ def run(args: argparse.Namespace) -> dict:
     result = {"protocol": PROTOCOL, "best_epoch": best["epoch"], "history": history, "reports": reports,
               "seed": args.seed, "ferplus_weight": args.ferplus_weight, "epochs": args.epochs, "lr": args.lr,
               "init": str(args.init) if args.init else None}
-    write_json_atomic(out / "summary.json", result)
+    write_json(result, out / "summary.json")
     return result
 
 

@@ -21,6 +21,7 @@ from emofuse.fusion import fit_temperature
 from emofuse.labels import SPEECH_LABELS
 from emofuse.media import load_audio
 from emofuse.metrics import classification_report
+from emofuse.results import write_json
 from emofuse.train.args import add_speech_arguments
 from emofuse.train.common import (
     Checkpoint,
@@ -30,7 +31,7 @@ from emofuse.train.common import (
     pick_device,
     seed_everything,
     setup_logging,
-    write_json_atomic,
+    snapshot,
 )
 from emofuse.train.nets import SPEECH_NETS
 
@@ -156,7 +157,7 @@ def train_run(arch: str, specs: list[np.ndarray], labels: np.ndarray, train_idx:
             row.update(val_accuracy=rep["accuracy"], val_macro_f1=rep["macro_f1"])
             if best is None or rep["macro_f1"] > best["score"]:
                 best = {"score": rep["macro_f1"], "epoch": epoch,
-                        "state": {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}}
+                        "state": snapshot(model)}
             if epoch - best["epoch"] >= args.patience:
                 extra["stopped"] = True
         history.append(row)
@@ -255,7 +256,7 @@ def run(args: argparse.Namespace) -> dict:
     result = {"protocol": PROTOCOL, "cv": summary, "choice": choice, "pooled_cv": pooled,
               "temperature": temperature, "members": exported, "seed": args.seed,
               "window_frames": WINDOW_FRAMES}
-    write_json_atomic(out / "summary.json", result)
+    write_json(result, out / "summary.json")
     return result
 
 
