@@ -49,7 +49,7 @@ def speech_card(run: Path) -> dict:
         "calibration": "temperature fitted on the pooled out-of-fold CV predictions (NLL)",
         "final_fit": "all 20 actors, epochs = median best CV epoch + 1 per member",
         "seed": summary["seed"],
-        "command": f"emofuse train speech --data <RAVDESS> --archs {choice} --out runs/{run.name}",
+        "command": f"emofuse train speech --data <RAVDESS> --archs {choice.replace('+', ',')} --out runs/{run.name}",
         "license": RAVDESS_LICENSE,
         "files": {m["file"]: sha256(MODELS_DIR / m["file"]) for m in summary["members"]},
         "created": datetime.date.today().isoformat(),
