@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from emofuse.errors import InputError
-from emofuse.labels import FACE_LABELS, FUSION_LABELS, SPEECH_LABELS, to_fusion_label
+from emofuse.labels import FACE_LABELS, FUSION_LABELS, SPEECH_LABELS, to_fusion_label, to_fusion_probabilities
 from emofuse.metrics import classification_report, plot_confusion_matrix, report_markdown
 from emofuse.results import write_json
 
@@ -83,10 +83,8 @@ def _fusion_index(block: dict | None, labels: tuple[str, ...]) -> int:
     """The block's label in the fusion set (neutral when the modality found nothing)."""
     if not block or not block.get("label"):
         return FUSION_LABELS.index("neutral")
-    probs = np.zeros(len(FUSION_LABELS))
-    for name in labels:
-        probs[FUSION_LABELS.index(to_fusion_label(name))] += block["probabilities"].get(name, 0.0)
-    return int(probs.argmax())
+    probs = np.array([block["probabilities"].get(name, 0.0) for name in labels])
+    return int(to_fusion_probabilities(probs, labels).argmax())
 
 
 def evaluate_video(data: str | Path, limit: int | None = None, detector: str = "mtcnn") -> dict:

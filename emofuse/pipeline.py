@@ -18,7 +18,7 @@ from emofuse.errors import InputError
 from emofuse.fusion import FusionConfig, LearnedFusion, ModalityEvidence, fuse
 from emofuse.labels import FACE_LABELS, FUSION_LABELS, SPEECH_LABELS
 from emofuse.media import SAMPLE_RATE, has_audio, iter_video_frames, load_audio, load_image, sniff, video_info
-from emofuse.results import modality_block, segment_record
+from emofuse.results import modality_block, probability_dict, segment_record
 
 Progress = Callable[[float, float], None]
 """Called as ``progress(done, total)`` in seconds of media."""
@@ -143,7 +143,7 @@ class Analyzer:
         for track_id, items in sorted(tracks.items(), key=lambda kv: -len(kv[1])):
             mean = np.mean([s.probs for s in items], axis=0)
             faces.append({"track_id": track_id, "label": FACE_LABELS[int(mean.argmax())],
-                          "probabilities": {k: round(float(v), 5) for k, v in zip(FACE_LABELS, mean)},
+                          "probabilities": probability_dict(mean, FACE_LABELS),
                           "frames": len(items), "start": round(items[0].time, 3), "end": round(items[-1].time, 3)})
         segments = []
         for start, end in self._windows(duration):

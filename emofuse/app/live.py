@@ -13,6 +13,7 @@ import time
 
 import streamlit as st
 
+from emofuse.app.uploads import saved_upload
 from emofuse.live import LiveFaceAnalyzer
 
 
@@ -66,12 +67,7 @@ def snapshot_view(face_classifier) -> None:
 
     shot = st.camera_input("Snapshot", key="live_snapshot")
     if shot is not None:
-        import tempfile
-        from pathlib import Path
-
-        with tempfile.TemporaryDirectory(prefix="emofuse-") as folder:
-            path = Path(folder) / "snapshot.jpg"
-            path.write_bytes(shot.getvalue())
+        with saved_upload("snapshot.jpg", shot.getvalue()) as path:
             image = load_image(path)
         block = face_classifier.analyze_image(image)
         st.image(annotate(image, block["faces"]))
