@@ -34,11 +34,13 @@ def expand_inputs(paths: list[str]) -> list[Path]:
 
 # ---------------------------------------------------------------- analyze
 def cmd_analyze(args: argparse.Namespace) -> int:
+    from emofuse.fusion import FusionConfig
     from emofuse.pipeline import Analyzer, AnalyzerConfig
     from emofuse.progress import progress_bar
     from emofuse.results import append_jsonl, read_jsonl, write_csv, write_json
 
-    config = AnalyzerConfig(fps=args.fps, hop=args.hop, detector=args.detector, detect_every=args.detect_every)
+    config = AnalyzerConfig(fps=args.fps, hop=args.hop, detector=args.detector, detect_every=args.detect_every,
+                            fusion=FusionConfig(rule=args.fusion_rule))
     learned = None
     if args.fusion_model:
         from emofuse.fusion import LearnedFusion
@@ -185,6 +187,8 @@ def build_parser() -> argparse.ArgumentParser:
     analyze.add_argument("--detector", default="mtcnn", choices=["mtcnn", "haar"], help="face detector")
     analyze.add_argument("--detect-every", type=int, default=2,
                          help="detect faces on every k-th analysed frame, track in between (default: 2)")
+    analyze.add_argument("--fusion-rule", default="linear", choices=["linear", "log-linear"],
+                         help="weighted sum (default) or weighted product of the calibrated modalities")
     analyze.add_argument("--fusion-model", help="a learned fusion model (JSON) from 'emofuse train fusion'")
     analyze.add_argument("-q", "--quiet", action="store_true", help="no progress bars or summary lines")
     analyze.set_defaults(func=cmd_analyze)

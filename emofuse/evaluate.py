@@ -138,10 +138,9 @@ def train_fusion(data: list[str], out: str | Path) -> dict:
     cfg = analyzer.config.fusion
     rows, y, rule = [], [], []
     for result, label in analysed:
-        speech = block_evidence(result["speech"], SPEECH_LABELS,
-                                (result["speech"] or {}).get("voiced_ratio", 0.0), cfg.speech_temperature)
-        face = block_evidence(result["face"], FACE_LABELS, (result["face"] or {}).get("face_ratio", 0.0),
-                              cfg.face_temperature)
+        reliability = result["fused"]["reliability"]
+        speech = block_evidence(result["speech"], SPEECH_LABELS, reliability["speech"], cfg.speech_temperature)
+        face = block_evidence(result["face"], FACE_LABELS, reliability["face"], cfg.face_temperature)
         rows.append(LearnedFusion.features(speech, face)[0])
         y.append(FUSION_LABELS.index(to_fusion_label(label)))
         rule.append(_fusion_index(result["fused"], FUSION_LABELS))

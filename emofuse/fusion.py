@@ -1,15 +1,16 @@
 """Decision-level fusion of speech and face in the 7-label fusion set.
 
 Each modality's probabilities are projected onto ``FUSION_LABELS`` (calm -> neutral), calibrated with the
-temperature on its model card, and combined per time window by a weighted log-linear pool (a product of
-experts)::
+temperature on its model card, and combined by a weighted linear opinion pool (the sum rule; a weighted
+log-linear pool, the product of experts, is the alternative ``FusionConfig(rule="log-linear")``)::
 
-    log p(y) = sum_m w_m * log p_m(y) / sum_m w_m,    w_m = prior_m * reliability_m
+    p(y) = sum_m w_m * p_m(y) / sum_m w_m,    w_m = prior_m * reliability_m * confidence_m
 
-``reliability`` is in [0, 1] per window: for speech the voiced share of the window, for the face the share
+``reliability`` is in [0, 1]: per window, for speech the voiced share of the window, for the face the share
 of sampled frames with a face times a face-size term times the detector score; both are multiplied by the
-model's own confidence (1 - normalised entropy, floored at 0.05). A modality with no data in a window (silence, no face,
-no audio track) gets weight 0, so the other carries the window alone and ``sources`` says so.
+model's own confidence (1 - normalised entropy, floored at 0.05). A modality with no data in a window (silence,
+no face, no audio track) gets weight 0, so the other carries the window alone and ``sources`` says so.
+The sum rule is the default because one confidently wrong modality cannot veto the right class (docs/design.md).
 """
 
 from __future__ import annotations
@@ -52,10 +53,23 @@ def log_linear_pool(probs: list[np.ndarray], weights: list[np.ndarray]) -> np.nd
     return softmax(np.where(total > 0, logs / np.maximum(total, EPS), 0.0))
 
 
+def linear_pool(probs: list[np.ndarray], weights: list[np.ndarray]) -> np.ndarray:
+    """Weighted arithmetic mean of distributions (..., K); uniform where all weights (...,) are 0."""
+    mixed = sum(w[..., None] * p for p, w in zip(probs, weights))
+    total = sum(weights)[..., None]
+    uniform = np.full_like(mixed, 1.0 / mixed.shape[-1])
+    return np.where(total > 0, mixed / np.maximum(total, EPS), uniform)
+
+
+POOLS = {"linear": linear_pool, "log-linear": log_linear_pool}
+"""Fusion rules by name: the weighted sum rule (default) and the weighted product rule."""
+
+
 @dataclass
 class FusionConfig:
-    """Prior trust in each modality and each model's calibration temperature."""
+    """Prior trust in each modality, each model's calibration temperature and the pooling rule."""
 
+    rule: str = "linear"  # "linear" (weighted sum rule) or "log-linear" (weighted product of experts)
     speech_prior: float = 1.0
     face_prior: float = 1.0
     speech_temperature: float = 1.0
@@ -93,7 +107,7 @@ def fuse(speech: ModalityEvidence, face: ModalityEvidence, config: FusionConfig)
     """Fused probabilities (N, 7) and, per window, the modalities that contributed (may be empty)."""
     w_speech = np.where(speech.reliability >= config.min_reliability, config.speech_prior * speech.weight, 0.0)
     w_face = np.where(face.reliability >= config.min_reliability, config.face_prior * face.weight, 0.0)
-    fused = log_linear_pool([speech.probs, face.probs], [w_speech, w_face])
+    fused = POOLS[config.rule]([speech.probs, face.probs], [w_speech, w_face])
     sources = [[name for name, w in (("speech", ws), ("face", wf)) if w > 0] for ws, wf in zip(w_speech, w_face)]
     return fused.astype(np.float32), sources
 

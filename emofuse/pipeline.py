@@ -20,6 +20,9 @@ from emofuse.labels import FACE_LABELS, FUSION_LABELS, SPEECH_LABELS
 from emofuse.media import SAMPLE_RATE, has_audio, iter_video_frames, load_audio, load_image, sniff, video_info
 from emofuse.results import modality_block, probability_dict, segment_record
 
+FULL_EVIDENCE_SECONDS = 1.0
+"""A modality backed by this many seconds of good evidence (voiced speech, a clear face) is fully reliable."""
+
 Progress = Callable[[float, float], None]
 """Called as ``progress(done, total)`` in seconds of media."""
 
@@ -203,34 +206,33 @@ class Analyzer:
         return fused, sources
 
     def _fuse_timeline(self, duration, speech, face, samples, frames_seen) -> dict:
+        """Fused windows for the timeline; the clip label fuses each modality's clip summary."""
         windows = self._windows(duration)
         speech_ev = self._speech_evidence(speech, windows)
         face_ev = self._face_evidence(face, samples, windows)
         fused, sources = self._combine(speech_ev, face_ev)
         segments = [segment_record(s, e, p, FUSION_LABELS, sources=src)
                     for (s, e), p, src in zip(windows, fused, sources) if src]
-        weights = np.array([self._window_weight(speech_ev, face_ev, i) for i in range(len(windows))])
-        if weights.sum() > 0:
-            overall = np.exp((weights[:, None] * np.log(np.clip(fused, 1e-6, 1))).sum(0) / weights.sum())
-            overall /= overall.sum()
-        else:
-            overall = None
-        used = sorted({m for src in sources for m in src})
-        return modality_block(overall, FUSION_LABELS, segments, sources=used, missing=_missing(used))
-
-    def _window_weight(self, speech_ev, face_ev, i) -> float:
-        cfg = self.config.fusion
-        return float(cfg.speech_prior * speech_ev.weight[i] + cfg.face_prior * face_ev.weight[i])
+        hop = self.config.hop
+        return self._fuse_clip(speech, _evidence_amount(speech_ev, hop), face, _evidence_amount(face_ev, hop),
+                               segments)
 
     def _fuse_clip(self, speech: dict | None, speech_reliability: float, face: dict | None,
-                   face_reliability: float) -> dict:
-        """Fuse two clip-level blocks (used for images and audio + image pairs)."""
+                   face_reliability: float, segments: list[dict] | None = None) -> dict:
+        """Fuse two clip-level blocks, each with the reliability of its evidence in [0, 1].
+
+        Fusing clip summaries (rather than pooling windows) keeps a modality that covers more of the clip
+        (faces are on screen longer than anyone speaks) from outvoting the other.
+        """
         cfg = self.config.fusion
         speech_ev = block_evidence(speech, SPEECH_LABELS, speech_reliability, cfg.speech_temperature)
         face_ev = block_evidence(face, FACE_LABELS, face_reliability, cfg.face_temperature)
         fused, sources = self._combine(speech_ev, face_ev)
         probs = fused[0] if sources[0] else None
-        return modality_block(probs, FUSION_LABELS, [], sources=sources[0], missing=_missing(sources[0]))
+        reliability = {"speech": round(float(speech_ev.reliability[0]), 4),
+                       "face": round(float(face_ev.reliability[0]), 4)}
+        return modality_block(probs, FUSION_LABELS, segments or [], sources=sources[0],
+                              missing=_missing(sources[0]), reliability=reliability)
 
     @staticmethod
     def _result(source, kind: str, duration: float, speech, face, fused) -> dict:
@@ -246,6 +248,11 @@ def block_evidence(block: dict | None, labels: tuple[str, ...], reliability: flo
         return ModalityEvidence.empty(1)
     probs = np.array([[block["probabilities"][k] for k in labels]])
     return ModalityEvidence.from_model(probs, labels, np.array([reliability]), temperature)
+
+
+def _evidence_amount(evidence: ModalityEvidence, hop: float) -> float:
+    """Clip reliability of a modality: reliability-weighted seconds of evidence, saturating at one second."""
+    return float(min(1.0, evidence.reliability.sum() * hop / FULL_EVIDENCE_SECONDS))
 
 
 def _covered_length(spans: np.ndarray, start: float, end: float) -> float:

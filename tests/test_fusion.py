@@ -47,6 +47,21 @@ def test_more_reliable_modality_wins_a_disagreement():
     assert FUSION_LABELS[fused[0].argmax()] == "sad"
 
 
+def test_sum_rule_is_not_vetoed_by_one_confidently_wrong_modality():
+    speech = np.full((1, 7), 0.02)
+    speech[0, FUSION_LABELS.index("happy")], speech[0, FUSION_LABELS.index("sad")] = 0.7, 0.2
+    face = np.full((1, 7), 0.0125)
+    face[0, FUSION_LABELS.index("happy")] = 0.0
+    face[0, FUSION_LABELS.index("sad")], face[0, FUSION_LABELS.index("neutral")] = 0.45, 0.5
+    speech_ev = ModalityEvidence(speech, np.ones(1), np.ones(1))
+    face_ev = ModalityEvidence(face, np.ones(1), np.ones(1))
+    summed, _ = fuse(speech_ev, face_ev, FusionConfig(rule="linear"))
+    product, _ = fuse(speech_ev, face_ev, FusionConfig(rule="log-linear"))
+    assert FUSION_LABELS[summed[0].argmax()] == "happy"
+    assert FUSION_LABELS[product[0].argmax()] == "sad"
+    assert summed.sum() == pytest.approx(1.0) and product.sum() == pytest.approx(1.0, abs=1e-5)
+
+
 def test_learned_fusion_fits_and_round_trips(tmp_path):
     rng = np.random.default_rng(0)
     y = rng.integers(0, 7, 60)

@@ -31,9 +31,10 @@ def test_real_video_gives_three_timelines(analyzer):
     assert len(result["face"]["faces"]) == 1 and result["face"]["face_ratio"] > 0.8
     assert result["speech"]["segments"]
     fused = result["fused"]
-    assert len(fused["segments"]) >= 3 and fused["sources"] == ["face", "speech"]
+    assert len(fused["segments"]) >= 3 and fused["sources"] == ["speech", "face"]
     assert any(seg["sources"] == ["speech", "face"] for seg in fused["segments"])
     assert fused["missing"] == []
+    assert fused["reliability"] == {"speech": 1.0, "face": 1.0}  # over a second of speech and of face
 
 
 def test_video_without_face_falls_back_to_speech(analyzer, tmp_path):

@@ -115,11 +115,26 @@ def predict(model: torch.nn.Module, specs: list[np.ndarray], kind: str, device: 
     return np.concatenate(out)
 
 
-def train_run(arch: str, specs: list[np.ndarray], labels: np.ndarray, train_idx: np.ndarray,
+def parse_member(name: str) -> tuple[str, int]:
+    """``"cnn"`` -> ("cnn", 0); ``"cnn@2"`` -> ("cnn", 2): the same architecture trained from another seed."""
+    arch, _, replica = name.partition("@")
+    if arch not in SPEECH_NETS:
+        raise ValueError(f"unknown speech architecture {arch!r} (choose from {', '.join(SPEECH_NETS)})")
+    return arch, int(replica or 0)
+
+
+def member_kind(name: str) -> str:
+    """The feature kind (logmel or mfcc) a member takes."""
+    return SPEECH_NETS[parse_member(name)[0]][1]
+
+
+def train_run(name: str, specs: list[np.ndarray], labels: np.ndarray, train_idx: np.ndarray,
               val_idx: np.ndarray | None, ckpt: Checkpoint, args: argparse.Namespace,
               fixed_epochs: int | None = None) -> tuple[torch.nn.Module, dict]:
-    """Train one network; early-stop on ``val_idx`` macro-F1 or run ``fixed_epochs``. Returns best model."""
-    seed_everything(args.seed)
+    """Train one member; early-stop on ``val_idx`` macro-F1 or run ``fixed_epochs``. Returns best model."""
+    arch, replica = parse_member(name)
+    seed = args.seed + 1000 * replica
+    seed_everything(seed)
     device = pick_device(args.device)
     net_class, kind = SPEECH_NETS[arch]
     model = net_class(n_classes=len(SPEECH_LABELS)).to(device)
@@ -129,7 +144,7 @@ def train_run(arch: str, specs: list[np.ndarray], labels: np.ndarray, train_idx:
     scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, args.lr, total_steps=epochs * steps)
     start, history, best, extra = ckpt.load(model, optimizer, scheduler)
     weights = class_weights(labels[train_idx], len(SPEECH_LABELS)).to(device)
-    rng = np.random.default_rng(args.seed + start)
+    rng = np.random.default_rng(seed + start)
     for epoch in range(start, epochs):
         if extra.get("stopped"):
             break
@@ -161,7 +176,7 @@ def train_run(arch: str, specs: list[np.ndarray], labels: np.ndarray, train_idx:
             if epoch - best["epoch"] >= args.patience:
                 extra["stopped"] = True
         history.append(row)
-        log.info("%s %s epoch %d loss %.3f %s (%s)", arch, ckpt.path.stem, epoch, row["loss"],
+        log.info("%s %s epoch %d loss %.3f %s (%s)", name, ckpt.path.stem, epoch, row["loss"],
                  f"val acc {row['val_accuracy']:.3f} f1 {row['val_macro_f1']:.3f}" if val_idx is not None else "",
                  timer)
         ckpt.save(model, optimizer, scheduler, epoch, history, best, extra)
@@ -178,7 +193,7 @@ def validation_actors(train_actors: list[int]) -> list[int]:
 
 
 def cross_validate(arch: str, specs, labels, actors, out: Path, args) -> list[dict]:
-    """Out-of-fold results of ``arch`` for each actor fold (cached per fold)."""
+    """Out-of-fold results of member ``arch`` (e.g. ``cnn`` or ``cnn@1``) for each actor fold (cached per fold)."""
     results = []
     for k, test_actors in enumerate(ACTOR_FOLDS):
         done = out / f"{arch}_fold{k}.npz"
@@ -190,7 +205,7 @@ def cross_validate(arch: str, specs, labels, actors, out: Path, args) -> list[di
             test_idx = np.flatnonzero(np.isin(actors, test_actors))
             model, info = train_run(arch, specs, labels, train_idx, val_idx,
                                     Checkpoint(out / f"{arch}_fold{k}.pt"), args)
-            probs = predict(model, [specs[i] for i in test_idx], SPEECH_NETS[arch][1], pick_device(args.device))
+            probs = predict(model, [specs[i] for i in test_idx], member_kind(arch), pick_device(args.device))
             np.savez(done, probs=probs, test_idx=test_idx, best_epoch=info["best_epoch"])
         stored = np.load(done)
         results.append({"probs": stored["probs"], "test_idx": stored["test_idx"],
@@ -233,6 +248,8 @@ def run(args: argparse.Namespace) -> dict:
     torch.set_num_threads(args.threads)
     specs, labels, actors = load_features(Path(args.data), out / "features.npz")
     archs = args.archs.split(",")
+    for name in archs:
+        parse_member(name)
     cv = {arch: cross_validate(arch, specs, labels, actors, out, args) for arch in archs}
     summary = summarize(cv, labels, actors)
     choice = max(summary, key=lambda k: (summary[k]["mean_accuracy"], -k.count("+")))
@@ -248,9 +265,9 @@ def run(args: argparse.Namespace) -> dict:
             epochs = int(np.median([r["best_epoch"] for r in cv[arch]])) + 1
             model, _ = train_run(arch, specs, labels, all_idx, None, Checkpoint(out / f"{arch}_final.pt"), args,
                                  fixed_epochs=epochs)
-            kind = SPEECH_NETS[arch][1]
+            kind = member_kind(arch)
             example = batch_inputs(specs[:2], kind, None)
-            path = out / f"speech_{arch}.onnx"
+            path = out / f"speech_{arch.replace('@', '_s')}.onnx"
             export_onnx(model, example, path, {"input": {0: "batch", 2: "frames"}, "logits": {0: "batch"}})
             exported.append({"arch": arch, "features": kind, "file": path.name, "epochs": epochs})
     result = {"protocol": PROTOCOL, "cv": summary, "choice": choice, "pooled_cv": pooled,
