@@ -79,7 +79,7 @@ def analyse_videos(data, limit: int | None = None, analyzer=None) -> list[tuple[
     return [(analyzer.analyze_video(path), label) for path, label in list_labelled_videos(data)[:limit]]
 
 
-def _fusion_index(block: dict | None, labels: tuple[str, ...]) -> int:
+def fusion_index(block: dict | None, labels: tuple[str, ...]) -> int:
     """The block's label in the fusion set (neutral when the modality found nothing)."""
     if not block or not block.get("label"):
         return FUSION_LABELS.index("neutral")
@@ -97,7 +97,7 @@ def evaluate_video(data: str | Path, limit: int | None = None, detector: str = "
     reports = {}
     for name, block_key, labels in (("speech", "speech", SPEECH_LABELS), ("face", "face", FACE_LABELS),
                                     ("fused", "fused", FUSION_LABELS)):
-        y_pred = [_fusion_index(result[block_key], labels) for result, _ in analysed]
+        y_pred = [fusion_index(result[block_key], labels) for result, _ in analysed]
         reports[name] = classification_report(y_true, y_pred, FUSION_LABELS, f"{name} only; " + protocol
                                               if name != "fused" else "fused; " + protocol)
     clips = [{"input": r["input"], "true": to_fusion_label(label), "speech": (r["speech"] or {}).get("label"),
@@ -126,32 +126,45 @@ def run(task: str, data: str | Path, out: str | Path = "evaluation", usage: str 
     return result
 
 
+def clip_fusion_data(analysed: list[tuple[dict, str]], config) -> tuple[np.ndarray, np.ndarray]:
+    """Learned-fusion features (one row per clip, from its speech and face blocks) and fusion-label targets."""
+    from emofuse.fusion import LearnedFusion
+    from emofuse.pipeline import block_evidence
+
+    rows, y = [], []
+    for result, label in analysed:
+        reliability = result["fused"]["reliability"]
+        speech = block_evidence(result["speech"], SPEECH_LABELS, reliability["speech"], config.speech_temperature)
+        face = block_evidence(result["face"], FACE_LABELS, reliability["face"], config.face_temperature)
+        rows.append(LearnedFusion.features(speech, face)[0])
+        y.append(FUSION_LABELS.index(to_fusion_label(label)))
+    return np.array(rows), np.array(y)
+
+
+def leave_one_out(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Learned-fusion prediction for each clip by a model fitted on all the other clips."""
+    from emofuse.fusion import LearnedFusion
+
+    return np.array([int(LearnedFusion().fit(np.delete(x, i, 0), np.delete(y, i)).predict_proba(x[i:i + 1]).argmax())
+                     for i in range(len(y))])
+
+
 def train_fusion(data: list[str], out: str | Path) -> dict:
     """Fit the learned fusion on paired clips; report leave-one-clip-out accuracy against the rule."""
     from emofuse.fusion import LearnedFusion
-    from emofuse.pipeline import Analyzer, block_evidence
+    from emofuse.pipeline import Analyzer
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     analyzer = Analyzer()
     analysed = [item for folder in data for item in analyse_videos(folder, analyzer=analyzer)]
-    cfg = analyzer.config.fusion
-    rows, y, rule = [], [], []
-    for result, label in analysed:
-        reliability = result["fused"]["reliability"]
-        speech = block_evidence(result["speech"], SPEECH_LABELS, reliability["speech"], cfg.speech_temperature)
-        face = block_evidence(result["face"], FACE_LABELS, reliability["face"], cfg.face_temperature)
-        rows.append(LearnedFusion.features(speech, face)[0])
-        y.append(FUSION_LABELS.index(to_fusion_label(label)))
-        rule.append(_fusion_index(result["fused"], FUSION_LABELS))
-    x, y = np.array(rows), np.array(y)
-    loo = [int(LearnedFusion().fit(np.delete(x, i, 0), np.delete(y, i)).predict_proba(x[i:i + 1]).argmax())
-           for i in range(len(y))]
+    x, y = clip_fusion_data(analysed, analyzer.config.fusion)
+    rule = np.array([fusion_index(result["fused"], FUSION_LABELS) for result, _ in analysed])
     model = LearnedFusion().fit(x, y)
     model.save(out / "fusion.json")
     summary = {"clips": len(y), "protocol": "leave-one-clip-out over the paired clips given",
-               "learned_accuracy": float(np.mean(np.array(loo) == y)),
-               "rule_accuracy": float(np.mean(np.array(rule) == y)),
+               "learned_accuracy": float(np.mean(leave_one_out(x, y) == y)),
+               "rule_accuracy": float(np.mean(rule == y)),
                "model": str(out / "fusion.json")}
     (out / "summary.json").write_text(json.dumps(summary, indent=2))
     print(json.dumps(summary, indent=2))

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -55,26 +54,33 @@ class FaceSample:
 class Analyzer:
     """Speech, face and fused emotion recognition over files or arrays, with the shipped models."""
 
-    def __init__(self, config: AnalyzerConfig | None = None, learned_fusion: LearnedFusion | None = None):
+    def __init__(self, config: AnalyzerConfig | None = None, learned_fusion: LearnedFusion | None = None,
+                 speech_model=None, face_model=None):
+        """``speech_model`` / ``face_model``: a SpeechClassifier / FaceClassifier other than the shipped one."""
         self.config = config or AnalyzerConfig()
         self.learned_fusion = learned_fusion
+        self._speech, self._face = speech_model, face_model
 
-    @cached_property
+    @property
     def speech(self):
-        from emofuse.audio.classifier import SpeechClassifier
+        """The speech classifier (loaded on first use); fusion uses its calibration temperature."""
+        if self._speech is None:
+            from emofuse.audio.classifier import SpeechClassifier
 
-        clf = SpeechClassifier()
-        self.config.fusion.speech_temperature = clf.temperature
-        return clf
+            self._speech = SpeechClassifier()
+        self.config.fusion.speech_temperature = self._speech.temperature
+        return self._speech
 
-    @cached_property
+    @property
     def face(self):
-        from emofuse.face.classifier import FaceClassifier
+        """The face classifier with the configured detector (loaded on first use)."""
+        if self._face is None:
+            from emofuse.face.classifier import FaceClassifier
 
-        clf = FaceClassifier(detector=self.config.detector, min_face_size=self.config.min_face_size,
-                             max_side=self.config.detect_max_side)
-        self.config.fusion.face_temperature = clf.temperature
-        return clf
+            self._face = FaceClassifier(detector=self.config.detector, min_face_size=self.config.min_face_size,
+                                        max_side=self.config.detect_max_side)
+        self.config.fusion.face_temperature = self._face.temperature
+        return self._face
 
     # ------------------------------------------------------------ entry points
     def analyze(self, path: str | Path, face_crop: bool = False, progress: Progress | None = None) -> dict:
@@ -198,19 +204,12 @@ class Analyzer:
         return ModalityEvidence.from_model(np.array(probs), FACE_LABELS, np.array(reliability),
                                            self.config.fusion.face_temperature)
 
-    def _combine(self, speech_ev: ModalityEvidence, face_ev: ModalityEvidence) -> tuple[np.ndarray, list]:
-        fused, sources = fuse(speech_ev, face_ev, self.config.fusion)
-        if self.learned_fusion is not None:
-            learned = self.learned_fusion.predict_proba(LearnedFusion.features(speech_ev, face_ev))
-            fused = np.where(np.array([bool(s) for s in sources])[:, None], learned, fused).astype(np.float32)
-        return fused, sources
-
     def _fuse_timeline(self, duration, speech, face, samples, frames_seen) -> dict:
         """Fused windows for the timeline; the clip label fuses each modality's clip summary."""
         windows = self._windows(duration)
         speech_ev = self._speech_evidence(speech, windows)
         face_ev = self._face_evidence(face, samples, windows)
-        fused, sources = self._combine(speech_ev, face_ev)
+        fused, sources = combine(speech_ev, face_ev, self.config.fusion, self.learned_fusion)
         segments = [segment_record(s, e, p, FUSION_LABELS, sources=src)
                     for (s, e), p, src in zip(windows, fused, sources) if src]
         hop = self.config.hop
@@ -219,26 +218,40 @@ class Analyzer:
 
     def _fuse_clip(self, speech: dict | None, speech_reliability: float, face: dict | None,
                    face_reliability: float, segments: list[dict] | None = None) -> dict:
-        """Fuse two clip-level blocks, each with the reliability of its evidence in [0, 1].
-
-        Fusing clip summaries (rather than pooling windows) keeps a modality that covers more of the clip
-        (faces are on screen longer than anyone speaks) from outvoting the other.
-        """
-        cfg = self.config.fusion
-        speech_ev = block_evidence(speech, SPEECH_LABELS, speech_reliability, cfg.speech_temperature)
-        face_ev = block_evidence(face, FACE_LABELS, face_reliability, cfg.face_temperature)
-        fused, sources = self._combine(speech_ev, face_ev)
-        probs = fused[0] if sources[0] else None
-        reliability = {"speech": round(float(speech_ev.reliability[0]), 4),
-                       "face": round(float(face_ev.reliability[0]), 4)}
-        return modality_block(probs, FUSION_LABELS, segments or [], sources=sources[0],
-                              missing=_missing(sources[0]), reliability=reliability)
+        reliability = {"speech": speech_reliability, "face": face_reliability}
+        return fuse_clip(speech, face, reliability, self.config.fusion, self.learned_fusion, segments)
 
     @staticmethod
     def _result(source, kind: str, duration: float, speech, face, fused) -> dict:
         name = str(source) if isinstance(source, (str, Path)) else "<array>"
         return {"input": name, "kind": kind, "duration": round(float(duration), 3), "speech": speech,
                 "face": face, "fused": fused}
+
+
+def combine(speech_ev: ModalityEvidence, face_ev: ModalityEvidence, config: FusionConfig,
+            learned_fusion: LearnedFusion | None = None) -> tuple[np.ndarray, list[list[str]]]:
+    """Fused probabilities and sources per window, by the rule or (where given) the learned fusion."""
+    fused, sources = fuse(speech_ev, face_ev, config)
+    if learned_fusion is not None:
+        learned = learned_fusion.predict_proba(LearnedFusion.features(speech_ev, face_ev))
+        fused = np.where(np.array([bool(s) for s in sources])[:, None], learned, fused).astype(np.float32)
+    return fused, sources
+
+
+def fuse_clip(speech: dict | None, face: dict | None, reliability: dict[str, float], config: FusionConfig,
+              learned_fusion: LearnedFusion | None = None, segments: list[dict] | None = None) -> dict:
+    """The fused block of a clip from its speech and face blocks and their clip reliabilities in [0, 1].
+
+    Fusing clip summaries (rather than pooling windows) keeps a modality that covers more of the clip
+    (faces are on screen longer than anyone speaks) from outvoting the other. ``segments``: the fused timeline.
+    """
+    speech_ev = block_evidence(speech, SPEECH_LABELS, reliability["speech"], config.speech_temperature)
+    face_ev = block_evidence(face, FACE_LABELS, reliability["face"], config.face_temperature)
+    fused, sources = combine(speech_ev, face_ev, config, learned_fusion)
+    probs = fused[0] if sources[0] else None
+    used = {"speech": round(float(speech_ev.reliability[0]), 4), "face": round(float(face_ev.reliability[0]), 4)}
+    return modality_block(probs, FUSION_LABELS, segments or [], sources=sources[0], missing=_missing(sources[0]),
+                          reliability=used)
 
 
 def block_evidence(block: dict | None, labels: tuple[str, ...], reliability: float,

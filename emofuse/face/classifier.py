@@ -17,7 +17,7 @@ from emofuse.runtime import onnx_session, softmax
 
 
 class FaceClassifier:
-    """The shipped face model: 48x48 grey crops -> probabilities over the 7 FER2013 labels.
+    """The shipped face model (one network or an ensemble): 48x48 grey crops -> probabilities over 7 labels.
 
     >>> clf = FaceClassifier()
     >>> result = clf.classify_file("photo.jpg")    # {"label", "probabilities", "faces", ...}
@@ -28,7 +28,7 @@ class FaceClassifier:
     def __init__(self, card: dict | None = None, detector: str = DEFAULT_DETECTOR, flip_tta: bool | None = None,
                  min_face_size: int = 40, max_side: int = 640):
         self.card = card or load_card("face")
-        self.session = onnx_session(model_path(self.card, self.card["members"][0]["file"]))
+        self.sessions = [onnx_session(model_path(self.card, m["file"])) for m in self.card["members"]]
         self.temperature = float(self.card.get("temperature", 1.0))
         self.flip_tta = self.card.get("flip_tta", False) if flip_tta is None else flip_tta
         self.detector = get_detector(detector, min_face_size, max_side)
@@ -41,7 +41,8 @@ class FaceClassifier:
         x = crops_to_input(crops)
         if self.flip_tta:
             x = np.concatenate([x, x[..., ::-1]])
-        probs = softmax(self.session.run(None, {"input": np.ascontiguousarray(x)})[0])
+        x = np.ascontiguousarray(x)
+        probs = np.mean([softmax(session.run(None, {"input": x})[0]) for session in self.sessions], axis=0)
         if self.flip_tta:
             probs = (probs[:len(crops)] + probs[len(crops):]) / 2
         return probs.astype(np.float32)

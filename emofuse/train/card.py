@@ -1,7 +1,7 @@
 """Ship a trained model: copy its ONNX file(s) into emofuse/models and write its model card (JSON + Markdown).
 
     python -m emofuse.train.card speech runs/speech
-    python -m emofuse.train.card face runs/face --data fer2013.csv.xz
+    python -m emofuse.train.card face runs/face [runs/face_2 ...] --data fer2013.csv.xz
 """
 
 from __future__ import annotations
@@ -56,32 +56,42 @@ def speech_card(run: Path) -> dict:
     }
 
 
-def face_card(run: Path, data: Path) -> dict:
+def face_card(runs: list[Path], data: Path) -> dict:
+    """Card of one face run, or of an ensemble of several runs (probabilities averaged)."""
     from emofuse.datasets import load_fer2013
     from emofuse.face.classifier import FaceClassifier
     from emofuse.fusion import fit_temperature
     from emofuse.metrics import classification_report
 
-    summary = json.loads((run / "summary.json").read_text())
-    ship_files(run, ["face_cnn.onnx"])
-    # flip TTA halves throughput: keep it only if it buys at least half a point of accuracy
-    tta = summary["reports"]["flip_tta"]["accuracy"] >= summary["reports"]["plain"]["accuracy"] + 0.005
+    summaries = [json.loads((run / "summary.json").read_text()) for run in runs]
+    files = ["face_cnn.onnx"] + [f"face_cnn_{k + 1}.onnx" for k in range(1, len(runs))]
+    for run, name in zip(runs, files):
+        shutil.copyfile(run / "face_cnn.onnx", MODELS_DIR / name)
+    members = [{"file": name, "arch": "FaceCNN (VGG-style, 4 stages)", "run": run.name}
+               for run, name in zip(runs, files)]
     test = load_fer2013(data, usage="PublicTest")
-    clf = FaceClassifier({"members": [{"file": "face_cnn.onnx"}], "dir": str(MODELS_DIR)}, flip_tta=tta)
-    probs = np.concatenate([clf.classify_batch(test.images[i:i + 512]) for i in range(0, len(test), 512)])
-    report = classification_report(test.labels, probs.argmax(1), FACE_LABELS, summary["protocol"])
+    reports, probs = {}, {}
+    for tta in (False, True):
+        clf = FaceClassifier({"members": members, "dir": str(MODELS_DIR)}, flip_tta=tta)
+        probs[tta] = np.concatenate([clf.classify_batch(test.images[i:i + 512]) for i in range(0, len(test), 512)])
+        reports[tta] = classification_report(test.labels, probs[tta].argmax(1), FACE_LABELS, summaries[0]["protocol"])
+    # flip TTA halves throughput: keep it only if it buys at least half a point of accuracy
+    tta = reports[True]["accuracy"] >= reports[False]["accuracy"] + 0.005
+    name = "emofuse-face-cnn" if len(runs) == 1 else f"emofuse-face-cnn-x{len(runs)}"
     return {
-        "task": "face", "name": "emofuse-face-cnn", "labels": list(FACE_LABELS),
-        "members": [{"file": "face_cnn.onnx", "arch": "FaceCNN (VGG-style, 4 stages)"}], "flip_tta": tta,
-        "temperature": fit_temperature(probs, test.labels),
+        "task": "face", "name": name, "labels": list(FACE_LABELS), "members": members, "flip_tta": tta,
+        "temperature": fit_temperature(probs[tta], test.labels),
         "input": "48x48 grey face crop aligned to the FER2013 framing, scaled to [-0.5, 0.5]",
         "training_data": "FER2013 Training (28,709), targets 70% FER2013 label + 30% FER+ vote shares",
-        "protocol": summary["protocol"], "publictest_report": report, "training_reports": summary["reports"],
-        "best_epoch": summary["best_epoch"], "epochs": summary["epochs"], "history": summary["history"],
+        "protocol": summaries[0]["protocol"], "publictest_report": reports[tta],
+        "publictest_accuracy_flip_tta": {"off": reports[False]["accuracy"], "on": reports[True]["accuracy"]},
+        "member_reports": {run.name: s["reports"] for run, s in zip(runs, summaries)},
+        "best_epoch": [s["best_epoch"] for s in summaries], "epochs": [s["epochs"] for s in summaries],
+        "history": {run.name: s["history"] for run, s in zip(runs, summaries)},
         "calibration": "temperature fitted on PublicTest predictions (NLL); PublicTest is also the selection set",
-        "seed": summary["seed"],
-        "command": _face_command(run, summary),
-        "license": FER_LICENSE, "files": {"face_cnn.onnx": sha256(MODELS_DIR / "face_cnn.onnx")},
+        "seed": [s["seed"] for s in summaries],
+        "command": "; ".join(_face_command(run, s) for run, s in zip(runs, summaries)),
+        "license": FER_LICENSE, "files": {m: sha256(MODELS_DIR / m) for m in files},
         "created": datetime.date.today().isoformat(),
     }
 
@@ -89,9 +99,10 @@ def face_card(run: Path, data: Path) -> dict:
 def _face_command(run: Path, summary: dict) -> str:
     base = "emofuse train face --data <fer2013.csv> --ferplus <fer2013new.csv>"
     command = f"{base} --out runs/{run.name} --epochs {summary['epochs']} --lr {summary.get('lr', 0.05)}"
+    command += f" --seed {summary['seed']}"
     if summary.get("init"):
         first = Path(summary["init"]).name
-        command = f"{base} --out runs/{first}; {command} --init runs/{first} --seed {summary['seed']}"
+        command = f"{base} --out runs/{first} --seed {summary['seed']}; {command} --init runs/{first}"
     return command
 
 
@@ -126,10 +137,12 @@ def card_markdown(card: dict) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("task", choices=["speech", "face"])
-    parser.add_argument("run", type=Path)
+    parser.add_argument("runs", type=Path, nargs="+", help="run folder(s); several face runs ship as an ensemble")
     parser.add_argument("--data", type=Path, help="FER2013 CSV (face only: for PublicTest metrics)")
     args = parser.parse_args()
-    card = speech_card(args.run) if args.task == "speech" else face_card(args.run, args.data)
+    if args.task == "speech" and len(args.runs) != 1:
+        parser.error("speech takes one run folder (its ensemble is chosen inside the run)")
+    card = speech_card(args.runs[0]) if args.task == "speech" else face_card(args.runs, args.data)
     (MODELS_DIR / f"{args.task}.json").write_text(json.dumps(card, indent=2) + "\n")
     (MODELS_DIR / f"{args.task}.md").write_text(card_markdown(card))
     print(card_markdown(card))

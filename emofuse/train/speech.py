@@ -14,7 +14,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from emofuse.audio.features import WINDOW_FRAMES, log_mel, model_input
+from emofuse.audio.features import N_MELS, WINDOW_FRAMES, log_mel, model_input
 from emofuse.audio.vad import trim_silence
 from emofuse.datasets.ravdess import ACTOR_FOLDS, list_ravdess
 from emofuse.fusion import fit_temperature
@@ -241,6 +241,31 @@ def pooled_report(cv: dict[str, list[dict]], members: list[str], labels: np.ndar
     return classification_report(labels[idx], probs.argmax(1), SPEECH_LABELS, PROTOCOL + ", pooled"), (probs, idx)
 
 
+def export_fold_models(out: Path, members: list[str], temperature: float) -> Path:
+    """Export each fold's best model of ``members`` to ONNX and describe them in ``out/folds.json``.
+
+    With these, held-out evaluations (e.g. benchmarks/fusion_paired.py) can score a RAVDESS actor with the
+    fold model that never saw that actor, i.e. speaker-independently.
+    """
+    folds = []
+    for k, test_actors in enumerate(ACTOR_FOLDS):
+        files = []
+        for name in members:
+            arch, _ = parse_member(name)
+            path = out / f"speech_{name.replace('@', '_s')}_fold{k}.onnx"
+            if not path.exists():
+                model = SPEECH_NETS[arch][0](n_classes=len(SPEECH_LABELS))
+                state = torch.load(out / f"{name}_fold{k}.pt", map_location="cpu", weights_only=True)
+                model.load_state_dict(state["best"]["state"])
+                example = batch_inputs([np.zeros((N_MELS, WINDOW_FRAMES), np.float32)] * 2, member_kind(name), None)
+                export_onnx(model, example, path, {"input": {0: "batch", 2: "frames"}, "logits": {0: "batch"}})
+            files.append({"arch": name, "features": member_kind(name), "file": path.name})
+        folds.append({"test_actors": list(test_actors), "members": files, "temperature": temperature})
+    index = out / "folds.json"
+    write_json({"protocol": PROTOCOL, "folds": folds}, index)
+    return index
+
+
 def run(args: argparse.Namespace) -> dict:
     """The whole recipe; returns the summary written to ``out/summary.json``."""
     out = Path(args.out)
@@ -258,6 +283,7 @@ def run(args: argparse.Namespace) -> dict:
     temperature = fit_temperature(probs, labels[idx])
     log.info("CV: %s", {k: round(v["mean_accuracy"], 4) for k, v in summary.items()})
     log.info("chosen %s (mean accuracy %.4f), temperature %.2f", choice, summary[choice]["mean_accuracy"], temperature)
+    export_fold_models(out, members, temperature)
     exported = []
     if not args.cv_only:
         all_idx = np.arange(len(labels))
