@@ -5,8 +5,11 @@ Per input::
     {"input", "kind": "image|audio|video", "duration",
      "speech": {"label", "labels", "probabilities", "segments", ...} | null,
      "face":   {"label", "labels", "probabilities", "segments", "faces", ...} | null,
-     "fused":  {"label", "labels", "probabilities", "segments": [{"start", "end", "label",
-                "probabilities", "sources"}]} | null}
+     "fused":  {"label", "labels", "probabilities", "sources", "missing", "reliability": {"speech", "face"},
+                "segments": [{"start", "end", "label", "probabilities", "sources"}]} | null}
+
+``fused.reliability`` is how much each modality's clip evidence was trusted (0 = absent, 1 = at least a second
+of clear voice or face).
 
 ``probabilities`` are dicts label -> probability in the model's own label set (``labels`` gives the order).
 """

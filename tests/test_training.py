@@ -43,11 +43,24 @@ def test_speech_recipe_cross_validates_exports_and_resumes(tmp_path):
     card["members"][0]["features"] = "mfcc"
     probs = SpeechClassifier(card).classify_batch([tone(2.0), tone(3.5)])
     assert probs.shape == (2, len(SPEECH_LABELS)) and np.allclose(probs.sum(1), 1, atol=1e-4)
+    folds = json.loads((out / "folds.json").read_text())["folds"]  # per-fold models for held-out evaluation
+    assert [f["test_actors"] for f in folds] == [list(range(a, a + 4)) for a in (1, 5, 9, 13, 17)]
+    fold_card = {**folds[2], "dir": str(out)}
+    assert SpeechClassifier(fold_card).classify_batch([tone(2.0)]).shape == (1, len(SPEECH_LABELS))
     # resuming: every fold and the final fit are done, so nothing is trained again
     before = (out / "train.log").read_text().count(" loss ")
     speech.run(speech_args(data, out))
     assert (out / "train.log").read_text().count(" loss ") == before
     assert json.loads((out / "summary.json").read_text())["choice"] == "crnn"
+
+
+def test_speech_members_name_seed_replicas():
+    from emofuse.train.speech import member_kind, parse_member
+
+    assert parse_member("cnn") == ("cnn", 0) and parse_member("cnn@2") == ("cnn", 2)
+    assert member_kind("crnn@1") == "mfcc"
+    with pytest.raises(ValueError, match="unknown speech architecture"):
+        parse_member("resnet")
 
 
 def test_face_recipe_trains_and_exports(tmp_path):
@@ -72,6 +85,8 @@ def test_face_recipe_trains_and_exports(tmp_path):
     card = {"members": [{"file": "face_cnn.onnx"}], "dir": str(out)}
     probs = FaceClassifier(card).classify_batch(np.zeros((3, 48, 48), np.uint8))
     assert probs.shape == (3, len(FACE_LABELS))
+    pair = {"members": [{"file": "face_cnn.onnx"}] * 2, "dir": str(out)}  # an ensemble averages its members
+    np.testing.assert_allclose(FaceClassifier(pair).classify_batch(np.zeros((3, 48, 48), np.uint8)), probs, atol=1e-6)
     args.epochs = 1
     again = face.run(args)  # resumes from the checkpoint: no epoch is trained twice
     assert len(again["history"]) == 1
