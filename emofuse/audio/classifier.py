@@ -31,7 +31,7 @@ class SpeechClassifier:
         self.temperature = float(self.card.get("temperature", 1.0))
         self.window, self.hop = window, hop
 
-    def classify_batch(self, windows: list[np.ndarray], batch_size: int = 64) -> np.ndarray:
+    def classify_batch(self, windows: list[np.ndarray], batch_size: int = 32) -> np.ndarray:
         """Probabilities (N, 8) for N windows of 16 kHz mono audio (each about ``window`` seconds)."""
         out = [np.zeros((0, len(self.labels)), dtype=np.float32)]
         for start in range(0, len(windows), batch_size):
@@ -49,12 +49,13 @@ class SpeechClassifier:
         Silence gives ``label`` None, empty probabilities and no segments (never an error).
         """
         duration = len(audio) / sample_rate
-        spans = [w for s, e in voiced_segments(audio, sample_rate) for w in split_windows(s, e, self.window, self.hop)]
+        voiced_spans = voiced_segments(audio, sample_rate)
+        spans = [w for s, e in voiced_spans for w in split_windows(s, e, self.window, self.hop)]
         windows = [audio[int(s * sample_rate):int(e * sample_rate)] for s, e in spans]
         probs = self.classify_batch(windows)
         weights = np.array([e - s for s, e in spans])
         segments = [segment_record(s, e, p, self.labels) for (s, e), p in zip(spans, probs)]
-        voiced = sum(e - s for s, e in voiced_segments(audio, sample_rate))
+        voiced = sum(e - s for s, e in voiced_spans)
         overall = (weights[:, None] * probs).sum(0) / weights.sum() if len(spans) else None
         block = modality_block(overall, self.labels, segments)
         block["voiced_ratio"] = float(voiced / duration) if duration else 0.0

@@ -8,6 +8,7 @@ from emofuse.audio.features import HOP_LENGTH
 from emofuse.media import SAMPLE_RATE
 
 FRAME_LENGTH = 400  # 25 ms
+FRAMES_PER_BLOCK = 4096  # frames measured at a time (about 13 MB)
 
 
 def frame_energy_db(audio: np.ndarray, frame_length: int = FRAME_LENGTH, hop: int = HOP_LENGTH) -> np.ndarray:
@@ -16,7 +17,10 @@ def frame_energy_db(audio: np.ndarray, frame_length: int = FRAME_LENGTH, hop: in
     if audio.size < frame_length:
         audio = np.pad(audio, (0, frame_length - audio.size))
     frames = np.lib.stride_tricks.sliding_window_view(audio, frame_length)[::hop]
-    rms = np.sqrt(np.mean(frames.astype(np.float64) ** 2, axis=1))
+    rms = np.empty(len(frames))
+    for start in range(0, len(frames), FRAMES_PER_BLOCK):  # in blocks: memory stays flat for long audio
+        block = frames[start:start + FRAMES_PER_BLOCK].astype(np.float64)
+        rms[start:start + FRAMES_PER_BLOCK] = np.sqrt(np.mean(block ** 2, axis=1))
     return (20 * np.log10(np.maximum(rms, 1e-8))).astype(np.float32)
 
 
