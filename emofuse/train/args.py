@@ -9,7 +9,7 @@ def add_speech_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data", required=True, help="RAVDESS folder (Actor_XX/*.wav|flac)")
     parser.add_argument("--out", default="runs/speech",
                         help="run folder: checkpoints, logs, ONNX (default: %(default)s)")
-    parser.add_argument("--archs", default="cnn,crnn,densenet", help="comma-separated members: cnn, crnn, densenet; "
+    parser.add_argument("--archs", default="crnn,cnn,cnn@1", help="comma-separated members: cnn, crnn, densenet; "
                         "name@k trains the same architecture again from seed + 1000k (e.g. cnn@1)")
     parser.add_argument("--epochs", type=int, default=60)
     parser.add_argument("--patience", type=int, default=15)
