@@ -85,7 +85,7 @@ def main() -> None:
     table(rows)
     speech_protocol = ("RAVDESS clips: speech by the CV fold model that held the clip's actor out (speaker-independent)"
                        if args.speech_run else "RAVDESS clips: shipped speech model (actors seen in training)")
-    save("fusion_paired", {
+    save("fusion_paired" if args.speech_run else "fusion_paired_seen_actors", {
         "protocol": f"7 fusion labels, one label per clip, shipped face model; {speech_protocol}; "
                     "CREMA-D: shipped speech model (unseen speaker)",
         "rows": rows,
