@@ -110,8 +110,11 @@ class Analyzer:
         array = load_audio(audio)
         speech = self.speech.analyze(array)
         face = self.face.analyze_image(load_image(image))
-        fused = self._fuse_clip(speech, speech["voiced_ratio"], face, 1.0 if face["faces"] else 0.0)
-        result = self._result(audio, "audio+image", len(array) / SAMPLE_RATE, speech, face, fused)
+        duration = len(array) / SAMPLE_RATE
+        voiced_seconds = speech["voiced_ratio"] * duration
+        fused = self._fuse_clip(speech, min(1.0, voiced_seconds / FULL_EVIDENCE_SECONDS), face,
+                                1.0 if face["faces"] else 0.0)
+        result = self._result(audio, "audio+image", duration, speech, face, fused)
         result["image"] = str(image)
         return result
 
