@@ -49,7 +49,8 @@ def speech_card(run: Path) -> dict:
         "calibration": "temperature fitted on the pooled out-of-fold CV predictions (NLL)",
         "final_fit": "all 20 actors, epochs = median best CV epoch + 1 per member",
         "seed": summary["seed"],
-        "command": f"emofuse train speech --data <RAVDESS> --archs {choice.replace('+', ',')} --out runs/{run.name}",
+        "command": f"emofuse train speech --data <RAVDESS> --archs {choice.replace('+', ',')} --out runs/{run.name} "
+                   f"--seed {summary['seed']}",
         "license": RAVDESS_LICENSE,
         "files": {m["file"]: sha256(MODELS_DIR / m["file"]) for m in summary["members"]},
         "created": datetime.date.today().isoformat(),
@@ -97,13 +98,17 @@ def face_card(runs: list[Path], data: Path) -> dict:
 
 
 def _face_command(run: Path, summary: dict) -> str:
+    """The command(s) that reproduce a face run, starting with the run it was fine-tuned from, if any."""
     base = "emofuse train face --data <fer2013.csv> --ferplus <fer2013new.csv>"
-    command = f"{base} --out runs/{run.name} --epochs {summary['epochs']} --lr {summary.get('lr', 0.05)}"
-    command += f" --seed {summary['seed']}"
-    if summary.get("init"):
-        first = Path(summary["init"]).name
-        command = f"{base} --out runs/{first} --seed {summary['seed']}; {command} --init runs/{first}"
-    return command
+    command = (f"{base} --out runs/{run.name} --epochs {summary['epochs']} --lr {summary.get('lr') or 0.05} "
+               f"--seed {summary['seed']}")
+    if not summary.get("init"):
+        return command
+    init = Path(summary["init"])
+    if not init.is_absolute():
+        init = run.parent / init.name
+    first = json.loads((init / "summary.json").read_text())
+    return f"{_face_command(init, first)}; {command} --init runs/{init.name}"
 
 
 def card_markdown(card: dict) -> str:
@@ -111,7 +116,7 @@ def card_markdown(card: dict) -> str:
              f"- Task: {card['task']} emotion, labels: {', '.join(card['labels'])}",
              f"- Input: {card['input']}", f"- Training data: {card['training_data']}",
              f"- Protocol: {card['protocol']}", f"- Calibration: {card['calibration']}",
-             f"- Reproduce: `{card['command']}` (seed {card['seed']})", f"- Licence: {card['license']}",
+             f"- Reproduce: `{card['command']}`", f"- Licence: {card['license']}",
              f"- Created: {card['created']}", ""]
     if card["task"] == "speech":
         lines += ["## Speaker-independent 5-fold cross-validation", "",
@@ -126,6 +131,8 @@ def card_markdown(card: dict) -> str:
         report = card["pooled_cv_report"]
     else:
         report = card["publictest_report"]
+        alone = ", ".join(f"{run} {rep['plain']['accuracy']:.1%}" for run, rep in card["member_reports"].items())
+        lines += [f"Members, each alone on PublicTest: {alone}; averaged (shipped): {report['accuracy']:.1%}.", ""]
     lines += ["", f"## Per class ({'pooled out-of-fold' if card['task'] == 'speech' else 'PublicTest'})", "",
               f"Accuracy {report['accuracy']:.1%}, macro-F1 {report['macro_f1']:.3f}, UAR {report['uar']:.1%}", "",
               "| class | precision | recall | F1 | support |", "|---|---|---|---|---|"]
