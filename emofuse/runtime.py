@@ -20,6 +20,9 @@ def onnx_session(path: str | Path, threads: int | None = None):
         options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
     options.log_severity_level = 3
+    # idle threads sleep instead of spinning: an ensemble's sessions (and the detector's) take turns on the
+    # same cores, and spinning pools starve each other (2-network face ensemble, single crop: 6.4 -> 3.0 ms)
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
 
