@@ -64,3 +64,12 @@ def test_speech_and_face_models_agree_with_their_cards_on_real_data():
     clf = SpeechClassifier()
     hits = [clf.classify_file(c.path)["label"] == c.label for c in clips]
     assert np.mean(hits) > 0.5 and all(c.label in SPEECH_LABELS for c in clips)
+
+
+def test_sessions_do_not_spin_while_idle():
+    # spinning thread pools of consecutive sessions (MTCNN's three nets, ensemble members) starve each other:
+    # MTCNN detect + classify took 80 ms per 640x480 frame instead of 24 ms (docs/results.md)
+    from emofuse.runtime import onnx_session
+
+    session = onnx_session(MODELS_DIR / "face_cnn.onnx")
+    assert session.get_session_options().get_session_config_entry("session.intra_op.allow_spinning") == "0"
