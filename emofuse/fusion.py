@@ -76,6 +76,10 @@ class FusionConfig:
     face_temperature: float = 1.0
     min_reliability: float = 0.05  # below this a modality is treated as missing in the window
 
+    def __post_init__(self) -> None:
+        if self.rule not in POOLS:
+            raise ValueError(f"unknown fusion rule {self.rule!r} (choose from {', '.join(POOLS)})")
+
 
 @dataclass
 class ModalityEvidence:

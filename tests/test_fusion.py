@@ -60,6 +60,8 @@ def test_sum_rule_is_not_vetoed_by_one_confidently_wrong_modality():
     assert FUSION_LABELS[summed[0].argmax()] == "happy"
     assert FUSION_LABELS[product[0].argmax()] == "sad"
     assert summed.sum() == pytest.approx(1.0) and product.sum() == pytest.approx(1.0, abs=1e-5)
+    with pytest.raises(ValueError, match="unknown fusion rule"):
+        FusionConfig(rule="max")
 
 
 def test_learned_fusion_fits_and_round_trips(tmp_path):
