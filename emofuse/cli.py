@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -151,12 +152,14 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_app(args: argparse.Namespace) -> int:
-    import subprocess
-
     script = Path(__file__).parent / "app" / "main.py"
     command = [sys.executable, "-m", "streamlit", "run", str(script), "--server.port", str(args.port),
                "--server.headless", "true", "--browser.gatherUsageStats", "false",
                "--server.maxUploadSize", str(args.max_upload_mb)]
+    if os.name == "posix":  # become the server, so a signal to this process (e.g. from a supervisor) stops it
+        os.execv(sys.executable, command)
+    import subprocess
+
     return subprocess.call(command)
 
 
