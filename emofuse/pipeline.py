@@ -111,8 +111,7 @@ class Analyzer:
         speech = self.speech.analyze(array)
         face = self.face.analyze_image(load_image(image))
         duration = len(array) / SAMPLE_RATE
-        voiced_seconds = speech["voiced_ratio"] * duration
-        fused = self._fuse_clip(speech, min(1.0, voiced_seconds / FULL_EVIDENCE_SECONDS), face,
+        fused = self._fuse_clip(speech, evidence_reliability(speech["voiced_ratio"] * duration), face,
                                 1.0 if face["faces"] else 0.0)
         result = self._result(audio, "audio+image", duration, speech, face, fused)
         result["image"] = str(image)
@@ -266,9 +265,14 @@ def block_evidence(block: dict | None, labels: tuple[str, ...], reliability: flo
     return ModalityEvidence.from_model(probs, labels, np.array([reliability]), temperature)
 
 
+def evidence_reliability(seconds: float) -> float:
+    """Clip reliability of a modality from its seconds of good evidence, saturating at FULL_EVIDENCE_SECONDS."""
+    return float(min(1.0, seconds / FULL_EVIDENCE_SECONDS))
+
+
 def _evidence_amount(evidence: ModalityEvidence, hop: float) -> float:
-    """Clip reliability of a modality: reliability-weighted seconds of evidence, saturating at one second."""
-    return float(min(1.0, evidence.reliability.sum() * hop / FULL_EVIDENCE_SECONDS))
+    """Clip reliability from a modality's windows: their reliability-weighted seconds."""
+    return evidence_reliability(evidence.reliability.sum() * hop)
 
 
 def _covered_length(spans: np.ndarray, start: float, end: float) -> float:

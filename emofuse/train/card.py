@@ -72,8 +72,9 @@ def face_card(runs: list[Path], data: Path) -> dict:
                for run, name in zip(runs, files)]
     test = load_fer2013(data, usage="PublicTest")
     reports, probs = {}, {}
+    clf = FaceClassifier({"members": members, "dir": str(MODELS_DIR)})
     for tta in (False, True):
-        clf = FaceClassifier({"members": members, "dir": str(MODELS_DIR)}, flip_tta=tta)
+        clf.flip_tta = tta
         probs[tta] = np.concatenate([clf.classify_batch(test.images[i:i + 512]) for i in range(0, len(test), 512)])
         reports[tta] = classification_report(test.labels, probs[tta].argmax(1), FACE_LABELS, summaries[0]["protocol"])
     # flip TTA halves throughput: keep it only if it buys at least half a point of accuracy

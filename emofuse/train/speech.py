@@ -241,6 +241,17 @@ def pooled_report(cv: dict[str, list[dict]], members: list[str], labels: np.ndar
     return classification_report(labels[idx], probs.argmax(1), SPEECH_LABELS, PROTOCOL + ", pooled"), (probs, idx)
 
 
+def member_onnx(out: Path, name: str, suffix: str = "") -> Path:
+    """Where member ``name`` (e.g. ``cnn@1``) is exported: ``out/speech_cnn_s1<suffix>.onnx``."""
+    return out / f"speech_{name.replace('@', '_s')}{suffix}.onnx"
+
+
+def export_member(model: torch.nn.Module, name: str, path: Path) -> None:
+    """Export a trained member to ONNX (batch and frame axes dynamic)."""
+    example = batch_inputs([np.zeros((N_MELS, WINDOW_FRAMES), np.float32)] * 2, member_kind(name), None)
+    export_onnx(model, example, path, {"input": {0: "batch", 2: "frames"}, "logits": {0: "batch"}})
+
+
 def export_fold_models(out: Path, members: list[str], temperature: float) -> Path:
     """Export each fold's best model of ``members`` to ONNX and describe them in ``out/folds.json``.
 
@@ -252,13 +263,12 @@ def export_fold_models(out: Path, members: list[str], temperature: float) -> Pat
         files = []
         for name in members:
             arch, _ = parse_member(name)
-            path = out / f"speech_{name.replace('@', '_s')}_fold{k}.onnx"
+            path = member_onnx(out, name, f"_fold{k}")
             if not path.exists():
                 model = SPEECH_NETS[arch][0](n_classes=len(SPEECH_LABELS))
                 state = torch.load(out / f"{name}_fold{k}.pt", map_location="cpu", weights_only=True)
                 model.load_state_dict(state["best"]["state"])
-                example = batch_inputs([np.zeros((N_MELS, WINDOW_FRAMES), np.float32)] * 2, member_kind(name), None)
-                export_onnx(model, example, path, {"input": {0: "batch", 2: "frames"}, "logits": {0: "batch"}})
+                export_member(model, name, path)
             files.append({"arch": name, "features": member_kind(name), "file": path.name})
         folds.append({"test_actors": list(test_actors), "members": files, "temperature": temperature})
     index = out / "folds.json"
@@ -291,11 +301,9 @@ def run(args: argparse.Namespace) -> dict:
             epochs = int(np.median([r["best_epoch"] for r in cv[arch]])) + 1
             model, _ = train_run(arch, specs, labels, all_idx, None, Checkpoint(out / f"{arch}_final.pt"), args,
                                  fixed_epochs=epochs)
-            kind = member_kind(arch)
-            example = batch_inputs(specs[:2], kind, None)
-            path = out / f"speech_{arch.replace('@', '_s')}.onnx"
-            export_onnx(model, example, path, {"input": {0: "batch", 2: "frames"}, "logits": {0: "batch"}})
-            exported.append({"arch": arch, "features": kind, "file": path.name, "epochs": epochs})
+            path = member_onnx(out, arch)
+            export_member(model, arch, path)
+            exported.append({"arch": arch, "features": member_kind(arch), "file": path.name, "epochs": epochs})
     result = {"protocol": PROTOCOL, "cv": summary, "choice": choice, "pooled_cv": pooled,
               "temperature": temperature, "members": exported, "seed": args.seed,
               "window_frames": WINDOW_FRAMES}
