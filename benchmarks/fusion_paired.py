@@ -4,8 +4,8 @@ The shipped speech model was trained on RAVDESS actors 01-20, which include the 
 shared/data/ravdess_video, so its speech numbers there are not speaker-independent. Given the run folder of
 `emofuse train speech` (its folds.json lists each cross-validation fold's ONNX models), every RAVDESS clip's
 speech is scored by the fold model that never saw its actor. CREMA-D's speaker is unseen by every model, so the
-shipped model scores it. Prints, per clip set, speech, face, both fusion rules and leave-one-clip-out
-learned fusion; writes benchmarks/results/fusion_paired.json.
+shipped model scores it. Prints, per clip set, speech, face, both fusion rules (with and without the speech
+SNR domain match) and leave-one-clip-out learned fusion; writes benchmarks/results/fusion_paired.json.
 
     python benchmarks/fusion_paired.py --speech-run runs/speech
 """
@@ -13,6 +13,7 @@ learned fusion; writes benchmarks/results/fusion_paired.json.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 from pathlib import Path
 
@@ -25,6 +26,7 @@ from emofuse.evaluate import clip_fusion_data, fusion_index, leave_one_out, list
 from emofuse.face.classifier import FaceClassifier
 from emofuse.fusion import POOLS, FusionConfig
 from emofuse.labels import FACE_LABELS, FUSION_LABELS, SPEECH_LABELS, to_fusion_label
+from emofuse.models import load_card
 from emofuse.pipeline import Analyzer, fuse_clip
 
 SETS = {"RAVDESS video (actors 01, 05)": "ravdess_video", "CREMA-D (actor 1001)": "crema_d"}
@@ -33,9 +35,11 @@ SETS = {"RAVDESS video (actors 01, 05)": "ravdess_video", "CREMA-D (actor 1001)"
 def fold_classifiers(run: Path) -> dict[int, SpeechClassifier]:
     """Actor -> the speech classifier of the CV fold that held that actor out."""
     folds = json.loads((run / "folds.json").read_text())["folds"]
+    snr_reference = load_card("speech")["recording_snr_db"]  # the same corpus's recordings
     by_actor = {}
     for fold in folds:
-        clf = SpeechClassifier({"members": fold["members"], "temperature": fold["temperature"], "dir": str(run)})
+        clf = SpeechClassifier({"members": fold["members"], "temperature": fold["temperature"], "dir": str(run),
+                                "recording_snr_db": snr_reference})
         by_actor.update({actor: clf for actor in fold["test_actors"]})
     return by_actor
 
@@ -65,10 +69,12 @@ def main() -> None:
         "speech": [fusion_index(r["speech"], SPEECH_LABELS) for _, r, _ in items],
         "face": [fusion_index(r["face"], FACE_LABELS) for _, r, _ in items],
     }
-    for rule in POOLS:
+    for rule, use_domain_match in itertools.product(POOLS, (True, False)):
         rule_config = FusionConfig(rule=rule, speech_temperature=config.speech_temperature,
-                                   face_temperature=config.face_temperature)
-        predictions[f"fused, {rule} rule"] = [
+                                   face_temperature=config.face_temperature, use_domain_match=use_domain_match)
+        name = f"fused, {rule} rule" + ("" if use_domain_match else ", speech SNR ignored")
+        name += " (default)" if rule_config.rule == FusionConfig().rule and use_domain_match else ""
+        predictions[name] = [
             fusion_index(fuse_clip(r["speech"], r["face"], r["fused"]["reliability"], rule_config), FUSION_LABELS)
             for _, r, _ in items]
     x, y = clip_fusion_data([(r, label) for _, r, label in items], config)
@@ -90,7 +96,8 @@ def main() -> None:
                     "CREMA-D: shipped speech model (unseen speaker)",
         "rows": rows,
         "clips": [{"set": s, "input": Path(r["input"]).name, "true": to_fusion_label(label),
-                   **{m: FUSION_LABELS[p[i]] for m, p in predictions.items()}}
+                   "speech_snr_db": r["speech"]["snr_db"], "speech_domain_match": r["speech"]["domain_match"],
+                   "fused_weights": r["fused"]["weights"], **{m: FUSION_LABELS[p[i]] for m, p in predictions.items()}}
                   for i, (s, r, label) in enumerate(items)],
     })
 

@@ -190,8 +190,8 @@ def build_parser() -> argparse.ArgumentParser:
     analyze.add_argument("--detector", default="mtcnn", choices=["mtcnn", "haar"], help="face detector")
     analyze.add_argument("--detect-every", type=int, default=2,
                          help="detect faces on every k-th analysed frame, track in between (default: 2)")
-    analyze.add_argument("--fusion-rule", default="linear", choices=["linear", "log-linear"],
-                         help="weighted sum (default) or weighted product of the calibrated modalities")
+    analyze.add_argument("--fusion-rule", default="log-linear", choices=["log-linear", "linear"],
+                         help="weighted product (default) or weighted sum of the calibrated modalities")
     analyze.add_argument("--fusion-model", help="a learned fusion model (JSON) from 'emofuse train fusion'")
     analyze.add_argument("-q", "--quiet", action="store_true", help="no progress bars or summary lines")
     analyze.set_defaults(func=cmd_analyze)

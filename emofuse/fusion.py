@@ -1,16 +1,19 @@
 """Decision-level fusion of speech and face in the 7-label fusion set.
 
 Each modality's probabilities are projected onto ``FUSION_LABELS`` (calm -> neutral), calibrated with the
-temperature on its model card, and combined by a weighted linear opinion pool (the sum rule; a weighted
-log-linear pool, the product of experts, is the alternative ``FusionConfig(rule="log-linear")``)::
+temperature on its model card, and combined by a weighted log-linear opinion pool (the product of experts; the
+weighted linear pool, the sum rule, is the alternative ``FusionConfig(rule="linear")``)::
 
-    p(y) = sum_m w_m * p_m(y) / sum_m w_m,    w_m = prior_m * reliability_m * confidence_m
+    p(y) ∝ prod_m p_m(y) ** (w_m / sum_m w_m),    w_m = prior_m * reliability_m * confidence_m * domain_m
 
 ``reliability`` is in [0, 1]: per window, for speech the voiced share of the window, for the face the share
 of sampled frames with a face times a face-size term times the detector score; both are multiplied by the
-model's own confidence (1 - normalised entropy, floored at 0.05). A modality with no data in a window (silence,
-no face, no audio track) gets weight 0, so the other carries the window alone and ``sources`` says so.
-The sum rule is the default because one confidently wrong modality cannot veto the right class (docs/design.md).
+model's own confidence (1 - normalised entropy, floored at 0.05). ``domain`` is how much the recording resembles
+the model's training data: for speech the ``domain_match`` of its SNR (emofuse.audio.quality; a model trained on
+studio audio is confidently wrong on noisy recordings), 1 for the face. A modality with no data in a window
+(silence, no face, no audio track) gets weight 0, so the other carries the window alone and ``sources`` says so.
+The product is the default because a weight there is an exponent: a distrusted modality's distribution is
+flattened, while in a sum a peaked but distrusted modality still outvotes a flat trusted one (docs/design.md).
 """
 
 from __future__ import annotations
@@ -62,19 +65,20 @@ def linear_pool(probs: list[np.ndarray], weights: list[np.ndarray]) -> np.ndarra
 
 
 POOLS = {"linear": linear_pool, "log-linear": log_linear_pool}
-"""Fusion rules by name: the weighted sum rule (default) and the weighted product rule."""
+"""Fusion rules by name: the weighted sum rule and the weighted product rule (default)."""
 
 
 @dataclass
 class FusionConfig:
     """Prior trust in each modality, each model's calibration temperature and the pooling rule."""
 
-    rule: str = "linear"  # "linear" (weighted sum rule) or "log-linear" (weighted product of experts)
+    rule: str = "log-linear"  # "log-linear" (weighted product of experts) or "linear" (weighted sum rule)
     speech_prior: float = 1.0
     face_prior: float = 1.0
     speech_temperature: float = 1.0
     face_temperature: float = 1.0
     min_reliability: float = 0.05  # below this a modality is treated as missing in the window
+    use_domain_match: bool = True  # weight speech by how closely the recording matches the training recordings
 
     def __post_init__(self) -> None:
         if self.rule not in POOLS:
@@ -86,7 +90,7 @@ class ModalityEvidence:
     """One modality over N fusion windows, in FUSION_LABELS.
 
     ``probs`` (N, 7); ``reliability`` (N,) says how much data backs each window (0 = none), ``weight``
-    (N,) is reliability times the model's confidence.
+    (N,) is reliability times the model's confidence times the recording's domain match.
     """
 
     probs: np.ndarray
@@ -100,17 +104,24 @@ class ModalityEvidence:
 
     @classmethod
     def from_model(cls, probs: np.ndarray, labels: tuple[str, ...], reliability: np.ndarray,
-                   temperature: float) -> ModalityEvidence:
+                   temperature: float, domain_match: float = 1.0) -> ModalityEvidence:
         """Project a model's probabilities onto the fusion labels and calibrate them."""
         projected = calibrate(to_fusion_probabilities(probs, labels), temperature)
         reliability = np.asarray(reliability, dtype=np.float64)
-        return cls(projected, reliability, reliability * np.maximum(confidence(projected), 0.05))
+        return cls(projected, reliability, reliability * np.maximum(confidence(projected), 0.05) * domain_match)
+
+
+def fusion_weights(speech: ModalityEvidence, face: ModalityEvidence,
+                   config: FusionConfig) -> tuple[np.ndarray, np.ndarray]:
+    """The pooling weights (N,) of speech and face: prior times weight, 0 below ``min_reliability``."""
+    w_speech = np.where(speech.reliability >= config.min_reliability, config.speech_prior * speech.weight, 0.0)
+    w_face = np.where(face.reliability >= config.min_reliability, config.face_prior * face.weight, 0.0)
+    return w_speech, w_face
 
 
 def fuse(speech: ModalityEvidence, face: ModalityEvidence, config: FusionConfig) -> tuple[np.ndarray, list[list[str]]]:
     """Fused probabilities (N, 7) and, per window, the modalities that contributed (may be empty)."""
-    w_speech = np.where(speech.reliability >= config.min_reliability, config.speech_prior * speech.weight, 0.0)
-    w_face = np.where(face.reliability >= config.min_reliability, config.face_prior * face.weight, 0.0)
+    w_speech, w_face = fusion_weights(speech, face, config)
     fused = POOLS[config.rule]([speech.probs, face.probs], [w_speech, w_face])
     sources = [[name for name, w in (("speech", ws), ("face", wf)) if w > 0] for ws, wf in zip(w_speech, w_face)]
     return fused.astype(np.float32), sources

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from emofuse.errors import InputError
-from emofuse.fusion import FusionConfig, LearnedFusion, ModalityEvidence, fuse
+from emofuse.fusion import FusionConfig, LearnedFusion, ModalityEvidence, fuse, fusion_weights
 from emofuse.labels import FACE_LABELS, FUSION_LABELS, SPEECH_LABELS
 from emofuse.media import SAMPLE_RATE, has_audio, iter_video_frames, load_audio, load_image, sniff, video_info
 from emofuse.results import modality_block, probability_dict, segment_record
@@ -185,7 +185,8 @@ class Analyzer:
             reliability.append(covered / max(end - start, 1e-6))
             probs.append(overlap @ seg_probs / overlap.sum() if overlap.sum() > 0 else np.full(8, 1 / 8))
         return ModalityEvidence.from_model(np.array(probs), SPEECH_LABELS, np.array(reliability),
-                                           self.config.fusion.speech_temperature)
+                                           self.config.fusion.speech_temperature,
+                                           speech_domain_match(speech, self.config.fusion))
 
     def _face_evidence(self, face: dict | None, samples: list[FaceSample], windows) -> ModalityEvidence:
         if not face or not face.get("faces"):
@@ -247,22 +248,38 @@ def fuse_clip(speech: dict | None, face: dict | None, reliability: dict[str, flo
     Fusing clip summaries (rather than pooling windows) keeps a modality that covers more of the clip
     (faces are on screen longer than anyone speaks) from outvoting the other. ``segments``: the fused timeline.
     """
-    speech_ev = block_evidence(speech, SPEECH_LABELS, reliability["speech"], config.speech_temperature)
+    speech_ev = block_evidence(speech, SPEECH_LABELS, reliability["speech"], config.speech_temperature,
+                               speech_domain_match(speech, config))
     face_ev = block_evidence(face, FACE_LABELS, reliability["face"], config.face_temperature)
     fused, sources = combine(speech_ev, face_ev, config, learned_fusion)
     probs = fused[0] if sources[0] else None
     used = {"speech": round(float(speech_ev.reliability[0]), 4), "face": round(float(face_ev.reliability[0]), 4)}
+    extra = {} if learned_fusion else {"weights": _weight_shares(speech_ev, face_ev, config)}
     return modality_block(probs, FUSION_LABELS, segments or [], sources=sources[0], missing=_missing(sources[0]),
-                          reliability=used)
+                          reliability=used, **extra)
 
 
 def block_evidence(block: dict | None, labels: tuple[str, ...], reliability: float,
-                   temperature: float) -> ModalityEvidence:
+                   temperature: float, domain_match: float = 1.0) -> ModalityEvidence:
     """Clip-level evidence (one row) from a speech or face block of a result."""
     if not block or block["label"] is None:
         return ModalityEvidence.empty(1)
     probs = np.array([[block["probabilities"][k] for k in labels]])
-    return ModalityEvidence.from_model(probs, labels, np.array([reliability]), temperature)
+    return ModalityEvidence.from_model(probs, labels, np.array([reliability]), temperature, domain_match)
+
+
+def speech_domain_match(speech: dict | None, config: FusionConfig) -> float:
+    """The speech block's ``domain_match`` (emofuse.audio.quality), or 1 where fusion is told to ignore it."""
+    if not speech or not config.use_domain_match:
+        return 1.0
+    return float(speech.get("domain_match", 1.0))
+
+
+def _weight_shares(speech_ev: ModalityEvidence, face_ev: ModalityEvidence, config: FusionConfig) -> dict:
+    """Each modality's share of the clip decision's pooling weight (both 0 when neither is present)."""
+    w_speech, w_face = (float(w[0]) for w in fusion_weights(speech_ev, face_ev, config))
+    total = w_speech + w_face
+    return {"speech": round(w_speech / total, 4) if total else 0.0, "face": round(w_face / total, 4) if total else 0.0}
 
 
 def evidence_reliability(seconds: float) -> float:

@@ -3,13 +3,15 @@
 Per input::
 
     {"input", "kind": "image|audio|video", "duration",
-     "speech": {"label", "labels", "probabilities", "segments", ...} | null,
+     "speech": {"label", "labels", "probabilities", "segments", "voiced_ratio", "snr_db", "domain_match"} | null,
      "face":   {"label", "labels", "probabilities", "segments", "faces", ...} | null,
      "fused":  {"label", "labels", "probabilities", "sources", "missing", "reliability": {"speech", "face"},
+                "weights": {"speech", "face"},
                 "segments": [{"start", "end", "label", "probabilities", "sources"}]} | null}
 
-``fused.reliability`` is how much each modality's clip evidence was trusted (0 = absent, 1 = at least a second
-of clear voice or face).
+``fused.reliability`` is how much evidence each modality had (0 = absent, 1 = at least a second of clear voice
+or face); ``fused.weights`` is each modality's share of the clip decision (reliability x confidence x, for speech,
+``speech.domain_match``: how closely the recording's SNR, ``speech.snr_db``, matches the training recordings).
 
 ``probabilities`` are dicts label -> probability in the model's own label set (``labels`` gives the order).
 """

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from emofuse.fusion import FusionConfig, LearnedFusion, ModalityEvidence, calibrate, confidence, fuse
+from emofuse.fusion import POOLS, FusionConfig, LearnedFusion, ModalityEvidence, calibrate, confidence, fuse
 from emofuse.labels import FACE_LABELS, FUSION_LABELS, SPEECH_LABELS
 
 
@@ -85,3 +85,15 @@ def test_fit_temperature_softens_overconfident_predictions():
     probs = np.full((400, 7), 0.01 / 6)
     probs[np.arange(400), guess] = 0.99  # ...but 99% sure
     assert fit_temperature(probs, y) > 1.5
+
+
+def test_speech_from_unlike_recordings_yields_to_a_less_confident_face():
+    speech_probs, face_probs = one_hot_ish(SPEECH_LABELS, "sad", 0.8), one_hot_ish(FACE_LABELS, "happy", 0.5)
+    face = ModalityEvidence.from_model(face_probs, FACE_LABELS, np.ones(1), 1.0)
+    for rule in POOLS:
+        config = FusionConfig(rule=rule)
+        matched = ModalityEvidence.from_model(speech_probs, SPEECH_LABELS, np.ones(1), 1.0, domain_match=1.0)
+        unlike = ModalityEvidence.from_model(speech_probs, SPEECH_LABELS, np.ones(1), 1.0, domain_match=0.05)
+        assert FUSION_LABELS[fuse(matched, face, config)[0][0].argmax()] == "sad"
+        fused, sources = fuse(unlike, face, config)
+        assert FUSION_LABELS[fused[0].argmax()] == "happy" and sources[0] == ["speech", "face"]

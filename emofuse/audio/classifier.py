@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from emofuse.audio.features import WINDOW_SECONDS, log_mel, model_input
+from emofuse.audio.quality import domain_match, snr_db
 from emofuse.audio.vad import split_windows, voiced_segments
 from emofuse.labels import SPEECH_LABELS
 from emofuse.media import SAMPLE_RATE, load_audio
@@ -46,7 +47,8 @@ class SpeechClassifier:
     def analyze(self, audio: np.ndarray, sample_rate: int = SAMPLE_RATE) -> dict:
         """Speech block of the results: utterance label, probabilities, and one segment per window.
 
-        Silence gives ``label`` None, empty probabilities and no segments (never an error).
+        Silence gives ``label`` None, empty probabilities and no segments (never an error). ``snr_db`` and
+        ``domain_match`` say how close the recording is to the training recordings (emofuse.audio.quality).
         """
         duration = len(audio) / sample_rate
         voiced_spans = voiced_segments(audio, sample_rate)
@@ -59,6 +61,8 @@ class SpeechClassifier:
         overall = (weights[:, None] * probs).sum(0) / weights.sum() if len(spans) else None
         block = modality_block(overall, self.labels, segments)
         block["voiced_ratio"] = float(voiced / duration) if duration else 0.0
+        block["snr_db"] = round(snr_db(audio, sample_rate), 1)
+        block["domain_match"] = round(domain_match(block["snr_db"], self.card.get("recording_snr_db")), 4)
         return block
 
     def classify_file(self, path: str | Path) -> dict:

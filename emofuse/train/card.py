@@ -44,6 +44,7 @@ def speech_card(run: Path) -> dict:
         "input": "16 kHz mono; voiced windows of up to 3 s; log-mel (64) / MFCC+deltas (60), 10 ms hop",
         "training_data": "RAVDESS speech, actors 01-20 (1,200 clips), 8 classes",
         "training_actors": list(range(1, 21)),
+        "recording_snr_db": summary["recording_snr_db"],
         "protocol": summary["protocol"],
         "cross_validation": summary["cv"], "chosen": choice, "pooled_cv_report": summary["pooled_cv"],
         "calibration": "temperature fitted on the pooled out-of-fold CV predictions (NLL)",
@@ -120,6 +121,9 @@ def card_markdown(card: dict) -> str:
              f"- Reproduce: `{card['command']}`", f"- Licence: {card['license']}",
              f"- Created: {card['created']}", ""]
     if card["task"] == "speech":
+        snr = card["recording_snr_db"]
+        lines[-1:-1] = [f"- Training recordings' SNR: {snr['p01']:.0f} dB (1st percentile), {snr['p50']:.0f} dB "
+                        "(median); fusion trusts speech less on noisier recordings (emofuse.audio.quality)"]
         lines += ["## Speaker-independent 5-fold cross-validation", "",
                   "| model | " + " | ".join(f"fold {i + 1}" for i in range(5))
                   + " | mean acc | mean macro-F1 | mean UAR |",

@@ -15,6 +15,7 @@ import torch
 import torch.nn.functional as F
 
 from emofuse.audio.features import N_MELS, WINDOW_FRAMES, log_mel, model_input
+from emofuse.audio.quality import snr_db, snr_reference
 from emofuse.audio.vad import trim_silence
 from emofuse.datasets.ravdess import ACTOR_FOLDS, list_ravdess
 from emofuse.fusion import fit_temperature
@@ -56,6 +57,12 @@ def load_features(data: Path, cache: Path) -> tuple[list[np.ndarray], np.ndarray
     np.savez(cache, specs=np.concatenate(specs, axis=1), lengths=[s.shape[1] for s in specs],
              labels=labels, actors=actors)
     return specs, labels, actors
+
+
+def recording_snr_reference(data: Path) -> dict[str, float]:
+    """SNR percentiles of the training recordings (whole clips, as inference sees them) for the model card."""
+    clips = list_ravdess(data, actors=set(range(1, 21)))
+    return snr_reference([snr_db(load_audio(c.path)) for c in clips])
 
 
 def augment(spec: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -306,7 +313,7 @@ def run(args: argparse.Namespace) -> dict:
             exported.append({"arch": arch, "features": member_kind(arch), "file": path.name, "epochs": epochs})
     result = {"protocol": PROTOCOL, "cv": summary, "choice": choice, "pooled_cv": pooled,
               "temperature": temperature, "members": exported, "seed": args.seed,
-              "window_frames": WINDOW_FRAMES}
+              "window_frames": WINDOW_FRAMES, "recording_snr_db": recording_snr_reference(Path(args.data))}
     write_json(result, out / "summary.json")
     return result
 
