@@ -115,10 +115,14 @@ def _annotate(result: dict, target: str, many: bool) -> None:
 
 
 def summary_line(result: dict) -> str:
-    """``input: fused label (speech: x, face: y)`` for the terminal."""
+    """``input: fused label (speech x 30%, face y 70%)`` for the terminal; the shares are the fusion weights."""
+    weights = (result.get("fused") or {}).get("weights") or {}
+
     def part(name):
         block = result.get(name)
-        return f"{name} {block['label']}" if block and block.get("label") else f"{name} -"
+        if not block or not block.get("label"):
+            return f"{name} -"
+        return f"{name} {block['label']}" + (f" {weights[name]:.0%}" if weights.get(name) else "")
 
     fused = (result.get("fused") or {}).get("label") or "-"
     return f"{result['input']}: {fused} ({part('speech')}, {part('face')})"

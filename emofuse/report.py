@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from emofuse.face.draw import COLOURS
-from emofuse.results import atomic_write_text
+from emofuse.results import atomic_write_text, fusion_summary
 
 _STYLE = """
 body{font-family:system-ui,sans-serif;margin:2rem auto;max-width:1000px;color:#222;padding:0 1rem}
@@ -89,6 +89,8 @@ def result_html(result: dict) -> str:
     missing = ", ".join(fused.get("missing", [])) or "none"
     parts.append(f"<p>Fused: <span class='label'>{esc(str(fused.get('label')))}</span> "
                  f"(sources: {esc(', '.join(fused.get('sources', [])) or 'none')}; missing: {esc(missing)})</p>")
+    if note := fusion_summary(result):
+        parts.append(f"<p class='muted'>{esc(note)}</p>")
     summary = "".join(f"<td><b>{name}</b><br>{esc(str(block['label']))}{_prob_table(block)}</td>"
                       for name in ("speech", "face", "fused") if (block := result.get(name)) and block.get("label"))
     if summary:

@@ -49,6 +49,19 @@ def modality_block(probs: np.ndarray | None, labels: Sequence[str], segments: li
             "probabilities": probability_dict(probs, labels), "segments": segments, **extra}
 
 
+def fusion_summary(result: dict) -> str | None:
+    """One sentence on how the clip's fused label weighed the modalities (None when only one was present)."""
+    fused, speech = result.get("fused") or {}, result.get("speech") or {}
+    weights = fused.get("weights")
+    if not weights or fused.get("sources") != ["speech", "face"]:
+        return None
+    text = f"Fused from speech ({weights['speech']:.0%}) and face ({weights['face']:.0%})"
+    if speech.get("domain_match", 1.0) < 0.5:
+        text += (f"; the recording ({speech['snr_db']:.0f} dB SNR) is noisier than the speech model's training "
+                 "audio, so the voice counts less")
+    return text + "."
+
+
 def timeline_columns(block: dict | None, track_id: int | None = None) -> dict[str, list[float]]:
     """Column-wise timeline of a block for charts: ``time`` (window centres) and one list per label.
 

@@ -31,12 +31,17 @@ def test_learned_fusion_trains_on_paired_clips(tmp_path):
 
 def test_fusion_trusts_the_face_over_speech_from_a_noisy_corpus():
     """CREMA-D audio is far noisier than the speech model's training recordings: the face decides."""
+    from emofuse.cli import summary_line
     from emofuse.pipeline import Analyzer
+    from emofuse.results import fusion_summary
 
     analyzer = Analyzer()
     noisy = analyzer.analyze_video(need(CREMAD) / "1001_IEO_HAP_HI.flv")
     assert noisy["speech"]["snr_db"] < 40 and noisy["speech"]["domain_match"] < 0.2
     assert noisy["fused"]["weights"]["face"] > 0.8 and noisy["fused"]["sources"] == ["speech", "face"]
     assert noisy["fused"]["label"] == noisy["face"]["label"] == "happy"
+    assert "noisier than the speech model's training audio" in fusion_summary(noisy)
+    assert summary_line(noisy).endswith(f"face happy {noisy['fused']['weights']['face']:.0%})")
     studio = analyzer.analyze_video(need(RAVDESS_VIDEO) / "01-01-06-02-02-02-05.mp4")
     assert studio["speech"]["domain_match"] > 0.9 and studio["fused"]["weights"]["speech"] > 0.5
+    assert "noisier" not in fusion_summary(studio)

@@ -10,7 +10,7 @@ import json
 import streamlit as st
 
 from emofuse.app.uploads import AUDIO_TYPES, IMAGE_TYPES, MAX_UPLOAD_MB, VIDEO_TYPES, friendly_message, saved_upload
-from emofuse.results import csv_text, timeline_columns
+from emofuse.results import csv_text, fusion_summary, timeline_columns
 
 st.set_page_config(page_title="emofuse", page_icon="🎭", layout="wide")
 
@@ -126,6 +126,8 @@ def video_page() -> None:
                 st.caption("no voice" if name == "speech" else "no face" if name == "face" else "nothing to fuse")
     if result["fused"]["missing"]:
         st.info(f"Missing modality: {', '.join(result['fused']['missing'])}; the other one carries the result.")
+    if note := fusion_summary(result):
+        st.caption(note)
     show_timeline(result["fused"], "Fused emotion over time")
     show_timeline(result["speech"], "Voice over time")
     show_timeline(result["face"], "Face over time (main face)")
@@ -150,6 +152,8 @@ def pair_page() -> None:
         with col:
             block = result[name]
             show_probabilities(block, name.capitalize()) if block and block["label"] else st.metric(name, "–")
+    if note := fusion_summary(result):
+        st.caption(note)
 
 
 def live_page() -> None:
