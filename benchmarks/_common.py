@@ -45,3 +45,18 @@ def table(rows: list[dict]) -> None:
     print("|" + "---|" * len(keys))
     for row in rows:
         print("| " + " | ".join(f"{row[k]:.3g}" if isinstance(row[k], float) else str(row[k]) for k in keys) + " |")
+
+
+def fold_classifiers(run: Path) -> dict:
+    """Actor -> the speech classifier of the CV fold that held that actor out, from a speech run's folds.json."""
+    from emofuse.audio.classifier import SpeechClassifier
+    from emofuse.models import load_card
+
+    folds = json.loads((run / "folds.json").read_text())["folds"]
+    snr_reference = load_card("speech")["recording_snr_db"]  # the same corpus's recordings
+    by_actor = {}
+    for fold in folds:
+        clf = SpeechClassifier({"members": fold["members"], "temperature": fold["temperature"], "dir": str(run),
+                                "recording_snr_db": snr_reference})
+        by_actor.update({actor: clf for actor in fold["test_actors"]})
+    return by_actor

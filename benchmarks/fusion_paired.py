@@ -14,34 +14,19 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import json
 from pathlib import Path
 
 import numpy as np
-from _common import SHARED, save, table
+from _common import SHARED, fold_classifiers, save, table
 
-from emofuse.audio.classifier import SpeechClassifier
 from emofuse.datasets import parse_ravdess_name
 from emofuse.evaluate import clip_fusion_data, fusion_index, leave_one_out, list_labelled_videos
 from emofuse.face.classifier import FaceClassifier
 from emofuse.fusion import POOLS, FusionConfig
 from emofuse.labels import FACE_LABELS, FUSION_LABELS, SPEECH_LABELS, to_fusion_label
-from emofuse.models import load_card
 from emofuse.pipeline import Analyzer, fuse_clip
 
 SETS = {"RAVDESS video (actors 01, 05)": "ravdess_video", "CREMA-D (actor 1001)": "crema_d"}
-
-
-def fold_classifiers(run: Path) -> dict[int, SpeechClassifier]:
-    """Actor -> the speech classifier of the CV fold that held that actor out."""
-    folds = json.loads((run / "folds.json").read_text())["folds"]
-    snr_reference = load_card("speech")["recording_snr_db"]  # the same corpus's recordings
-    by_actor = {}
-    for fold in folds:
-        clf = SpeechClassifier({"members": fold["members"], "temperature": fold["temperature"], "dir": str(run),
-                                "recording_snr_db": snr_reference})
-        by_actor.update({actor: clf for actor in fold["test_actors"]})
-    return by_actor
 
 
 def analyse(run: Path | None) -> tuple[list[tuple[str, dict, str]], FusionConfig]:

@@ -1,10 +1,10 @@
 """Recording conditions: how far a recording is from those the speech model was trained on.
 
-The speech model learned from studio recordings (RAVDESS: noise floor 45-120 dB below the voice). On noisier
-recordings it is less accurate (added pink noise at 20 dB SNR costs RAVDESS held-out actors about 15 points)
-and, worse, wrong with confidence on other corpora (CREMA-D, 20-35 dB SNR: 11%), so fusion gives it less
+The speech model learned from studio recordings (RAVDESS: noise floor 45-120 dB below the voice). On other
+corpora, which are noisier, it is wrong with confidence (CREMA-D, 20-36 dB SNR: 11%), so fusion gives it less
 weight there. ``domain_match`` is that weight: 1 for recordings as clean as the training ones, falling
-smoothly below the noisiest of them.
+smoothly below the noisiest of them. SNR is a proxy for "recorded unlike the training corpus": noise alone
+costs less (benchmarks/speech_noise.py), so noisy but otherwise RAVDESS-like audio is under-trusted.
 
 The SNR estimate needs pauses: the noise floor is the level of the quietest frames, so audio trimmed to
 continuous speech reads as noisier than it is.
