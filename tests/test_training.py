@@ -39,6 +39,8 @@ def test_speech_recipe_cross_validates_exports_and_resumes(tmp_path):
     assert len(summary["cv"]["crnn"]["folds"]) == 5
     assert all("test actors" in fold["protocol"] for fold in summary["cv"]["crnn"]["folds"])
     assert (out / "speech_crnn.onnx").exists() and (out / "train.log").exists()
+    # the training recordings' SNR for the card: tones between digital silences read as the cleanest possible
+    assert summary["recording_snr_db"] == {"p01": 100.0, "p05": 100.0, "p50": 100.0, "recordings": 160}
     card = {"members": summary["members"], "temperature": summary["temperature"], "dir": str(out)}
     card["members"][0]["features"] = "mfcc"
     probs = SpeechClassifier(card).classify_batch([tone(2.0), tone(3.5)])
