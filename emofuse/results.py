@@ -11,7 +11,8 @@ Per input::
 
 ``fused.reliability`` is how much evidence each modality had (0 = absent, 1 = at least a second of clear voice
 or face); ``fused.weights`` is each modality's share of the clip decision (reliability x confidence x, for speech,
-``speech.domain_match``: how closely the recording's SNR, ``speech.snr_db``, matches the training recordings).
+``speech.domain_match``: how closely the recording's SNR, ``speech.snr_db``, matches the training recordings;
+absent when a learned fusion decided).
 
 ``probabilities`` are dicts label -> probability in the model's own label set (``labels`` gives the order).
 """
