@@ -58,7 +58,7 @@ def main() -> None:
         rule_config = FusionConfig(rule=rule, speech_temperature=config.speech_temperature,
                                    face_temperature=config.face_temperature, use_domain_match=use_domain_match)
         name = f"fused, {rule} rule" + ("" if use_domain_match else ", speech SNR ignored")
-        name += " (default)" if rule_config.rule == FusionConfig().rule and use_domain_match else ""
+        name += " (default)" if rule == FusionConfig().rule and use_domain_match else ""
         predictions[name] = [
             fusion_index(fuse_clip(r["speech"], r["face"], r["fused"]["reliability"], rule_config), FUSION_LABELS)
             for _, r, _ in items]

@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 
 from emofuse.audio.features import WINDOW_SECONDS, log_mel, model_input
-from emofuse.audio.quality import domain_match, snr_db
-from emofuse.audio.vad import split_windows, voiced_segments
+from emofuse.audio.quality import domain_match, snr_from_levels
+from emofuse.audio.vad import frame_levels, split_windows, voiced_segments
 from emofuse.labels import SPEECH_LABELS
 from emofuse.media import SAMPLE_RATE, load_audio
 from emofuse.models import load_card, model_path
@@ -51,7 +51,8 @@ class SpeechClassifier:
         ``domain_match`` say how close the recording is to the training recordings (emofuse.audio.quality).
         """
         duration = len(audio) / sample_rate
-        voiced_spans = voiced_segments(audio, sample_rate)
+        levels = frame_levels(audio, sample_rate)  # measured once: for the VAD and the SNR
+        voiced_spans = voiced_segments(audio, sample_rate, levels=levels)
         spans = [w for s, e in voiced_spans for w in split_windows(s, e, self.window, self.hop)]
         windows = [audio[int(s * sample_rate):int(e * sample_rate)] for s, e in spans]
         probs = self.classify_batch(windows)
@@ -61,7 +62,7 @@ class SpeechClassifier:
         overall = (weights[:, None] * probs).sum(0) / weights.sum() if len(spans) else None
         block = modality_block(overall, self.labels, segments)
         block["voiced_ratio"] = float(voiced / duration) if duration else 0.0
-        block["snr_db"] = round(snr_db(audio, sample_rate), 1)
+        block["snr_db"] = round(snr_from_levels(levels), 1)
         block["domain_match"] = round(domain_match(block["snr_db"], self.card.get("recording_snr_db")), 4)
         return block
 

@@ -14,8 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from emofuse.audio.features import HOP_LENGTH
-from emofuse.audio.vad import FRAME_LENGTH, frame_energy_db
+from emofuse.audio.vad import frame_levels
 from emofuse.media import SAMPLE_RATE
 
 SPEECH_PERCENTILE = 95  # frame level taken as the voice
@@ -28,8 +27,11 @@ MIN_MATCH = 0.01  # least trust: a distrusted voice still counts as present
 
 def snr_db(audio: np.ndarray, sample_rate: int = SAMPLE_RATE) -> float:
     """Estimated signal-to-noise ratio (dB): the loud frames' level over the quietest frames' level."""
-    scale = sample_rate / SAMPLE_RATE
-    levels = frame_energy_db(audio, int(FRAME_LENGTH * scale), int(HOP_LENGTH * scale))
+    return snr_from_levels(frame_levels(audio, sample_rate))
+
+
+def snr_from_levels(levels: np.ndarray) -> float:
+    """``snr_db`` from frame levels (dBFS) already measured by ``emofuse.audio.vad.frame_levels``."""
     voice, noise = np.percentile(levels, [SPEECH_PERCENTILE, NOISE_PERCENTILE])
     return float(min(voice - noise, MAX_SNR_DB))
 

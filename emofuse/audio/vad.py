@@ -24,17 +24,23 @@ def frame_energy_db(audio: np.ndarray, frame_length: int = FRAME_LENGTH, hop: in
     return (20 * np.log10(np.maximum(rms, 1e-8))).astype(np.float32)
 
 
+def frame_levels(audio: np.ndarray, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
+    """RMS level (dBFS) of 25 ms frames every 10 ms, at any sample rate: what the VAD and the SNR estimate read."""
+    return frame_energy_db(audio, FRAME_LENGTH * sample_rate // SAMPLE_RATE, HOP_LENGTH * sample_rate // SAMPLE_RATE)
+
+
 def voiced_segments(audio: np.ndarray, sample_rate: int = SAMPLE_RATE, threshold_db: float = 35.0,
                     floor_db: float = -55.0, min_speech: float = 0.25, min_gap: float = 0.3,
-                    pad: float = 0.1) -> list[tuple[float, float]]:
+                    pad: float = 0.1, levels: np.ndarray | None = None) -> list[tuple[float, float]]:
     """(start, end) seconds of the voiced stretches of ``audio``.
 
     A frame is voiced when it is within ``threshold_db`` of the loudest frame (in a robust sense, the 99th
     percentile) and above ``floor_db`` dBFS. Gaps shorter than ``min_gap`` are bridged, stretches shorter
-    than ``min_speech`` dropped, and each kept stretch is padded by ``pad`` seconds.
+    than ``min_speech`` dropped, and each kept stretch is padded by ``pad`` seconds. ``levels``: the
+    ``frame_levels`` of ``audio``, when the caller has them already.
     """
     hop = HOP_LENGTH * sample_rate // SAMPLE_RATE
-    level = frame_energy_db(audio, FRAME_LENGTH * sample_rate // SAMPLE_RATE, hop)
+    level = frame_levels(audio, sample_rate) if levels is None else levels
     loud = float(np.percentile(level, 99)) if level.size else floor_db
     voiced = (level > max(loud - threshold_db, floor_db))
     frame_s = hop / sample_rate
