@@ -48,15 +48,19 @@ def table(rows: list[dict]) -> None:
 
 
 def fold_classifiers(run: Path) -> dict:
-    """Actor -> the speech classifier of the CV fold that held that actor out, from a speech run's folds.json."""
+    """Actor -> the speech classifier of the CV fold that held that actor out, from a speech run's folds.json.
+
+    Each fold's head (and its normalisation) replaces the shipped one; the encoder is the shipped one.
+    """
     from emofuse.audio.classifier import SpeechClassifier
     from emofuse.models import load_card
 
     folds = json.loads((run / "folds.json").read_text())["folds"]
-    snr_reference = load_card("speech")["recording_snr_db"]  # the same corpus's recordings
+    shipped = load_card("speech")
     by_actor = {}
     for fold in folds:
-        clf = SpeechClassifier({"members": fold["members"], "temperature": fold["temperature"], "dir": str(run),
-                                "recording_snr_db": snr_reference})
+        card = {**shipped, "head": {"file": str((run / fold["head_file"]).resolve())},
+                "normalization": fold["normalization"], "temperature": fold["temperature"]}
+        clf = SpeechClassifier(card)
         by_actor.update({actor: clf for actor in fold["test_actors"]})
     return by_actor

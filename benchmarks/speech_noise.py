@@ -16,23 +16,9 @@ from _common import SHARED, fold_classifiers, save, table
 from emofuse.datasets import list_ravdess
 from emofuse.labels import SPEECH_LABELS
 from emofuse.media import load_audio
+from emofuse.train.augment import add_noise
 
 NOISE_SNRS = (None, 40, 30, 20, 10)
-
-
-def pink_noise(n: int, rng: np.random.Generator) -> np.ndarray:
-    """Pink (1/f power) noise of unit RMS."""
-    spectrum = np.fft.rfft(rng.standard_normal(n))
-    spectrum /= np.sqrt(np.maximum(np.arange(len(spectrum)), 1))
-    noise = np.fft.irfft(spectrum, n)
-    return noise / np.sqrt(np.mean(noise ** 2))
-
-
-def add_noise(audio: np.ndarray, snr: float, rng: np.random.Generator) -> np.ndarray:
-    """``audio`` plus pink noise ``snr`` dB below the power of its active samples (within 34 dB of the peak)."""
-    active = audio[np.abs(audio) > 0.02 * np.abs(audio).max()]
-    power = np.mean(active ** 2)
-    return (audio + pink_noise(len(audio), rng) * np.sqrt(power / 10 ** (snr / 10))).astype(np.float32)
 
 
 def main() -> None:
@@ -48,7 +34,7 @@ def main() -> None:
         hits, measured, matches = [], [], []
         for clip in clips:
             audio = load_audio(clip.path)
-            audio = audio if snr is None else add_noise(audio, snr, rng)
+            audio = audio if snr is None else add_noise(audio, snr, rng, exponent=1.0).astype(np.float32)
             block = by_actor[clip.actor].analyze(audio)
             hits.append((block["label"] or "neutral") == clip.label)
             measured.append(block["snr_db"])

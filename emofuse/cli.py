@@ -36,18 +36,20 @@ def expand_inputs(paths: list[str]) -> list[Path]:
 # ---------------------------------------------------------------- analyze
 def cmd_analyze(args: argparse.Namespace) -> int:
     from emofuse.fusion import FusionConfig
-    from emofuse.pipeline import Analyzer, AnalyzerConfig
+    from emofuse.pipeline import Analyzer, AnalyzerConfig, speaker_key
     from emofuse.progress import progress_bar
     from emofuse.results import append_jsonl, read_jsonl, write_csv, write_json
 
     config = AnalyzerConfig(fps=args.fps, hop=args.hop, detector=args.detector, detect_every=args.detect_every,
+                            adapt="session" if args.adapt == "session" else "none",
                             fusion=FusionConfig(rule=args.fusion_rule))
     learned = None
     if args.fusion_model:
         from emofuse.fusion import LearnedFusion
 
         learned = LearnedFusion.load(args.fusion_model)
-    analyzer = Analyzer(config, learned_fusion=learned)
+    profile = _load_profile(args)
+    analyzer = Analyzer(config, learned_fusion=learned, profile=profile)
     if args.audio or args.image:
         if not (args.audio and args.image) or args.inputs:
             raise EmofuseError("--audio and --image go together, without other inputs")
@@ -56,6 +58,7 @@ def cmd_analyze(args: argparse.Namespace) -> int:
         if not args.inputs:
             raise EmofuseError("no input given (a file, a folder, or --audio A --image I)")
         jobs = [("file", path) for path in expand_inputs(args.inputs)]
+    analyzers = _batch_analyzers(analyzer, jobs, args) if args.adapt == "batch" else {}
     done = {row.get("input") for row in read_jsonl(args.jsonl)} if args.jsonl else set()
     results, failures = [], 0
     try:
@@ -63,7 +66,8 @@ def cmd_analyze(args: argparse.Namespace) -> int:
             if kind == "file" and str(job) in done:
                 continue
             try:
-                result = _analyze_one(analyzer, kind, job, args)
+                chosen = analyzers.get(speaker_key(job, args.speaker_from), analyzer) if analyzers else analyzer
+                result = _analyze_one(chosen, kind, job, args)
             except EmofuseError as exc:
                 fail(str(exc))
                 failures += 1
@@ -83,6 +87,28 @@ def cmd_analyze(args: argparse.Namespace) -> int:
         if results:
             _write_outputs(results, args, write_json, write_csv)
     return 1 if failures else 0
+
+
+def _load_profile(args: argparse.Namespace):
+    if not args.profile:
+        if args.adapt == "enrol":
+            raise EmofuseError("--adapt enrol needs --profile (made by 'emofuse enrol --voice me.wav --out me.json')")
+        return None
+    if args.adapt not in ("none", "enrol"):
+        raise EmofuseError(f"--profile and --adapt {args.adapt} do not go together: a profile is the reference")
+    from emofuse.audio.adapt import VoiceProfile
+
+    return VoiceProfile.load(args.profile)
+
+
+def _batch_analyzers(analyzer, jobs: list, args: argparse.Namespace) -> dict:
+    """Adaptation ``batch``: an analyzer per speaker group, each with that group's profile (models shared)."""
+    from emofuse.pipeline import Analyzer, batch_profiles
+
+    files = [job for kind, job in jobs if kind == "file"]
+    profiles = batch_profiles(analyzer, files, args.speaker_from)
+    return {group: Analyzer(analyzer.config, analyzer.learned_fusion, analyzer.speech, analyzer.face, profile)
+            for group, profile in profiles.items()}
 
 
 def _analyze_one(analyzer, kind: str, job, args: argparse.Namespace) -> dict:
@@ -126,6 +152,23 @@ def summary_line(result: dict) -> str:
 
     fused = (result.get("fused") or {}).get("label") or "-"
     return f"{result['input']}: {fused} ({part('speech')}, {part('face')})"
+
+
+def cmd_enrol(args: argparse.Namespace) -> int:
+    from emofuse.audio.classifier import SpeechClassifier
+    from emofuse.media import load_audio
+
+    clf = SpeechClassifier()
+    try:
+        profile = clf.enrol(load_audio(args.voice))
+    except ValueError as exc:
+        raise EmofuseError(f"{args.voice}: {exc}") from None
+    try:
+        profile.save(args.out)
+    except OSError as exc:
+        raise EmofuseError(f"{args.out}: cannot write the profile ({exc.strerror or exc})") from None
+    print(f"{args.out}: voice profile from {profile.seconds:.1f} s of speech ({profile.windows} windows)")
+    return 0
 
 
 # ---------------------------------------------------------------- evaluate, train, app
@@ -197,8 +240,21 @@ def build_parser() -> argparse.ArgumentParser:
     analyze.add_argument("--fusion-rule", default="log-linear", choices=["log-linear", "linear"],
                          help="weighted product (default) or weighted sum of the calibrated modalities")
     analyze.add_argument("--fusion-model", help="a learned fusion model (JSON) from 'emofuse train fusion'")
+    analyze.add_argument("--profile", help="a voice profile from 'emofuse enrol': read the voice relative to it")
+    analyze.add_argument("--adapt", default="none", choices=["none", "enrol", "session", "batch"],
+                         help="speech adaptation: none (default); enrol (needs --profile); session (each recording's "
+                              "own running statistics); batch (statistics of all inputs, per --speaker-from group)")
+    analyze.add_argument("--speaker-from", help="with --adapt batch: a regular expression on the file name whose "
+                                                "first group (or match) names the speaker, e.g. '^(\\d+)_'")
     analyze.add_argument("-q", "--quiet", action="store_true", help="no progress bars or summary lines")
     analyze.set_defaults(func=cmd_analyze)
+
+    enrol = sub.add_parser("enrol", help="make a voice profile from a calm recording of a person",
+                           description="Record about 10 s of calm speech; --profile on analyze then reads that "
+                                       "person's voice relative to it.")
+    enrol.add_argument("--voice", required=True, help="audio (or video) of the person speaking calmly")
+    enrol.add_argument("--out", required=True, help="where to write the profile (JSON)")
+    enrol.set_defaults(func=cmd_enrol)
 
     evaluate = sub.add_parser("evaluate", help="measure the shipped models on a labelled dataset",
                               description="Accuracy, macro-F1, UAR, per-class P/R/F1 and confusion matrix.")
@@ -217,7 +273,8 @@ def build_parser() -> argparse.ArgumentParser:
     train_sub = train.add_subparsers(dest="task", required=True, metavar="TASK")
     from emofuse.train.args import add_face_arguments, add_fusion_arguments, add_speech_arguments
 
-    add_speech_arguments(train_sub.add_parser("speech", help="RAVDESS speech models, 5-fold actor CV"))
+    add_speech_arguments(train_sub.add_parser(
+        "speech", help="speech emotion head on frozen Whisper features, speaker-independent CV"))
     add_face_arguments(train_sub.add_parser("face", help="FER2013 expression CNN"))
     add_fusion_arguments(train_sub.add_parser("fusion", help="learned fusion on paired audio-visual clips"))
     train.set_defaults(func=cmd_train)

@@ -2,18 +2,18 @@
 
 Every module that needs a label name, an index or a dataset mapping imports it from here.
 
-| emofuse    | RAVDESS (code) | FER2013 (index) | FER+ column | CREMA-D | fusion (7) |
-|------------|----------------|-----------------|-------------|---------|------------|
-| neutral    | 01 neutral     | 6 neutral       | neutral     | NEU     | neutral    |
-| calm       | 02 calm        | -               | -           | -       | neutral    |
-| happy      | 03 happy       | 3 happy         | happiness   | HAP     | happy      |
-| sad        | 04 sad         | 4 sad           | sadness     | SAD     | sad        |
-| angry      | 05 angry       | 0 angry         | anger       | ANG     | angry      |
-| fearful    | 06 fearful     | 2 fear          | fear        | FEA     | fearful    |
-| disgust    | 07 disgust     | 1 disgust       | disgust     | DIS     | disgust    |
-| surprised  | 08 surprised   | 5 surprise      | surprise    | -       | surprised  |
+| emofuse    | RAVDESS (code) | FER2013 (index) | FER+ column | CREMA-D | EmoDB | fusion (7) |
+|------------|----------------|-----------------|-------------|---------|-------|------------|
+| neutral    | 01 neutral     | 6 neutral       | neutral     | NEU     | N     | neutral    |
+| calm       | 02 calm        | -               | -           | -       | -     | neutral    |
+| happy      | 03 happy       | 3 happy         | happiness   | HAP     | F     | happy      |
+| sad        | 04 sad         | 4 sad           | sadness     | SAD     | T     | sad        |
+| angry      | 05 angry       | 0 angry         | anger       | ANG     | W     | angry      |
+| fearful    | 06 fearful     | 2 fear          | fear        | FEA     | A     | fearful    |
+| disgust    | 07 disgust     | 1 disgust       | disgust     | DIS     | E     | disgust    |
+| surprised  | 08 surprised   | 5 surprise      | surprise    | -       | -     | surprised  |
 
-FER+ `contempt`, `unknown` and `NF` (not a face) have no emofuse label and are dropped.
+FER+ `contempt`, `unknown` and `NF` (not a face) and EmoDB `L` (boredom) have no emofuse label and are dropped.
 """
 
 from __future__ import annotations
@@ -46,6 +46,9 @@ FERPLUS_COLUMNS: dict[str, str] = {
 }
 CREMAD_EMOTIONS: dict[str, str] = {
     "ANG": "angry", "DIS": "disgust", "FEA": "fearful", "HAP": "happy", "NEU": "neutral", "SAD": "sad",
+}
+EMODB_EMOTIONS: dict[str, str] = {
+    "N": "neutral", "F": "happy", "T": "sad", "W": "angry", "A": "fearful", "E": "disgust",
 }
 TO_FUSION: dict[str, str] = {name: ("neutral" if name == "calm" else name) for name in EMOTIONS}
 

@@ -100,13 +100,26 @@ def to_rgb8(image: np.ndarray, bgr: bool = False) -> np.ndarray:
 
 
 # ---------------------------------------------------------------- audio
+MIN_SAMPLE_RATE = 1_000
+"""Lower rates are refused: resampling 1 Hz audio to 16 kHz turns a small file into hours of samples."""
+
+
 def resample(audio: np.ndarray, rate: int, target: int = SAMPLE_RATE) -> np.ndarray:
-    """Mix (N, C) or (N,) audio to mono and resample it to ``target`` Hz, as float32."""
+    """Mix (N, C) or (N,) audio to mono and resample it to ``target`` Hz, as float32; NaN and inf samples become 0.
+
+    The one entry point for audio arrays: files (``load_audio``) and API arrays both pass here.
+    """
     import soxr
 
+    if rate < MIN_SAMPLE_RATE:
+        raise ValueError(f"sample rate {rate} Hz is below {MIN_SAMPLE_RATE} Hz")
     audio = np.asarray(audio, dtype=np.float32)
     if audio.ndim == 2:
         audio = audio.mean(axis=1)
+    if audio.ndim != 1:
+        raise ValueError(f"audio must be (samples,) or (samples, channels), not shape {audio.shape}")
+    if not np.isfinite(audio).all():
+        audio = np.nan_to_num(audio, nan=0.0, posinf=0.0, neginf=0.0)
     if rate != target and audio.size:
         audio = soxr.resample(audio, rate, target, quality="HQ")
     return np.ascontiguousarray(audio, dtype=np.float32)
@@ -124,6 +137,8 @@ def load_audio(path: str | Path, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
         return _load_audio_av(path, sample_rate)
     if audio.shape[0] == 0:
         raise InputError(path, "audio has no samples")
+    if rate < MIN_SAMPLE_RATE:
+        raise InputError(path, f"declares a sample rate of {rate} Hz (below {MIN_SAMPLE_RATE} Hz)")
     return resample(audio, rate, sample_rate)
 
 

@@ -7,12 +7,14 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from emofuse.audio.adapt import VoiceProfile
 from emofuse.errors import InputError
 from emofuse.fusion import FusionConfig, LearnedFusion, ModalityEvidence, fuse, fusion_weights
 from emofuse.labels import FACE_LABELS, FUSION_LABELS, SPEECH_LABELS
@@ -36,6 +38,7 @@ class AnalyzerConfig:
     detect_every: int = 2  # run the detector on every k-th analysed frame; tracking fills in between
     min_face_size: int = 40  # pixels, in the original image
     detect_max_side: int = 640  # frames are searched for faces at most this large (crops come from full size)
+    adapt: str = "none"  # speech adaptation without a profile: "none" or "session" (emofuse.audio.adapt)
     fusion: FusionConfig = field(default_factory=FusionConfig)
 
 
@@ -55,10 +58,16 @@ class Analyzer:
     """Speech, face and fused emotion recognition over files or arrays, with the shipped models."""
 
     def __init__(self, config: AnalyzerConfig | None = None, learned_fusion: LearnedFusion | None = None,
-                 speech_model=None, face_model=None):
-        """``speech_model`` / ``face_model``: a SpeechClassifier / FaceClassifier other than the shipped one."""
+                 speech_model=None, face_model=None, profile: VoiceProfile | None = None):
+        """``speech_model`` / ``face_model``: a SpeechClassifier / FaceClassifier other than the shipped one;
+        ``profile``: read every voice relative to this reference (``emofuse enrol``, or a batch's statistics).
+        """
         self.config = config or AnalyzerConfig()
+        if self.config.adapt not in ("none", "session"):
+            raise ValueError(f"adapt must be 'none' or 'session' (a profile gives enrol and batch), "
+                             f"not {self.config.adapt!r}")
         self.learned_fusion = learned_fusion
+        self.profile = profile
         self._speech, self._face = speech_model, face_model
 
     @property
@@ -101,14 +110,14 @@ class Analyzer:
     def analyze_audio(self, audio: str | Path | np.ndarray, sample_rate: int = SAMPLE_RATE) -> dict:
         array = load_audio(audio) if isinstance(audio, (str, Path)) else audio
         duration = len(array) / sample_rate
-        speech = self.speech.analyze(array, sample_rate)
+        speech = self._speech_block(array, sample_rate)
         fused = self._fuse_timeline(duration, speech, None, [], 0)
         return self._result(audio, "audio", duration, speech, None, fused)
 
     def analyze_pair(self, audio: str | Path, image: str | Path) -> dict:
         """An audio file and a photo of the speaker: both analysed, fused at the clip level."""
         array = load_audio(audio)
-        speech = self.speech.analyze(array)
+        speech = self._speech_block(array)
         face = self.face.analyze_image(load_image(image))
         duration = len(array) / SAMPLE_RATE
         fused = self._fuse_clip(speech, evidence_reliability(speech["voiced_ratio"] * duration), face,
@@ -122,7 +131,7 @@ class Analyzer:
         info = video_info(path)
         duration = info["duration"]
         samples, frames_seen = self._video_faces(path, duration, progress)
-        speech = self.speech.classify_file(path) if has_audio(path) else None
+        speech = self._speech_block(load_audio(path)) if has_audio(path) else None
         if duration <= 0:
             duration = max([s.time for s in samples] + [0.0]) + 1.0 / self.config.fps
         face = self._face_block(samples, frames_seen, duration)
@@ -130,6 +139,10 @@ class Analyzer:
         result = self._result(path, "video", duration, speech, face, fused)
         result["video"] = {**info, "frames_analysed": frames_seen}
         return result
+
+    def _speech_block(self, audio: np.ndarray, sample_rate: int = SAMPLE_RATE) -> dict:
+        return self.speech.analyze(audio, sample_rate, profile=self.profile,
+                                   session=self.profile is None and self.config.adapt == "session")
 
     # ------------------------------------------------------------ video faces
     def _video_faces(self, path, duration: float, progress: Progress | None) -> tuple[list[FaceSample], int]:
@@ -306,6 +319,39 @@ def _covered_length(spans: np.ndarray, start: float, end: float) -> float:
 
 def _missing(used: list[str]) -> list[str]:
     return [m for m in ("speech", "face") if m not in used]
+
+
+def speaker_key(path: str | Path, speaker_from: str | None) -> str:
+    """The speaker group of a file: the first group (or the whole match) of ``speaker_from`` in its name; "" for all."""
+    if not speaker_from:
+        return ""
+    match = re.search(speaker_from, Path(path).name)
+    if not match:
+        return ""
+    return match.group(1) if match.groups() else match.group(0)
+
+
+def batch_profiles(analyzer: Analyzer, paths: list[Path], speaker_from: str | None = None) -> dict[str, VoiceProfile]:
+    """Adaptation ``batch``: one voice profile per speaker group of ``paths`` (all in one group without a pattern).
+
+    Files without audio, or that cannot be read, add nothing here (the analysis itself reports them).
+    """
+    audio_by_group: dict[str, list[np.ndarray]] = {}
+    for path in paths:
+        try:
+            if sniff(path) == "image" or not has_audio(path):
+                continue
+            audio = load_audio(path)
+        except InputError:
+            continue
+        audio_by_group.setdefault(speaker_key(path, speaker_from), []).append(audio)
+    profiles = {}
+    for group, audios in audio_by_group.items():
+        try:
+            profiles[group] = analyzer.speech.batch_profile(audios)
+        except ValueError:  # only silence in this group: its files are analysed without adaptation
+            continue
+    return profiles
 
 
 def analyze(path: str | Path, **config) -> dict:

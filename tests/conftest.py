@@ -13,6 +13,7 @@ FER_CSV = SHARED / "fer2013" / "fer2013.csv.xz"
 FERPLUS = SHARED / "fer2013" / "fer2013new.csv"
 RAVDESS_VIDEO = SHARED / "ravdess_video"
 CREMAD = SHARED / "crema_d"
+EMODB = SHARED / "emodb"
 
 
 def need(path: Path) -> Path:

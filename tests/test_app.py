@@ -41,6 +41,21 @@ def test_every_page_is_there(app):
     assert app.title[0].value == "emofuse"
 
 
+def test_calibrate_to_me_reads_the_voice_against_the_profile(app, speech_wav, tmp_path):
+    silent = write_wav(tmp_path / "silent.wav", np.zeros(32_000, np.float32))
+    uploader(app, "calibrate_upload").upload("silent.wav", silent.read_bytes(), "audio/wav")
+    app.run()
+    assert "no voiced audio" in app.sidebar.error[0].value and "voice_profile" not in app.session_state
+    uploader(app, "calibrate_upload").upload("calm.wav", speech_wav.read_bytes(), "audio/wav")
+    app.run()
+    assert not app.exception
+    assert "Voice calibrated" in app.sidebar.success[0].value
+    assert app.session_state["voice_profile"].mode == "enrol"
+    uploader(app, "voice_upload").upload("speech.wav", speech_wav.read_bytes(), "audio/wav")
+    app.run()
+    assert not app.exception and app.metric[0].label == "Voice" and app.metric[0].value != "–"
+
+
 def test_voice_upload_shows_label_and_downloads(app, speech_wav):
     uploader(app, "voice_upload").upload("speech.wav", speech_wav.read_bytes(), "audio/wav")
     app.run()
@@ -119,5 +134,5 @@ def test_live_analyzer_labels_frames_and_exports_history(face_frame):
 
 
 def test_microphone_and_camera_inputs_are_offered(app):
-    assert [a.key for a in app.audio_input] == ["voice_record"]
+    assert [a.key for a in app.audio_input] == ["voice_record", "calibrate_record"]
     assert "face_camera" in [c.key for c in app.camera_input]

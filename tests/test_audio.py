@@ -32,13 +32,26 @@ def test_mfcc_and_deltas_match_librosa(utterance):
     assert features.mfcc_with_deltas(utterance).shape == (60, spec.shape[1])
 
 
-def test_model_input_is_window_sized_and_gain_invariant(utterance):
-    spec = features.log_mel(utterance)
-    for kind, rows in (("logmel", 64), ("mfcc", 60)):
-        x = features.model_input(spec, kind)
-        assert x.shape == (rows, features.WINDOW_FRAMES) and np.isfinite(x).all()
-    louder = features.log_mel(utterance * 4)
-    np.testing.assert_allclose(features.model_input(louder, "logmel"), features.model_input(spec, "logmel"), atol=1e-3)
+def test_speech_arrays_enter_at_any_rate_and_layout(utterance):
+    """The same clip as a 16 kHz file, a 44.1 kHz stereo array and an array with NaNs: one answer, no error."""
+    import soxr
+
+    from emofuse.audio.classifier import SpeechClassifier
+
+    clf = SpeechClassifier()
+    reference = clf.analyze(utterance)
+    stereo = soxr.resample(np.stack([utterance, utterance], axis=1), 16_000, 44_100)
+    resampled = clf.analyze(stereo, 44_100)
+    assert resampled["label"] == reference["label"]
+    assert resampled["probabilities"][reference["label"]] == pytest.approx(
+        reference["probabilities"][reference["label"]], abs=0.05)
+    broken = utterance.copy()
+    broken[::997] = np.nan
+    broken[5] = np.inf
+    block = clf.analyze(broken)
+    assert block["label"] is not None and np.isfinite(block["snr_db"])
+    with pytest.raises(ValueError, match="below 1000 Hz"):
+        clf.analyze(utterance, 1)
 
 
 def test_vad_finds_speech_between_silences():

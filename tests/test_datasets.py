@@ -134,3 +134,18 @@ def test_cremad_names():
         parse_cremad_name("1001_DFA_XYZ_XX.flv")
     clips = list_cremad(need(CREMAD))
     assert len(clips) == 9 and {c.label for c in clips} == {"angry", "disgust", "fearful", "happy", "neutral", "sad"}
+
+
+def test_emodb_loads_the_six_shared_emotions():
+    from emofuse.datasets import list_emodb, parse_emodb_name
+    from tests.conftest import EMODB
+
+    clips = list_emodb(need(EMODB))
+    assert len(clips) == 454  # 535 clips less the 81 of boredom, which has no emofuse label
+    assert {c.speaker for c in clips} == {3, 8, 9, 10, 11, 12, 13, 14, 15, 16}
+    assert {c.label for c in clips} == {"neutral", "happy", "sad", "angry", "fearful", "disgust"}
+    clip = parse_emodb_name("wav/03a01Wa.flac")
+    assert (clip.speaker, clip.text, clip.label) == (3, "a01", "angry")
+    assert parse_emodb_name("08b02Lb.wav").label is None  # boredom
+    with pytest.raises(InputError, match="not an EmoDB file name"):
+        parse_emodb_name("03-01-05-02-01-01-03.wav")

@@ -25,6 +25,46 @@ def get_analyzer():
     return analyzer
 
 
+def current_analyzer():
+    """The shared analyzer, or one reading voices relative to this session's calibration (models shared)."""
+    from emofuse.pipeline import Analyzer
+
+    shared = get_analyzer()
+    profile = st.session_state.get("voice_profile")
+    if profile is None:
+        return shared
+    return Analyzer(shared.config, shared.learned_fusion, shared.speech, shared.face, profile=profile)
+
+
+def calibration_sidebar() -> None:
+    """"Calibrate to me": a calm recording of the user becomes the reference their voice is read against."""
+    from emofuse.media import load_audio
+
+    st.sidebar.subheader("Calibrate to me")
+    profile = st.session_state.get("voice_profile")
+    if profile is not None:
+        st.sidebar.success(f"Voice calibrated from {profile.seconds:.0f} s of speech.")
+        if st.sidebar.button("Forget calibration", key="forget_profile"):
+            del st.session_state["voice_profile"]
+            st.rerun()
+        return
+    st.sidebar.caption("Read a sentence calmly for about 10 s; your voice is then read relative to it.")
+    source = st.sidebar.audio_input("Record", key="calibrate_record") or st.sidebar.file_uploader(
+        "…or upload a calm recording", type=AUDIO_TYPES, key="calibrate_upload")
+    if source is None:
+        return
+    try:
+        with saved_upload(source.name, source.getvalue()) as path:
+            st.session_state["voice_profile"] = get_analyzer().speech.enrol(load_audio(path))
+    except ValueError as exc:  # silence: say so
+        st.sidebar.error(f"{source.name}: {exc}")
+        return
+    except Exception as exc:  # noqa: BLE001 - every failure becomes a message in the page
+        st.sidebar.error(friendly_message(exc, source.name))
+        return
+    st.rerun()
+
+
 def show_probabilities(block: dict, title: str) -> None:
     import pandas as pd
 
@@ -71,7 +111,7 @@ def voice_page() -> None:
     source = upload or recording
     if source is None:
         return
-    result = analyse_upload(source, get_analyzer().analyze_audio)
+    result = analyse_upload(source, current_analyzer().analyze_audio)
     if result is None:
         return
     speech = result["speech"]
@@ -112,7 +152,7 @@ def video_page() -> None:
     upload = st.file_uploader("Video", type=VIDEO_TYPES, key="video_upload")
     if upload is None:
         return
-    result = analyse_upload(upload, get_analyzer().analyze_video)
+    result = analyse_upload(upload, current_analyzer().analyze_video)
     if result is None:
         return
     cols = st.columns(3)
@@ -143,7 +183,7 @@ def pair_page() -> None:
     try:
         with saved_upload(audio.name, audio.getvalue()) as audio_path, \
                 saved_upload(image.name, image.getvalue()) as image_path:
-            result = get_analyzer().analyze_pair(audio_path, image_path)
+            result = current_analyzer().analyze_pair(audio_path, image_path)
     except Exception as exc:  # noqa: BLE001
         st.error(friendly_message(exc, f"{audio.name} / {image.name}"))
         return
@@ -168,4 +208,5 @@ pages = {"Voice": voice_page, "Face": face_page, "Live": live_page, "Video": vid
 for tab, page in zip(st.tabs(list(pages)), pages.values()):
     with tab:
         page()
+calibration_sidebar()
 st.sidebar.markdown(f"Uploads up to {MAX_UPLOAD_MB} MB. Files are analysed in a temporary folder and deleted.")

@@ -1,4 +1,10 @@
-"""Speech emotion recognition with the shipped ONNX model(s): SpeechBrain-style ``classify_*`` API."""
+"""Speech emotion recognition with the shipped model: SpeechBrain-style ``classify_*`` API, onnxruntime only.
+
+The model is two ONNX graphs named by the speech card: Whisper base cut after its third block (time-pooled hidden
+states of the chosen layers; emofuse.audio.whisper) and a small head. Between them the features are z-scored by
+the training statistics on the card; with a ``VoiceProfile`` (emofuse.audio.adapt) they are first read relative to
+the person's own reference and go to the card's speaker-referenced head instead.
+"""
 
 from __future__ import annotations
 
@@ -6,18 +12,19 @@ from pathlib import Path
 
 import numpy as np
 
-from emofuse.audio.features import WINDOW_SECONDS, log_mel, model_input
+from emofuse.audio.adapt import SessionReference, VoiceProfile, batch_profile, enrol_profile
 from emofuse.audio.quality import domain_match, snr_from_levels
 from emofuse.audio.vad import frame_levels, split_windows, voiced_segments
+from emofuse.audio.whisper import WhisperFeatures
 from emofuse.labels import SPEECH_LABELS
-from emofuse.media import SAMPLE_RATE, load_audio
+from emofuse.media import SAMPLE_RATE, load_audio, resample
 from emofuse.models import load_card, model_path
 from emofuse.results import modality_block, segment_record
 from emofuse.runtime import onnx_session, softmax
 
 
 class SpeechClassifier:
-    """The shipped speech model: an ensemble of ONNX networks averaged in probability space.
+    """The shipped speech model (Whisper encoder features + head).
 
     >>> clf = SpeechClassifier()
     >>> result = clf.classify_file("speech.wav")   # {"label", "probabilities", "segments", ...}
@@ -25,48 +32,124 @@ class SpeechClassifier:
 
     labels = SPEECH_LABELS
 
-    def __init__(self, card: dict | None = None, window: float = WINDOW_SECONDS, hop: float = WINDOW_SECONDS / 2):
+    def __init__(self, card: dict | None = None, window: float | None = None, hop: float | None = None):
         self.card = card or load_card("speech")
-        self.members = [(onnx_session(model_path(self.card, m["file"])), m["features"])
-                        for m in self.card["members"]]
+        self.encoder = WhisperFeatures(model_path(self.card, self.card["encoder"]["file"]))
+        self.head = onnx_session(model_path(self.card, self.card["head"]["file"]))
+        self.mean, self.std = _normalization(self.card)
+        adapted = self.card.get("adapted_head")
+        self.adapted_head = onnx_session(model_path(self.card, adapted["file"])) if adapted else None
+        self.adapted_mean, self.adapted_std = _normalization(adapted) if adapted else (None, None)
         self.temperature = float(self.card.get("temperature", 1.0))
-        self.window, self.hop = window, hop
+        self.window = window or float(self.card.get("window_seconds", 3.0))
+        self.hop = hop or float(self.card.get("hop_seconds", self.window))
 
-    def classify_batch(self, windows: list[np.ndarray], batch_size: int = 32) -> np.ndarray:
+    def features(self, windows: list[np.ndarray]) -> np.ndarray:
+        """Encoder features (N, dim) of N windows of 16 kHz mono audio, before normalisation."""
+        return self.encoder(windows)
+
+    @property
+    def adaptable(self) -> bool:
+        """Whether the model has a speaker-referenced head (adaptation modes enrol, session and batch)."""
+        return self.adapted_head is not None
+
+    def classify_features(self, features: np.ndarray, reference: np.ndarray | None = None) -> np.ndarray:
+        """Probabilities (N, 8) from encoder features (N, dim).
+
+        ``reference``: (dim,) or per row (N, dim), a VoiceProfile mean; without it the plain head runs.
+        """
+        if not len(features):
+            return np.zeros((0, len(self.labels)), np.float32)
+        if reference is None:
+            x, head = (features - self.mean) / self.std, self.head
+        else:
+            self._adapted_entry()
+            x, head = (features - reference - self.adapted_mean) / self.adapted_std, self.adapted_head
+        return softmax(head.run(None, {"input": x.astype(np.float32)})[0]).astype(np.float32)
+
+    def classify_batch(self, windows: list[np.ndarray], profile: VoiceProfile | None = None) -> np.ndarray:
         """Probabilities (N, 8) for N windows of 16 kHz mono audio (each about ``window`` seconds)."""
-        out = [np.zeros((0, len(self.labels)), dtype=np.float32)]
-        for start in range(0, len(windows), batch_size):
-            specs = [log_mel(w) for w in windows[start:start + batch_size]]
-            probs = []
-            for session, kind in self.members:
-                x = np.stack([model_input(s, kind) for s in specs]).astype(np.float32)
-                probs.append(softmax(session.run(None, {"input": x})[0]))
-            out.append(np.mean(probs, axis=0).astype(np.float32))
-        return np.concatenate(out)
+        return self.classify_features(self.features(windows), None if profile is None else profile.mean)
 
-    def analyze(self, audio: np.ndarray, sample_rate: int = SAMPLE_RATE) -> dict:
+    def session_reference(self) -> SessionReference:
+        """An empty running reference for a session (live or a long recording)."""
+        return SessionReference(np.asarray(self._adapted_entry()["train_mean"], np.float32))
+
+    def enrol(self, audio: np.ndarray, sample_rate: int = SAMPLE_RATE) -> VoiceProfile:
+        """A person's profile from a calm recording of them (about 10 s of speech is plenty)."""
+        features, seconds = self._voiced_features(audio, sample_rate)
+        offset = np.asarray(self._adapted_entry()["neutral_offset"], np.float32)
+        return enrol_profile(features, seconds, offset)
+
+    def batch_profile(self, audios: list[np.ndarray]) -> VoiceProfile:
+        """The profile of a batch of unlabelled 16 kHz recordings (of one speaker, or of a whole corpus)."""
+        self._adapted_entry()
+        parts = [self._voiced_features(a, SAMPLE_RATE) for a in audios]
+        return batch_profile(np.concatenate([f for f, _ in parts]), sum(s for _, s in parts))
+
+    def _voiced_features(self, audio: np.ndarray, sample_rate: int) -> tuple[np.ndarray, float]:
+        audio = resample(audio, sample_rate)
+        _, windows, _, voiced = self.voiced_windows(audio)
+        return self.features(windows), voiced
+
+    def _adapted_entry(self) -> dict:
+        if not self.adaptable:
+            raise ValueError("this speech model has no speaker-referenced head: adaptation is not available")
+        return self.card["adapted_head"]
+
+    def voiced_windows(self, audio: np.ndarray) -> tuple[list[tuple[float, float]], list[np.ndarray], np.ndarray,
+                                                         float]:
+        """(spans, windows, frame levels, voiced seconds) of 16 kHz mono audio: what the model classifies."""
+        levels = frame_levels(audio)  # measured once: for the VAD and the SNR
+        voiced_spans = voiced_segments(audio, levels=levels)
+        spans = [w for s, e in voiced_spans for w in split_windows(s, e, self.window, self.hop)]
+        windows = [audio[int(s * SAMPLE_RATE):int(e * SAMPLE_RATE)] for s, e in spans]
+        return spans, windows, levels, sum(e - s for s, e in voiced_spans)
+
+    def analyze(self, audio: np.ndarray, sample_rate: int = SAMPLE_RATE, profile: VoiceProfile | None = None,
+                session: bool = False) -> dict:
         """Speech block of the results: utterance label, probabilities, and one segment per window.
 
+        ``audio``: mono (N,) or (N, channels) at ``sample_rate``; it is down-mixed, resampled to 16 kHz and NaN/inf
+        samples are zeroed here (emofuse.media.resample).
+        ``profile``: read the voice relative to this reference (enrol or batch); ``session``: relative to the
+        running mean of the recording so far (each window sees only what came before it and itself).
         Silence gives ``label`` None, empty probabilities and no segments (never an error). ``snr_db`` and
-        ``domain_match`` say how close the recording is to the training recordings (emofuse.audio.quality).
+        ``domain_match`` say how close the recording is to the training recordings (emofuse.audio.quality);
+        ``adaptation`` says which reference was used and from how much audio.
         """
-        duration = len(audio) / sample_rate
-        levels = frame_levels(audio, sample_rate)  # measured once: for the VAD and the SNR
-        voiced_spans = voiced_segments(audio, sample_rate, levels=levels)
-        spans = [w for s, e in voiced_spans for w in split_windows(s, e, self.window, self.hop)]
-        windows = [audio[int(s * sample_rate):int(e * sample_rate)] for s, e in spans]
-        probs = self.classify_batch(windows)
+        audio = resample(audio, sample_rate)
+        duration = len(audio) / SAMPLE_RATE
+        spans, windows, levels, voiced = self.voiced_windows(audio)
+        features = self.features(windows)
+        adaptation = {"mode": "none"}
+        if profile is not None:
+            probs = self.classify_features(features, profile.mean)
+            adaptation = profile.describe()
+        elif session:
+            running, refs = self.session_reference(), []
+            for (s, e), row in zip(spans, features):
+                running.update(row[None], e - s)
+                refs.append(running.profile().mean)
+            probs = self.classify_features(features, np.array(refs) if refs else None)
+            adaptation = running.profile().describe()
+        else:
+            probs = self.classify_features(features)
         weights = np.array([e - s for s, e in spans])
         segments = [segment_record(s, e, p, self.labels) for (s, e), p in zip(spans, probs)]
-        voiced = sum(e - s for s, e in voiced_spans)
         overall = (weights[:, None] * probs).sum(0) / weights.sum() if len(spans) else None
         block = modality_block(overall, self.labels, segments)
         block["voiced_ratio"] = float(voiced / duration) if duration else 0.0
         block["snr_db"] = round(snr_from_levels(levels), 1)
         block["domain_match"] = round(domain_match(block["snr_db"], self.card.get("recording_snr_db")), 4)
+        block["adaptation"] = adaptation
         return block
 
-    def classify_file(self, path: str | Path) -> dict:
+    def classify_file(self, path: str | Path, profile: VoiceProfile | None = None, session: bool = False) -> dict:
         """Analyse the audio (or a video's audio track) of ``path``."""
-        return self.analyze(load_audio(path))
+        return self.analyze(load_audio(path), profile=profile, session=session)
 
+
+def _normalization(entry: dict) -> tuple[np.ndarray, np.ndarray]:
+    norm = entry["normalization"]
+    return np.asarray(norm["mean"], np.float32), np.asarray(norm["std"], np.float32)

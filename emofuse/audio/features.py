@@ -1,6 +1,7 @@
 """Speech features in plain NumPy: STFT, log-mel spectrogram, MFCC and deltas.
 
-Shared by training and inference so both see the same numbers. The mel filterbank follows the Slaney
+Classic hand-made features (librosa-compatible), for users and baselines; the shipped speech model reads
+Whisper's own front end instead (emofuse.audio.whisper). The mel filterbank follows the Slaney
 convention (as librosa's default), so results match ``librosa.feature.melspectrogram`` closely.
 """
 
@@ -112,47 +113,6 @@ def delta(features: np.ndarray, width: int = 9) -> np.ndarray:
 
 def mfcc_with_deltas(audio: np.ndarray, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
     """MFCC, delta and delta-delta stacked: (3 * N_MFCC, frames)."""
-    return feature_matrix(log_mel(audio, sample_rate), "mfcc")
-
-
-WINDOW_SECONDS = 3.0
-WINDOW_FRAMES = int(WINDOW_SECONDS * FRAMES_PER_SECOND)
-
-
-def normalize(spec: np.ndarray) -> np.ndarray:
-    """Zero-mean, unit-variance scaling of a whole feature matrix (removes level and gain)."""
-    spec = np.asarray(spec, dtype=np.float32)
-    return (spec - spec.mean()) / (spec.std() + 1e-5)
-
-
-def fit_frames(spec: np.ndarray, frames: int = WINDOW_FRAMES, offset: int | None = None) -> np.ndarray:
-    """Crop or pad the last axis to ``frames``; centred unless ``offset`` is given.
-
-    Padding repeats the matrix cyclically, so a short utterance fills the window with speech, not silence.
-    """
-    length = spec.shape[-1]
-    if length >= frames:
-        start = (length - frames) // 2 if offset is None else min(max(offset, 0), length - frames)
-        return spec[..., start:start + frames]
-    before = (frames - length) // 2 if offset is None else min(max(offset, 0), frames - length)
-    widths = [(0, 0)] * (spec.ndim - 1) + [(before, frames - length - before)]
-    return np.pad(spec, widths, mode="wrap")
-
-
-def feature_matrix(log_mel_spec: np.ndarray, kind: str) -> np.ndarray:
-    """The features of ``kind`` ("logmel" or "mfcc": MFCC with deltas) from a log-mel spectrogram."""
-    if kind == "logmel":
-        return log_mel_spec
-    if kind == "mfcc":
-        coeffs = mfcc(log_mel_spec=log_mel_spec)
-        first = delta(coeffs)
-        return np.concatenate([coeffs, first, delta(first)], axis=0)
-    raise ValueError(f"unknown feature kind {kind!r}")
-
-
-def model_input(log_mel_spec: np.ndarray, kind: str, offset: int | None = None) -> np.ndarray:
-    """The window-length matrix a speech model of ``kind`` takes, from one window's log-mel (dB).
-
-    The log-mel is normalised as a whole first (level and gain removed, spectral shape kept).
-    """
-    return feature_matrix(fit_frames(normalize(log_mel_spec), offset=offset), kind)
+    coeffs = mfcc(audio, sample_rate)
+    first = delta(coeffs)
+    return np.concatenate([coeffs, first, delta(first)], axis=0)

@@ -6,20 +6,18 @@ import argparse
 
 
 def add_speech_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--data", required=True, help="RAVDESS folder (Actor_XX/*.wav|flac)")
+    parser.add_argument("--data", required=True, help="folder holding the corpora: ravdess/ (Actor_XX/*.wav|flac), "
+                        "emodb/ (optional), crema_d/ (optional, scored only)")
     parser.add_argument("--out", default="runs/speech",
-                        help="run folder: checkpoints, logs, ONNX (default: %(default)s)")
-    parser.add_argument("--archs", default="crnn,cnn,cnn@1", help="comma-separated members: cnn, crnn, densenet; "
-                        "name@k trains the same architecture again from seed + 1000k (e.g. cnn@1)")
-    parser.add_argument("--epochs", type=int, default=60)
-    parser.add_argument("--patience", type=int, default=15)
-    parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--lr", type=float, default=2e-3)
-    parser.add_argument("--no-mixup", dest="mixup", action="store_false")
+                        help="run folder: logs, summary, ONNX encoder and heads (default: %(default)s)")
+    parser.add_argument("--features", default=None, help="feature cache folder (default: OUT/features)")
+    parser.add_argument("--corpora", default="ravdess,emodb", help="training corpora (default: %(default)s)")
+    parser.add_argument("--encoder", default="base", choices=["base", "tiny.en"], help="Whisper encoder")
+    parser.add_argument("--copies", type=int, default=2, help="augmented copies of each training clip")
+    parser.add_argument("--epochs", type=int, default=40, help="epochs per head")
+    parser.add_argument("--seeds", type=int, default=3, help="heads per model, averaged")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--device", default=None, help="cpu or cuda (default: cuda if available)")
-    parser.add_argument("--cv-only", action="store_true", help="stop after cross-validation")
 
 
 def add_face_arguments(parser: argparse.ArgumentParser) -> None:

