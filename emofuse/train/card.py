@@ -55,7 +55,7 @@ def speech_card(run: Path) -> dict:
                     "pooling": head["pooling"], "source": WHISPER_SOURCE, "license": "MIT"},
         "head": {"file": summary["head_file"], **head},
         "normalization": summary["normalization"], "temperature": summary["temperature"],
-        **({"adapted_head": adapted} if adapted else {}),
+        **({"adapted_head": adapted, "adaptation": adaptation_table()} if adapted else {}),
         "window_seconds": 3.0, "hop_seconds": 3.0,
         "input": "16 kHz mono, voiced windows of up to 3 s, each peak-normalised; Whisper log-mel (80 bands)",
         "training_data": f"{corpora}, each clip also in {summary['copies']} augmented renditions (noise at 5-30 dB "
@@ -152,8 +152,20 @@ def card_markdown(card: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+ADAPTATION_RESULTS = Path(__file__).resolve().parents[2] / "benchmarks" / "results" / "adaptation.json"
+
+
+def adaptation_table() -> dict | None:
+    """The adaptation benchmark's protocol and rows (benchmarks/adaptation.py), when it has been run."""
+    if not ADAPTATION_RESULTS.exists():
+        return None
+    data = json.loads(ADAPTATION_RESULTS.read_text())
+    return {"protocol": data["protocol"], "command": data["command"], "date": data["machine"]["date"],
+            "rows": data["rows"]}
+
+
 def speech_markdown(card: dict) -> list[str]:
-    """The speech card's CV and cross-corpus tables."""
+    """The speech card's CV, cross-corpus and adaptation tables."""
     snr = card["recording_snr_db"]
     lines = [f"- Encoder: {card['encoder']['model']}; layers {card['encoder']['layers']} ({card['encoder']['pooling']}"
              f" over time); source: {card['encoder']['source']}",
@@ -171,6 +183,13 @@ def speech_markdown(card: dict) -> list[str]:
         if isinstance(rep, dict):
             lines.append(f"| {corpus} | {rep['n']} | {rep['accuracy']:.1%} | {rep['macro_f1']:.3f} | "
                          f"{rep['protocol']} |")
+    if adaptation := card.get("adaptation"):
+        keys = list(adaptation["rows"][0])
+        lines += ["", f"## Adaptation (`{adaptation['command']}`, {adaptation['date']})", "",
+                  f"Protocol: {adaptation['protocol']}.", "", "| " + " | ".join(keys) + " |", "|---" * len(keys) + "|"]
+        for row in adaptation["rows"]:
+            lines.append("| " + " | ".join(f"{row[k]:.1%}" if isinstance(row[k], float) else str(row[k])
+                                           for k in keys) + " |")
     return lines
 
 
