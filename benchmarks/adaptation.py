@@ -4,10 +4,10 @@ Reads the speech recipe's feature cache (clip-level Whisper features; run `emofu
 trains, per fold, the shipped head configuration twice: on plain features (mode "none") and on speaker-referenced
 features (each training speaker's and room's mean subtracted), which the adaptation modes feed:
 
-- enrol k: the mean of k neutral clips of the test speaker, plus the training speakers' mean gap between all
-  clips and neutral ones; those k clips are left out of scoring (k = 1, 2, 4; 3 random draws averaged);
-- session (imbalanced): the mean of an unlabelled subset of the speaker's clips, half of them neutral, the
-  rest random (the mix a calm conversation has), shrunk towards the training mean by the session model's prior;
+- enrol k: k neutral clips of the test speaker made into a profile as ``emofuse enrol`` does
+  (emofuse.audio.adapt.enrol_profile); those k clips are left out of scoring (k = 1, 2, 4; 3 random draws averaged);
+- session (imbalanced): the running reference (emofuse.audio.adapt.SessionReference) after an unlabelled subset of
+  the speaker's clips, half of them neutral, the rest random (the mix a calm conversation has);
 - batch per speaker: the mean of all the speaker's clips (unlabelled; on RAVDESS every actor has every emotion,
   so this is the balanced best case);
 - batch per corpus: the mean of all test clips of the corpus (grouped by nothing).
@@ -27,7 +27,7 @@ import numpy as np
 import torch
 from _common import save, table
 
-from emofuse.audio.adapt import SESSION_PRIOR_WINDOWS
+from emofuse.audio.adapt import SessionReference, enrol_profile
 from emofuse.datasets.ravdess import ACTOR_FOLDS
 from emofuse.labels import SPEECH_LABELS
 from emofuse.models import load_card
@@ -64,14 +64,13 @@ def references(test: Pool, mode: str, offset: np.ndarray, train_mean: np.ndarray
         if mode.startswith("enrol"):
             k = min(int(mode.split()[1]), len(neutral))
             chosen = rng.choice(neutral, size=k, replace=False)
-            refs[rows] = test.x[chosen].astype(np.float32).mean(0) + offset
+            refs[rows] = enrol_profile(test.x[chosen].astype(np.float32), 0.0, offset, train_mean).mean
             scored[chosen] = False
         elif mode.startswith("session"):
             others = rng.choice(rows[test.y[rows] != NEUTRAL], size=len(neutral), replace=False)
-            subset = np.concatenate([neutral, others])
-            n = len(subset)
-            mean = test.x[subset].astype(np.float32).mean(0)
-            refs[rows] = (n * mean + SESSION_PRIOR_WINDOWS * train_mean) / (n + SESSION_PRIOR_WINDOWS)
+            session = SessionReference(train_mean)
+            session.update(test.x[np.concatenate([neutral, others])].astype(np.float32), 0.0)
+            refs[rows] = session.profile().mean
         else:  # batch per speaker
             refs[rows] = test.x[rows].mean(0)
     return refs, scored

@@ -334,7 +334,8 @@ def speaker_key(path: str | Path, speaker_from: str | None) -> str:
 def batch_profiles(analyzer: Analyzer, paths: list[Path], speaker_from: str | None = None) -> dict[str, VoiceProfile]:
     """Adaptation ``batch``: one voice profile per speaker group of ``paths`` (all in one group without a pattern).
 
-    Files without audio, or that cannot be read, add nothing here (the analysis itself reports them).
+    Files without audio, or that cannot be read, add nothing here (the analysis itself reports them). Each file's
+    voice goes through the encoder here and again in its analysis: a batch costs about twice the speech time.
     """
     audio_by_group: dict[str, list[np.ndarray]] = {}
     for path in paths:

@@ -24,8 +24,9 @@ def speech():
 
 
 def test_profile_round_trip_and_bad_files(tmp_path):
-    profile = enrol_profile(np.ones((3, 4), np.float32), 9.0, np.full(4, 0.5, np.float32))
-    np.testing.assert_allclose(profile.mean, 1.5)
+    profile = enrol_profile(np.ones((3, 4), np.float32), 9.0, np.full(4, 0.5, np.float32), np.zeros(4, np.float32),
+                            prior_windows=1.0)
+    np.testing.assert_allclose(profile.mean, 1.5 * 3 / 4)  # 3 windows of 1.5, shrunk by one window of 0
     assert profile.describe() == {"mode": "enrol", "windows": 3, "seconds": 9.0}
     loaded = VoiceProfile.load(profile.save(tmp_path / "me.json"))
     np.testing.assert_allclose(loaded.mean, profile.mean)

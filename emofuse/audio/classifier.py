@@ -78,8 +78,9 @@ class SpeechClassifier:
     def enrol(self, audio: np.ndarray, sample_rate: int = SAMPLE_RATE) -> VoiceProfile:
         """A person's profile from a calm recording of them (about 10 s of speech is plenty)."""
         features, seconds = self._voiced_features(audio, sample_rate)
-        offset = np.asarray(self._adapted_entry()["neutral_offset"], np.float32)
-        return enrol_profile(features, seconds, offset)
+        entry = self._adapted_entry()
+        return enrol_profile(features, seconds, np.asarray(entry["neutral_offset"], np.float32),
+                             np.asarray(entry["train_mean"], np.float32))
 
     def batch_profile(self, audios: list[np.ndarray]) -> VoiceProfile:
         """The profile of a batch of unlabelled 16 kHz recordings (of one speaker, or of a whole corpus)."""
