@@ -98,10 +98,32 @@ def write_json(result: dict | list, path: str | Path) -> Path:
     return path
 
 
+def repair_jsonl(path: str | Path) -> int:
+    """Cut a torn last line (a write killed half-way) off a JSON Lines file; returns the bytes removed.
+
+    Without this the next appended record is glued to the fragment and both are lost.
+    """
+    path = Path(path)
+    if not path.exists() or path.stat().st_size == 0:
+        return 0
+    with open(path, "rb+") as handle:
+        size = handle.seek(0, os.SEEK_END)
+        handle.seek(max(0, size - 1))
+        if handle.read(1) == b"\n":
+            return 0
+        handle.seek(0)
+        data = handle.read()
+        keep = data.rfind(b"\n") + 1
+        handle.truncate(keep)
+    return size - keep
+
+
 def append_jsonl(result: dict, path: str | Path) -> None:
-    """Append one result as a line; each line is flushed whole, so a crash loses at most the last one."""
+    """Append one result as a line; each line is flushed whole, so a crash loses at most the last one (and
+    ``repair_jsonl`` removes what such a crash leaves)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    repair_jsonl(path)
     with open(path, "a", encoding="utf-8") as handle:
         handle.write(json.dumps(result) + "\n")
         handle.flush()

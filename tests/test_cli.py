@@ -56,6 +56,19 @@ def test_batch_keeps_good_results_when_one_file_is_bad(tmp_path):
     assert len(read_jsonl(out)) == 1
 
 
+def test_resume_repairs_a_torn_last_line(tmp_path):
+    """A run killed mid-write leaves half a record: the next run cuts it off and analyses that input again."""
+    (tmp_path / "in").mkdir()
+    first = write_wav(tmp_path / "in" / "a.wav", tone(1.5))
+    second = write_wav(tmp_path / "in" / "b.wav", tone(1.2, freq=330))
+    out = tmp_path / "out.jsonl"
+    assert main(["analyze", str(first), "--jsonl", str(out), "-q"]) == 0
+    out.write_text(out.read_text() + '{"input": "' + str(second) + '", "kind": "au')  # torn record of b.wav
+    assert main(["analyze", str(tmp_path / "in"), "--jsonl", str(out), "-q"]) == 0
+    lines = out.read_text().splitlines()
+    assert [json.loads(line)["input"] for line in lines] == [str(first), str(second)]
+
+
 def test_all_outputs_from_a_real_video(tmp_path):
     clip = need(RAVDESS_VIDEO) / "01-01-06-01-01-01-05.mp4"
     out = {k: tmp_path / f"r.{k}" for k in ("json", "csv", "html")}

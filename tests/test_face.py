@@ -84,3 +84,22 @@ def test_face_stream_detects_every_kth_frame_and_tracks_between(face_frame):
     assert clf.detections == 3 and stream.frames == 7
     assert all(len(s) == 1 and s[0][0].track_id == 1 for s in steps)
     np.testing.assert_allclose(steps[-1][0][2], np.eye(7)[3])
+
+
+@pytest.mark.parametrize("backend", ["haar", "mtcnn"])
+def test_detectors_give_sequential_answers_from_threads(face_frame, backend):
+    """One shared detector called from 4 threads at once returns what it returns alone (Haar raised before)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    detector = get_detector(backend)
+    frames = [face_frame, face_frame[:, ::-1].copy(), face_frame[::2, ::2].copy(), np.zeros_like(face_frame)] * 6
+    expected = [[d.box for d in detector(f)] for f in frames]
+    with ThreadPoolExecutor(4) as pool:
+        got = list(pool.map(lambda f: [d.box for d in detector(f)], frames))
+    assert got == expected and len(expected[0]) == 1
+
+
+@pytest.mark.parametrize("backend", ["haar", "mtcnn"])
+@pytest.mark.parametrize("shape", [(1, 2000, 3), (2000, 1, 3), (1, 1, 3), (5, 3000, 3)])
+def test_thin_images_have_no_face_and_no_error(backend, shape):
+    assert get_detector(backend)(np.full(shape, 128, np.uint8)) == []

@@ -8,6 +8,7 @@ Haar cascade (boxes only). Both take uint8 RGB (H, W, 3).
 from __future__ import annotations
 
 import importlib.util
+import threading
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -109,11 +110,10 @@ class MTCNNDetector:
         self.scale_factor, self.max_side = scale_factor, max_side
 
     def __call__(self, image: np.ndarray) -> list[Detection]:
-        import cv2
 
-        shrink = min(1.0, self.max_side / max(image.shape[:2]))
-        small = image if shrink == 1.0 else cv2.resize(image, None, fx=shrink, fy=shrink,
-                                                       interpolation=cv2.INTER_AREA)
+        small, shrink = downscale(image, self.max_side)
+        if min(small.shape[:2]) < 12:  # narrower than MTCNN's smallest window: no face can be there
+            return []
         boxes = self._stage1(small, max(12.0, self.min_face_size * shrink))
         if len(boxes):
             boxes = self._stage2(small, boxes)
@@ -178,26 +178,47 @@ class MTCNNDetector:
         return boxes[pick], points[pick]
 
 
+def downscale(image: np.ndarray, max_side: int) -> tuple[np.ndarray, float]:
+    """``image`` scaled down so its longer side is at most ``max_side`` (no side below 1 pixel), and the factor."""
+    import cv2
+
+    height, width = image.shape[:2]
+    shrink = min(1.0, max_side / max(height, width))
+    if shrink == 1.0:
+        return image, 1.0
+    size = (max(1, round(width * shrink)), max(1, round(height * shrink)))
+    return cv2.resize(image, size, interpolation=cv2.INTER_AREA), shrink
+
+
 class HaarDetector:
-    """OpenCV's frontal-face Haar cascade (no landmarks; confidence from the detection's level weight)."""
+    """OpenCV's frontal-face Haar cascade (no landmarks; confidence from the detection's level weight).
+
+    A ``cv2.CascadeClassifier`` is not safe to share between threads (concurrent calls raised or returned other
+    threads' faces), so each thread gets its own.
+    """
 
     name = "haar"
 
     def __init__(self, min_face_size: int = 40, max_side: int = 640, min_neighbors: int = 5):
+        self.min_face_size, self.max_side, self.min_neighbors = min_face_size, max_side, min_neighbors
+        self._per_thread = threading.local()
+
+    def _cascade(self):
         import cv2
 
-        self.cascade = cv2.CascadeClassifier(cv2.data.haarcascades + "haarcascade_frontalface_default.xml")
-        self.min_face_size, self.max_side, self.min_neighbors = min_face_size, max_side, min_neighbors
+        if not hasattr(self._per_thread, "cascade"):
+            self._per_thread.cascade = cv2.CascadeClassifier(
+                cv2.data.haarcascades + "haarcascade_frontalface_default.xml")
+        return self._per_thread.cascade
 
     def __call__(self, image: np.ndarray) -> list[Detection]:
         import cv2
 
-        shrink = min(1.0, self.max_side / max(image.shape[:2]))
-        grey = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
-        if shrink < 1.0:
-            grey = cv2.resize(grey, None, fx=shrink, fy=shrink, interpolation=cv2.INTER_AREA)
+        grey, shrink = downscale(cv2.cvtColor(image, cv2.COLOR_RGB2GRAY), self.max_side)
         side = max(12, int(self.min_face_size * shrink))
-        boxes, _, weights = self.cascade.detectMultiScale3(
+        if min(grey.shape[:2]) < side:
+            return []
+        boxes, _, weights = self._cascade().detectMultiScale3(
             cv2.equalizeHist(grey), scaleFactor=1.1, minNeighbors=self.min_neighbors, minSize=(side, side),
             outputRejectLevels=True)
         return [Detection(tuple(float(v) / shrink for v in (x, y, x + w, y + h)), float(1 / (1 + np.exp(-wt))))
