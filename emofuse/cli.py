@@ -40,6 +40,7 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     from emofuse.progress import progress_bar
     from emofuse.results import append_jsonl, read_jsonl, write_csv, write_json
 
+    check_output_paths(args.json, args.jsonl, args.csv, args.report)
     config = AnalyzerConfig(fps=args.fps, hop=args.hop, detector=args.detector, detect_every=args.detect_every,
                             adapt="session" if args.adapt == "session" else "none",
                             fusion=FusionConfig(rule=args.fusion_rule))
@@ -87,6 +88,19 @@ def cmd_analyze(args: argparse.Namespace) -> int:
         if results:
             _write_outputs(results, args, write_json, write_csv)
     return 1 if failures else 0
+
+
+def check_output_paths(*paths: str | None) -> None:
+    """Refuse, before any analysis, output paths that could not be written (a folder, an unwritable folder)."""
+    for raw in filter(None, paths):
+        path = Path(raw)
+        if path.is_dir():
+            raise EmofuseError(f"{path}: is a folder; give a file name for the output")
+        parent = next((p for p in path.absolute().parents if p.exists()), None)
+        if parent is None or not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
+            raise EmofuseError(f"{path}: cannot write here ({parent} is not a writable folder)")
+        if path.exists() and not os.access(path, os.W_OK):
+            raise EmofuseError(f"{path}: the file is not writable")
 
 
 def _load_profile(args: argparse.Namespace):

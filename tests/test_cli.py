@@ -56,6 +56,18 @@ def test_batch_keeps_good_results_when_one_file_is_bad(tmp_path):
     assert len(read_jsonl(out)) == 1
 
 
+@pytest.mark.parametrize("option", ["--json", "--jsonl", "--csv", "--report"])
+def test_unwritable_outputs_are_refused_before_analysis(tmp_path, option):
+    clip = write_wav(tmp_path / "a.wav", tone(1.0))
+    done = run_cli("analyze", clip, option, tmp_path, "-q")  # a folder, not a file
+    assert done.returncode == 2 and "is a folder" in done.stderr and "Traceback" not in done.stderr
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    done = run_cli("analyze", clip, option, blocker / "out.json", "-q")  # its 'folder' is a file
+    assert done.returncode == 2 and "cannot write here" in done.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.wav", "file"]  # nothing half-written left behind
+
+
 def test_resume_repairs_a_torn_last_line(tmp_path):
     """A run killed mid-write leaves half a record: the next run cuts it off and analyses that input again."""
     (tmp_path / "in").mkdir()
