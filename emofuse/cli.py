@@ -60,11 +60,12 @@ def cmd_analyze(args: argparse.Namespace) -> int:
             raise EmofuseError("no input given (a file, a folder, or --audio A --image I)")
         jobs = [("file", path) for path in expand_inputs(args.inputs)]
     analyzers = _batch_analyzers(analyzer, jobs, args) if args.adapt == "batch" else {}
-    done = {row.get("input") for row in read_jsonl(args.jsonl)} if args.jsonl else set()
+    earlier = read_jsonl(args.jsonl) if args.jsonl else []
+    done = {_same_file(row.get("input")) for row in earlier}
     results, failures = [], 0
     try:
         for kind, job in progress_bar(jobs, "files", quiet=args.quiet or len(jobs) == 1):
-            if kind == "file" and str(job) in done:
+            if kind == "file" and _same_file(job) in done:
                 continue
             try:
                 chosen = analyzers.get(speaker_key(job, args.speaker_from), analyzer) if analyzers else analyzer
@@ -84,10 +85,17 @@ def cmd_analyze(args: argparse.Namespace) -> int:
                 _annotate(result, args.annotate, len(jobs) > 1)
             if not args.quiet:
                 print(summary_line(result))
-    finally:  # also on Ctrl-C: what was analysed is written
+    finally:  # also on Ctrl-C: what was analysed is written (with --jsonl: every run's results so far)
+        if args.jsonl:
+            results = read_jsonl(args.jsonl)
         if results:
             _write_outputs(results, args, write_json, write_csv)
     return 1 if failures else 0
+
+
+def _same_file(path) -> str | None:
+    """A file's identity for resuming: its resolved path, so ``media/x`` and ``/abs/media/x`` are one input."""
+    return None if path is None else str(Path(path).resolve())
 
 
 def check_output_paths(*paths: str | None) -> None:

@@ -68,6 +68,19 @@ def test_unwritable_outputs_are_refused_before_analysis(tmp_path, option):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.wav", "file"]  # nothing half-written left behind
 
 
+def test_resume_knows_a_file_by_its_resolved_path_and_json_holds_every_run(tmp_path, monkeypatch):
+    (tmp_path / "in").mkdir()
+    first = write_wav(tmp_path / "in" / "a.wav", tone(1.5))
+    second = write_wav(tmp_path / "in" / "b.wav", tone(1.2, freq=330))
+    out, whole = tmp_path / "out.jsonl", tmp_path / "all.json"
+    monkeypatch.chdir(tmp_path)
+    assert main(["analyze", "in/a.wav", "--jsonl", str(out), "-q"]) == 0  # relative path
+    assert main(["analyze", str(tmp_path / "in"), "--jsonl", str(out), "--json", str(whole), "-q"]) == 0
+    assert [r["input"] for r in read_jsonl(out)] == ["in/a.wav", str(second)]  # a.wav was not analysed twice
+    assert [r["input"] for r in json.loads(whole.read_text())] == ["in/a.wav", str(second)]
+    assert first.exists()
+
+
 def test_resume_repairs_a_torn_last_line(tmp_path):
     """A run killed mid-write leaves half a record: the next run cuts it off and analyses that input again."""
     (tmp_path / "in").mkdir()
