@@ -66,18 +66,18 @@ class WhisperFeatures:
 
         self.session = onnx_session(path)
 
-    def __call__(self, windows: list[np.ndarray]) -> np.ndarray:
-        """Features (N, dim) of N windows of 16 kHz audio; windows of equal length run as one batch."""
-        mels = [whisper_log_mel(w) for w in windows]
-        out: list[np.ndarray | None] = [None] * len(mels)
+    def __call__(self, windows: list[np.ndarray], batch_size: int = 16) -> np.ndarray:
+        """Features (N, dim) of N windows of 16 kHz audio; windows of equal length run together, ``batch_size``
+        at a time (so memory does not grow with the length of the recording)."""
+        out: list[np.ndarray | None] = [None] * len(windows)
         by_length: dict[int, list[int]] = {}
-        for i, mel in enumerate(mels):
-            by_length.setdefault(mel.shape[1], []).append(i)
+        for i, window in enumerate(windows):
+            by_length.setdefault(len(window), []).append(i)
         for idx in by_length.values():
-            for start in range(0, len(idx), 16):
-                chunk = idx[start:start + 16]
-                feats = self.session.run(None, {"mel": np.stack([mels[i] for i in chunk])})[0]
-                for i, f in zip(chunk, feats):
-                    out[i] = f
+            for start in range(0, len(idx), batch_size):
+                chunk = idx[start:start + batch_size]
+                mels = np.stack([whisper_log_mel(windows[i]) for i in chunk])
+                for i, features in zip(chunk, self.session.run(None, {"mel": mels})[0]):
+                    out[i] = features
         dim = self.session.get_outputs()[0].shape[-1]
         return np.stack(out) if out else np.zeros((0, dim if isinstance(dim, int) else 0), np.float32)
