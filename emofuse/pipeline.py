@@ -129,11 +129,11 @@ class Analyzer:
     def analyze_video(self, path: str | Path, progress: Progress | None = None) -> dict:
         """Frames sampled at ``fps`` (streamed), faces tracked and classified; audio track classified; fused."""
         info = video_info(path)
-        duration = info["duration"]
-        samples, frames_seen = self._video_faces(path, duration, progress)
-        speech = self._speech_block(load_audio(path)) if has_audio(path) else None
-        if duration <= 0:
-            duration = max([s.time for s in samples] + [0.0]) + 1.0 / self.config.fps
+        samples, frames_seen, last_frame = self._video_faces(path, info["duration"], progress)
+        audio = load_audio(path) if has_audio(path) else None
+        speech = self._speech_block(audio) if audio is not None else None
+        duration = decoded_duration(info["duration"], last_frame + 1.0 / self.config.fps,
+                                    0.0 if audio is None else len(audio) / SAMPLE_RATE)
         face = self._face_block(samples, frames_seen, duration)
         fused = self._fuse_timeline(duration, speech, face, samples, frames_seen)
         result = self._result(path, "video", duration, speech, face, fused)
@@ -145,17 +145,20 @@ class Analyzer:
                                    session=self.profile is None and self.config.adapt == "session")
 
     # ------------------------------------------------------------ video faces
-    def _video_faces(self, path, duration: float, progress: Progress | None) -> tuple[list[FaceSample], int]:
+    def _video_faces(self, path, duration: float, progress: Progress | None
+                     ) -> tuple[list[FaceSample], int, float]:
+        """Face samples, frames analysed, and the time of the last decoded frame."""
         from emofuse.face.track import FaceStream, IoUTracker
 
         stream = FaceStream(self.face, self.config.detect_every, IoUTracker(max_misses=max(2, int(self.config.fps))))
-        samples = []
+        samples, last = [], 0.0
         for time, frame in iter_video_frames(path, fps=self.config.fps):
+            last = time
             for track, det, probs in stream.step(frame):
                 samples.append(FaceSample(time, track.track_id, probs, det.score, det.size, det.box))
             if progress:
                 progress(min(time, duration), duration)
-        return samples, stream.frames
+        return samples, stream.frames, last
 
     def _face_block(self, samples: list[FaceSample], frames_seen: int, duration: float) -> dict:
         if not samples:
@@ -319,6 +322,17 @@ def _covered_length(spans: np.ndarray, start: float, end: float) -> float:
 
 def _missing(used: list[str]) -> list[str]:
     return [m for m in ("speech", "face") if m not in used]
+
+
+def decoded_duration(declared: float, frames_end: float, audio_seconds: float) -> float:
+    """A video's duration from what was decoded; the container's declared duration only where the data agrees.
+
+    A header can claim anything (hours for a 2 s clip): one fusion window per claimed second would follow.
+    """
+    decoded = max(frames_end, audio_seconds)
+    if declared <= 0 or declared > decoded + max(1.0, 0.05 * decoded):
+        return decoded
+    return declared
 
 
 def speaker_key(path: str | Path, speaker_from: str | None) -> str:

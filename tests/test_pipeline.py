@@ -91,3 +91,17 @@ def test_face_crop_mode_skips_detection(analyzer, tmp_path):
     result = analyzer.analyze_image(crop, face_crop=True)
     assert len(result["face"]["faces"]) == 1 and result["face"]["label"] in FACE_LABELS
     assert analyzer.analyze_image(crop)["face"]["faces"] == []
+
+
+def test_a_video_header_claiming_hours_does_not_make_hours_of_windows(tmp_path, monkeypatch):
+    """Duration and windows come from the decoded frames and audio, not from what the container declares."""
+    import emofuse.pipeline as pipeline
+    from emofuse.media import video_info
+
+    clip = write_video(tmp_path / "short.mp4", [np.full((64, 64, 3), 90, np.uint8)] * 20, fps=10, audio=tone(2.0))
+    truthful = pipeline.Analyzer().analyze_video(clip)
+    monkeypatch.setattr(pipeline, "video_info", lambda path: {**video_info(path), "duration": 36_000.0})
+    lied_to = pipeline.Analyzer().analyze_video(clip)
+    assert lied_to["duration"] == pytest.approx(truthful["duration"], abs=0.1) and 1.8 < lied_to["duration"] < 2.2
+    assert len(lied_to["fused"]["segments"]) <= 3
+    assert pipeline.decoded_duration(2.0, 1.9, 2.0) == 2.0 and pipeline.decoded_duration(0.0, 1.5, 0.0) == 1.5
