@@ -132,6 +132,9 @@ def load_audio(path: str | Path, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
     path = Path(path)
     _check_file(path)
     try:
+        info = soundfile.info(str(path))
+        if not 0 < info.frames <= _plausible_samples(path, info.channels):
+            return _load_audio_av(path, sample_rate)  # length unknown or a lie: decode what is really there
         audio, rate = soundfile.read(str(path), dtype="float32", always_2d=True)
     except (soundfile.LibsndfileError, RuntimeError, TypeError):
         return _load_audio_av(path, sample_rate)
@@ -142,8 +145,22 @@ def load_audio(path: str | Path, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
     return resample(audio, rate, sample_rate)
 
 
+MAX_AUDIO_SECONDS = 4 * 3600
+"""Longest audio decoded whole (an audio track is held in memory: 4 hours at 16 kHz is 920 MB)."""
+
+
+def _plausible_samples(path: Path, channels: int) -> int:
+    """Most samples a file of this size can hold: no codec stores a sample in less than 1/64 of a byte."""
+    return 64 * 8 * path.stat().st_size // max(channels, 1)
+
+
 def _load_audio_av(path: Path, sample_rate: int) -> np.ndarray:
-    chunks = list(iter_audio_chunks(path, sample_rate))
+    chunks, total = [], 0
+    for chunk in iter_audio_chunks(path, sample_rate):
+        chunks.append(chunk)
+        total += len(chunk)
+        if total > MAX_AUDIO_SECONDS * sample_rate:
+            raise InputError(path, f"audio longer than {MAX_AUDIO_SECONDS // 3600} hours; split it first")
     if not chunks:
         raise InputError(path, "holds no decodable audio")
     return np.concatenate(chunks)

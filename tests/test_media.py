@@ -111,3 +111,18 @@ def test_m4a_and_mp3_audio_only(tmp_path):
         assert sniff(path) == "audio", name
         audio = load_audio(path)
         assert abs(len(audio) / 16_000 - 1.0) < 0.15 and np.abs(audio).max() > 0.1
+
+
+@pytest.mark.parametrize("declared", ["unknown", "huge"])
+def test_flac_whose_header_misstates_its_length_decodes_what_is_there(tmp_path, declared):
+    """STREAMINFO total samples 0 (allowed: streaming encoders write it) or 2^36-1 (a lie): the real 2 s come out."""
+    import soundfile
+
+    path = tmp_path / "t.flac"
+    soundfile.write(str(path), tone(2.0), 16_000, format="FLAC")
+    data = bytearray(path.read_bytes())
+    field = 8 + 13  # 'fLaC', block header, then STREAMINFO; total samples: the low 4 bits here and 4 bytes after
+    data[field] = (data[field] & 0xF0) | (0x0F if declared == "huge" else 0)
+    data[field + 1:field + 5] = b"\xff\xff\xff\xff" if declared == "huge" else b"\x00\x00\x00\x00"
+    path.write_bytes(bytes(data))
+    assert len(load_audio(path)) == pytest.approx(32_000, abs=2_000)
