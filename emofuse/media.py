@@ -64,6 +64,26 @@ def _short(exc: Exception) -> str:
 
 
 # ---------------------------------------------------------------- images
+MAX_IMAGE_PIXELS = 100_000_000
+"""Larger images are refused before decoding (a 20000x20000 JPEG of 18 KB decodes to 1.2 GB)."""
+_JPEG_SOF = set(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
+
+
+def declared_image_size(head: bytes) -> tuple[int, int] | None:
+    """(width, height) that a PNG or JPEG header declares, without decoding; None for other formats."""
+    if head.startswith(b"\x89PNG\r\n\x1a\n") and len(head) >= 24:
+        return int.from_bytes(head[16:20], "big"), int.from_bytes(head[20:24], "big")
+    if not head.startswith(b"\xff\xd8"):
+        return None
+    i = 2
+    while i + 9 <= len(head) and head[i] == 0xFF:
+        marker = head[i + 1]
+        if marker in _JPEG_SOF:
+            return int.from_bytes(head[i + 7:i + 9], "big"), int.from_bytes(head[i + 5:i + 7], "big")
+        i += 2 + int.from_bytes(head[i + 2:i + 4], "big")
+    return None
+
+
 def load_image(path: str | Path) -> np.ndarray:
     """Decode an image file to uint8 RGB (H, W, 3): grey, RGB, RGBA and 16-bit inputs are converted."""
     import cv2
@@ -71,7 +91,13 @@ def load_image(path: str | Path) -> np.ndarray:
     path = Path(path)
     _check_file(path)
     data = np.fromfile(path, dtype=np.uint8)
-    image = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
+    size = declared_image_size(data[:65536].tobytes())
+    if size and size[0] * size[1] > MAX_IMAGE_PIXELS:
+        raise InputError(path, f"declares {size[0]}x{size[1]} pixels (more than {MAX_IMAGE_PIXELS // 10**6} million)")
+    try:
+        image = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
+    except cv2.error as exc:
+        raise InputError(path, f"not a readable image ({str(exc).strip().splitlines()[-1][:100]})") from None
     if image is None:
         raise InputError(path, "not a readable image (corrupt or unsupported format)")
     return to_rgb8(image, bgr=True)

@@ -126,3 +126,19 @@ def test_flac_whose_header_misstates_its_length_decodes_what_is_there(tmp_path, 
     data[field + 1:field + 5] = b"\xff\xff\xff\xff" if declared == "huge" else b"\x00\x00\x00\x00"
     path.write_bytes(bytes(data))
     assert len(load_audio(path)) == pytest.approx(32_000, abs=2_000)
+
+
+def test_image_declaring_giant_dimensions_is_refused_before_decoding(tmp_path):
+    ok, encoded = cv2.imencode(".jpg", np.zeros((100, 120, 3), np.uint8))
+    from emofuse.media import declared_image_size
+
+    assert declared_image_size(encoded.tobytes()) == (120, 100)
+    data = bytearray(encoded.tobytes())
+    sof = data.find(b"\xff\xc0")
+    data[sof + 5:sof + 9] = (20000).to_bytes(2, "big") * 2  # an 18 KB-style file claiming 20000x20000
+    (tmp_path / "big.jpg").write_bytes(bytes(data))
+    with pytest.raises(InputError, match="big.jpg: declares 20000x20000 pixels"):
+        load_image(tmp_path / "big.jpg")
+    ok, png = cv2.imencode(".png", np.zeros((1, 2000, 3), np.uint8))  # thin but small: fine
+    (tmp_path / "thin.png").write_bytes(png.tobytes())
+    assert load_image(tmp_path / "thin.png").shape == (1, 2000, 3)
