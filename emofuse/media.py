@@ -161,6 +161,8 @@ def load_audio(path: str | Path, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
         info = soundfile.info(str(path))
         if not 0 < info.frames <= _plausible_samples(path, info.channels):
             return _load_audio_av(path, sample_rate)  # length unknown or a lie: decode what is really there
+        if info.samplerate >= MIN_SAMPLE_RATE and info.frames > MAX_AUDIO_SECONDS * info.samplerate:
+            raise InputError(path, f"audio longer than {MAX_AUDIO_SECONDS // 3600} hours; split it first")
         audio, rate = soundfile.read(str(path), dtype="float32", always_2d=True)
     except (soundfile.LibsndfileError, RuntimeError, TypeError):
         return _load_audio_av(path, sample_rate)
