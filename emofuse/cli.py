@@ -9,9 +9,7 @@ from pathlib import Path
 
 from emofuse import __version__
 from emofuse.errors import EmofuseError
-
-MEDIA_SUFFIXES = {".wav", ".flac", ".mp3", ".m4a", ".ogg", ".aac", ".opus", ".mp4", ".mov", ".mkv", ".avi",
-                  ".webm", ".flv", ".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".gif"}
+from emofuse.media import MEDIA_SUFFIXES
 
 
 def fail(message: str) -> None:
@@ -163,17 +161,24 @@ def _annotate(result: dict, target: str, many: bool) -> None:
 
 
 def summary_line(result: dict) -> str:
-    """``input: fused label (speech x 30%, face y 70%)`` for the terminal; the shares are the fusion weights."""
-    weights = (result.get("fused") or {}).get("weights") or {}
+    """The terminal line of one result: each label with its own probability, then how fusion weighed the two.
 
-    def part(name):
-        block = result.get(name)
+    ``clip.mp4: happy 71% (voice happy 64%, face happy 80%; weighed voice 40%, face 60%)``; a missing modality is
+    named in words: ``silence.wav: nothing to read (no voice, no face)``.
+    """
+    def label(block: dict | None) -> str | None:
         if not block or not block.get("label"):
-            return f"{name} -"
-        return f"{name} {block['label']}" + (f" {weights[name]:.0%}" if weights.get(name) else "")
+            return None
+        return f"{block['label']} {block['probabilities'][block['label']]:.0%}"
 
-    fused = (result.get("fused") or {}).get("label") or "-"
-    return f"{result['input']}: {fused} ({part('speech')}, {part('face')})"
+    fused = label(result.get("fused")) or "nothing to read"
+    parts = [f"voice {label(result.get('speech'))}" if label(result.get("speech")) else "no voice",
+             f"face {label(result.get('face'))}" if label(result.get("face")) else "no face"]
+    weights = (result.get("fused") or {}).get("weights") or {}
+    text = f"{result['input']}: {fused} ({', '.join(parts)}"
+    if weights and all(weights.get(m) for m in ("speech", "face")):
+        text += f"; weighed voice {weights['speech']:.0%}, face {weights['face']:.0%}"
+    return text + ")"
 
 
 def cmd_enrol(args: argparse.Namespace) -> int:

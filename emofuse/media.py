@@ -17,6 +17,13 @@ from emofuse.errors import InputError
 SAMPLE_RATE = 16_000
 MediaKind = Literal["image", "audio", "video"]
 
+AUDIO_SUFFIXES: tuple[str, ...] = (".wav", ".flac", ".mp3", ".m4a", ".ogg", ".aac", ".opus")
+VIDEO_SUFFIXES: tuple[str, ...] = (".mp4", ".mov", ".mkv", ".avi", ".webm", ".flv")
+IMAGE_SUFFIXES: tuple[str, ...] = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".gif")
+MEDIA_SUFFIXES: tuple[str, ...] = AUDIO_SUFFIXES + VIDEO_SUFFIXES + IMAGE_SUFFIXES
+"""The one list of media file suffixes: which files a folder offers and an upload accepts. A file's kind is
+still decided by its content (``sniff``), never by its suffix."""
+
 _IMAGE_MAGIC = (b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n", b"GIF87a", b"GIF89a", b"BM", b"II*\x00", b"MM\x00*")
 _AUDIO_MAGIC = (b"fLaC", b"ID3", b"OggS", b"\xff\xfb", b"\xff\xf3", b"\xff\xf2", b"\xff\xf1", b"\xff\xf9")
 

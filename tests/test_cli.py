@@ -81,6 +81,17 @@ def test_resume_knows_a_file_by_its_resolved_path_and_json_holds_every_run(tmp_p
     assert first.exists()
 
 
+def test_terminal_line_says_what_is_missing_in_words(tmp_path, capsys):
+    silent = write_wav(tmp_path / "silent.wav", np.zeros(32_000, np.float32))
+    assert main(["analyze", str(silent)]) == 0
+    line = capsys.readouterr().out.strip().splitlines()[-1]
+    assert line == f"{silent}: nothing to read (no voice, no face)"
+    speech = write_wav(tmp_path / "tone.wav", tone(2.0))
+    assert main(["analyze", str(speech)]) == 0
+    line = capsys.readouterr().out.strip().splitlines()[-1]
+    assert line.startswith(f"{speech}: ") and "voice " in line and "no face" in line and "%" in line
+
+
 def test_resume_repairs_a_torn_last_line(tmp_path):
     """A run killed mid-write leaves half a record: the next run cuts it off and analyses that input again."""
     (tmp_path / "in").mkdir()

@@ -48,7 +48,10 @@ def test_fusion_trusts_the_face_over_speech_from_a_noisier_corpus():
     assert noisy["fused"]["weights"]["face"] > 0.8 and noisy["fused"]["sources"] == ["speech", "face"]
     assert noisy["fused"]["label"] == noisy["face"]["label"] == "happy"
     assert "noisier than the speech model's training audio" in fusion_summary(noisy)
-    assert summary_line(noisy).endswith(f"face happy {noisy['fused']['weights']['face']:.0%})")
+    face_share = noisy["fused"]["weights"]["face"]
+    assert summary_line(noisy).endswith(f"face {noisy['face']['label']} "
+                                        f"{noisy['face']['probabilities'][noisy['face']['label']]:.0%}; "
+                                        f"weighed voice {1 - face_share:.0%}, face {face_share:.0%})")
     studio = analyzer.analyze_video(need(RAVDESS_VIDEO) / "01-01-06-02-02-02-05.mp4")
     assert studio["speech"]["domain_match"] > 0.9 and studio["fused"]["weights"]["speech"] > 0.5
     assert "noisier" not in fusion_summary(studio)

@@ -8,11 +8,12 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from emofuse.errors import EmofuseError, InputError
+from emofuse.media import AUDIO_SUFFIXES, IMAGE_SUFFIXES, VIDEO_SUFFIXES
 
 MAX_UPLOAD_MB = 200
-AUDIO_TYPES = ["wav", "mp3", "flac", "m4a", "ogg"]
-IMAGE_TYPES = ["jpg", "jpeg", "png", "bmp", "webp"]
-VIDEO_TYPES = ["mp4", "mov", "mkv", "webm", "avi", "flv"]
+AUDIO_TYPES = [suffix[1:] for suffix in AUDIO_SUFFIXES]
+IMAGE_TYPES = [suffix[1:] for suffix in IMAGE_SUFFIXES]
+VIDEO_TYPES = [suffix[1:] for suffix in VIDEO_SUFFIXES]
 
 
 @contextmanager

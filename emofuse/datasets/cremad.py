@@ -8,6 +8,7 @@ from pathlib import Path
 
 from emofuse.errors import InputError
 from emofuse.labels import CREMAD_EMOTIONS
+from emofuse.media import AUDIO_SUFFIXES, VIDEO_SUFFIXES
 
 _NAME = re.compile(r"^(\d{4})_([A-Z]{3})_([A-Z]{3})_([A-Z]{2})$")
 LEVELS = {"LO": "low", "MD": "medium", "HI": "high", "XX": "unspecified"}
@@ -35,12 +36,12 @@ def parse_cremad_name(path: str | Path) -> CremaDClip:
 
 
 def list_cremad(root: str | Path) -> list[CremaDClip]:
-    """All CREMA-D clips (.flv, .mp4, .wav) below ``root``, sorted by name."""
+    """All CREMA-D clips (any audio or video file, e.g. the official .flv) below ``root``, sorted by name."""
     root = Path(root)
     if not root.is_dir():
         raise InputError(root, "not a folder")
     clips = [parse_cremad_name(p) for p in sorted(root.rglob("*"))
-             if p.suffix.lower() in {".flv", ".mp4", ".wav"} and _NAME.match(p.stem)]
+             if p.suffix.lower() in AUDIO_SUFFIXES + VIDEO_SUFFIXES and _NAME.match(p.stem)]
     if not clips:
         raise InputError(root, "no CREMA-D files found")
     return clips

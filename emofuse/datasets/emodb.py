@@ -12,9 +12,9 @@ from pathlib import Path
 
 from emofuse.errors import InputError
 from emofuse.labels import EMODB_EMOTIONS
+from emofuse.media import AUDIO_SUFFIXES
 
 _NAME = re.compile(r"^(\d{2})([a-z]\d{2})([WLEAFTN])([a-z])$")
-SUFFIXES = {".wav", ".flac"}
 
 
 @dataclass(frozen=True)
@@ -43,7 +43,7 @@ def list_emodb(root: str | Path) -> list[EmoDBClip]:
     if not root.is_dir():
         raise InputError(root, "not a folder")
     clips = [parse_emodb_name(p) for p in sorted(root.rglob("*"))
-             if p.suffix.lower() in SUFFIXES and _NAME.match(p.stem)]
+             if p.suffix.lower() in AUDIO_SUFFIXES and _NAME.match(p.stem)]
     clips = [c for c in clips if c.label is not None]
     if not clips:
         raise InputError(root, "no EmoDB files found (expected SSTTTEV.wav, e.g. 03a01Wa.wav)")

@@ -12,11 +12,11 @@ from pathlib import Path
 
 from emofuse.errors import InputError
 from emofuse.labels import RAVDESS_EMOTIONS
+from emofuse.media import AUDIO_SUFFIXES, VIDEO_SUFFIXES
 
 ACTOR_FOLDS: tuple[tuple[int, ...], ...] = tuple(tuple(range(s, s + 4)) for s in range(1, 21, 4))
 """The project's 5 speaker-independent folds over actors 01-20: 01-04, 05-08, 09-12, 13-16, 17-20."""
 
-MEDIA_SUFFIXES = {".wav", ".flac", ".mp4", ".mp3", ".ogg", ".m4a"}
 _NAME = re.compile(r"^(\d{2})-(\d{2})-(\d{2})-(\d{2})-(\d{2})-(\d{2})-(\d{2})$")
 
 
@@ -65,7 +65,7 @@ def list_ravdess(root: str | Path, channel: str | None = "speech",
         raise InputError(root, "not a folder")
     clips = []
     for path in sorted(root.rglob("*")):
-        if path.suffix.lower() not in MEDIA_SUFFIXES or not _NAME.match(path.stem):
+        if path.suffix.lower() not in AUDIO_SUFFIXES + VIDEO_SUFFIXES or not _NAME.match(path.stem):
             continue
         clip = parse_ravdess_name(path)
         if (channel is None or clip.channel == channel) and (actors is None or clip.actor in actors):
