@@ -41,7 +41,7 @@ def analyse(run: Path | None) -> tuple[list[tuple[str, dict, str]], FusionConfig
             if path.suffix == ".mp4" and by_actor:
                 analyzer = Analyzer(speech_model=by_actor[parse_ravdess_name(path).actor], face_model=face)
             items.append((set_name, analyzer.analyze_video(path), label))
-    return items, shipped.config.fusion
+    return items, shipped.fusion_config()
 
 
 def main() -> None:

@@ -158,7 +158,7 @@ def train_fusion(data: list[str], out: str | Path) -> dict:
     out.mkdir(parents=True, exist_ok=True)
     analyzer = Analyzer()
     analysed = [item for folder in data for item in analyse_videos(folder, analyzer=analyzer)]
-    x, y = clip_fusion_data(analysed, analyzer.config.fusion)
+    x, y = clip_fusion_data(analysed, analyzer.fusion_config())
     rule = np.array([fusion_index(result["fused"], FUSION_LABELS) for result, _ in analysed])
     model = LearnedFusion().fit(x, y)
     model.save(out / "fusion.json")

@@ -68,15 +68,18 @@ POOLS = {"linear": linear_pool, "log-linear": log_linear_pool}
 """Fusion rules by name: the weighted sum rule and the weighted product rule (default)."""
 
 
-@dataclass
+@dataclass(frozen=True)
 class FusionConfig:
-    """Prior trust in each modality, each model's calibration temperature and the pooling rule."""
+    """Prior trust in each modality, each model's calibration temperature and the pooling rule.
+
+    A temperature left at None is the model card's (``Analyzer.fusion_config()`` fills it in; 1.0 without a model).
+    """
 
     rule: str = "log-linear"  # "log-linear" (weighted product of experts) or "linear" (weighted sum rule)
     speech_prior: float = 1.0
     face_prior: float = 1.0
-    speech_temperature: float = 1.0
-    face_temperature: float = 1.0
+    speech_temperature: float | None = None
+    face_temperature: float | None = None
     min_reliability: float = 0.05  # below this a modality is treated as missing in the window
     use_domain_match: bool = True  # weight speech by how closely the recording matches the training recordings
 
@@ -104,9 +107,9 @@ class ModalityEvidence:
 
     @classmethod
     def from_model(cls, probs: np.ndarray, labels: tuple[str, ...], reliability: np.ndarray,
-                   temperature: float, domain_match: float = 1.0) -> ModalityEvidence:
-        """Project a model's probabilities onto the fusion labels and calibrate them."""
-        projected = calibrate(to_fusion_probabilities(probs, labels), temperature)
+                   temperature: float | None, domain_match: float = 1.0) -> ModalityEvidence:
+        """Project a model's probabilities onto the fusion labels and calibrate them (None: temperature 1)."""
+        projected = calibrate(to_fusion_probabilities(probs, labels), temperature or 1.0)
         reliability = np.asarray(reliability, dtype=np.float64)
         return cls(projected, reliability, reliability * np.maximum(confidence(projected), 0.05) * domain_match)
 

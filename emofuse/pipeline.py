@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -72,12 +72,11 @@ class Analyzer:
 
     @property
     def speech(self):
-        """The speech classifier (loaded on first use); fusion uses its calibration temperature."""
+        """The speech classifier (loaded on first use)."""
         if self._speech is None:
             from emofuse.audio.classifier import SpeechClassifier
 
             self._speech = SpeechClassifier()
-        self.config.fusion.speech_temperature = self._speech.temperature
         return self._speech
 
     @property
@@ -88,8 +87,15 @@ class Analyzer:
 
             self._face = FaceClassifier(detector=self.config.detector, min_face_size=self.config.min_face_size,
                                         max_side=self.config.detect_max_side)
-        self.config.fusion.face_temperature = self._face.temperature
         return self._face
+
+    def fusion_config(self) -> FusionConfig:
+        """The fusion settings, with the loaded models' calibration temperatures where the config leaves them open."""
+        fusion = self.config.fusion
+        return replace(
+            fusion,
+            speech_temperature=fusion.speech_temperature or (self._speech.temperature if self._speech else None),
+            face_temperature=fusion.face_temperature or (self._face.temperature if self._face else None))
 
     # ------------------------------------------------------------ entry points
     def analyze(self, path: str | Path, face_crop: bool = False, progress: Progress | None = None) -> dict:
@@ -201,7 +207,7 @@ class Analyzer:
             reliability.append(covered / max(end - start, 1e-6))
             probs.append(overlap @ seg_probs / overlap.sum() if overlap.sum() > 0 else np.full(8, 1 / 8))
         return ModalityEvidence.from_model(np.array(probs), SPEECH_LABELS, np.array(reliability),
-                                           self.config.fusion.speech_temperature,
+                                           self.fusion_config().speech_temperature,
                                            speech_domain_match(speech, self.config.fusion))
 
     def _face_evidence(self, face: dict | None, samples: list[FaceSample], windows) -> ModalityEvidence:
@@ -221,14 +227,14 @@ class Analyzer:
             size = min(1.0, np.mean([s.size for s in inside]) / 64.0)
             reliability.append(presence * size * float(np.mean([s.score for s in inside])))
         return ModalityEvidence.from_model(np.array(probs), FACE_LABELS, np.array(reliability),
-                                           self.config.fusion.face_temperature)
+                                           self.fusion_config().face_temperature)
 
     def _fuse_timeline(self, duration, speech, face, samples, frames_seen) -> dict:
         """Fused windows for the timeline; the clip label fuses each modality's clip summary."""
         windows = self._windows(duration)
         speech_ev = self._speech_evidence(speech, windows)
         face_ev = self._face_evidence(face, samples, windows)
-        fused, sources = combine(speech_ev, face_ev, self.config.fusion, self.learned_fusion)
+        fused, sources = combine(speech_ev, face_ev, self.fusion_config(), self.learned_fusion)
         segments = [segment_record(s, e, p, FUSION_LABELS, sources=src)
                     for (s, e), p, src in zip(windows, fused, sources) if src]
         hop = self.config.hop
@@ -238,7 +244,7 @@ class Analyzer:
     def _fuse_clip(self, speech: dict | None, speech_reliability: float, face: dict | None,
                    face_reliability: float, segments: list[dict] | None = None) -> dict:
         reliability = {"speech": speech_reliability, "face": face_reliability}
-        return fuse_clip(speech, face, reliability, self.config.fusion, self.learned_fusion, segments)
+        return fuse_clip(speech, face, reliability, self.fusion_config(), self.learned_fusion, segments)
 
     @staticmethod
     def _result(source, kind: str, duration: float, speech, face, fused) -> dict:

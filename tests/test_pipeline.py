@@ -105,3 +105,16 @@ def test_a_video_header_claiming_hours_does_not_make_hours_of_windows(tmp_path, 
     assert lied_to["duration"] == pytest.approx(truthful["duration"], abs=0.1) and 1.8 < lied_to["duration"] < 2.2
     assert len(lied_to["fused"]["segments"]) <= 3
     assert pipeline.decoded_duration(2.0, 1.9, 2.0) == 2.0 and pipeline.decoded_duration(0.0, 1.5, 0.0) == 1.5
+
+
+def test_reading_the_models_changes_no_setting():
+    """Loading a model does not write its temperature into the user's config; fusion_config() supplies it."""
+    from emofuse.fusion import FusionConfig
+    from emofuse.pipeline import AnalyzerConfig
+
+    analyzer = Analyzer(AnalyzerConfig(fusion=FusionConfig(face_temperature=2.5)))
+    before = analyzer.config.fusion
+    assert analyzer.speech and analyzer.face
+    assert analyzer.config.fusion is before and before.speech_temperature is None and before.face_temperature == 2.5
+    used = analyzer.fusion_config()
+    assert used.speech_temperature == analyzer.speech.temperature and used.face_temperature == 2.5
