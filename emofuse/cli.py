@@ -228,8 +228,9 @@ def cmd_train(args: argparse.Namespace) -> int:
 def cmd_app(args: argparse.Namespace) -> int:
     script = Path(__file__).parent / "app" / "main.py"
     command = [sys.executable, "-m", "streamlit", "run", str(script), "--server.port", str(args.port),
-               "--server.headless", "true", "--browser.gatherUsageStats", "false",
+               "--server.address", args.host, "--server.headless", "true", "--browser.gatherUsageStats", "false",
                "--server.maxUploadSize", str(args.max_upload_mb)]
+    os.environ["EMOFUSE_MAX_UPLOAD_MB"] = str(args.max_upload_mb)  # the app's own check and sidebar read it
     if os.name == "posix":  # become the server, so a signal to this process (e.g. from a supervisor) stops it
         os.execv(sys.executable, command)
     import subprocess
@@ -307,8 +308,10 @@ def build_parser() -> argparse.ArgumentParser:
     train.set_defaults(func=cmd_train)
 
     app = sub.add_parser("app", help="start the web app (needs the 'app' extra)")
-    app.add_argument("--port", type=int, default=8501)
-    app.add_argument("--max-upload-mb", type=int, default=200)
+    app.add_argument("--host", default="127.0.0.1",
+                     help="address to listen on (default: %(default)s, this machine only; 0.0.0.0 for every interface)")
+    app.add_argument("--port", type=int, default=8501, help="port to listen on (default: %(default)s)")
+    app.add_argument("--max-upload-mb", type=int, default=200, help="largest upload in MB (default: %(default)s)")
     app.set_defaults(func=cmd_app)
     return parser
 

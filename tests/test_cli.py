@@ -81,6 +81,33 @@ def test_resume_knows_a_file_by_its_resolved_path_and_json_holds_every_run(tmp_p
     assert first.exists()
 
 
+def test_app_listens_on_this_machine_only_by_default():
+    from emofuse.cli import build_parser
+
+    args = build_parser().parse_args(["app"])
+    assert (args.host, args.port, args.max_upload_mb) == ("127.0.0.1", 8501, 200)
+    assert all(action.help for action in build_parser()._subparsers._group_actions[0].choices["app"]._actions)
+
+
+def test_upload_limit_follows_the_app_option(monkeypatch):
+    import importlib
+
+    import emofuse.app.uploads as uploads
+    from emofuse.errors import InputError
+
+    data = b"x" * (3 * 1024 * 1024 // 2)  # 1.5 MB
+    try:
+        monkeypatch.setenv("EMOFUSE_MAX_UPLOAD_MB", "1")
+        with pytest.raises(InputError, match="larger than 1 MB"), importlib.reload(uploads).saved_upload("a.wav", data):
+            pass
+        monkeypatch.setenv("EMOFUSE_MAX_UPLOAD_MB", "2")
+        with importlib.reload(uploads).saved_upload("a.wav", data) as path:
+            assert path.stat().st_size == len(data)
+    finally:
+        monkeypatch.delenv("EMOFUSE_MAX_UPLOAD_MB")
+        importlib.reload(uploads)
+
+
 def test_terminal_line_says_what_is_missing_in_words(tmp_path, capsys):
     silent = write_wav(tmp_path / "silent.wav", np.zeros(32_000, np.float32))
     assert main(["analyze", str(silent)]) == 0

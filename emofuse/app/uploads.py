@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -10,7 +11,8 @@ from pathlib import Path
 from emofuse.errors import EmofuseError, InputError
 from emofuse.media import AUDIO_SUFFIXES, IMAGE_SUFFIXES, VIDEO_SUFFIXES
 
-MAX_UPLOAD_MB = 200
+MAX_UPLOAD_MB = int(os.environ.get("EMOFUSE_MAX_UPLOAD_MB", "200"))
+"""Set by ``emofuse app --max-upload-mb`` (Streamlit's own limit is set to the same)."""
 AUDIO_TYPES = [suffix[1:] for suffix in AUDIO_SUFFIXES]
 IMAGE_TYPES = [suffix[1:] for suffix in IMAGE_SUFFIXES]
 VIDEO_TYPES = [suffix[1:] for suffix in VIDEO_SUFFIXES]
