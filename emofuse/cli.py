@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from emofuse import __version__
+from emofuse.audio.adapt import ADAPT_MODES
 from emofuse.errors import EmofuseError
 from emofuse.media import MEDIA_SUFFIXES
 
@@ -172,8 +173,8 @@ def summary_line(result: dict) -> str:
         return f"{block['label']} {block['probabilities'][block['label']]:.0%}"
 
     fused = label(result.get("fused")) or "nothing to read"
-    parts = [f"voice {label(result.get('speech'))}" if label(result.get("speech")) else "no voice",
-             f"face {label(result.get('face'))}" if label(result.get("face")) else "no face"]
+    voice, face = label(result.get("speech")), label(result.get("face"))
+    parts = [f"voice {voice}" if voice else "no voice", f"face {face}" if face else "no face"]
     weights = (result.get("fused") or {}).get("weights") or {}
     text = f"{result['input']}: {fused} ({', '.join(parts)}"
     if weights and all(weights.get(m) for m in ("speech", "face")):
@@ -269,7 +270,7 @@ def build_parser() -> argparse.ArgumentParser:
                          help="weighted product (default) or weighted sum of the calibrated modalities")
     analyze.add_argument("--fusion-model", help="a learned fusion model (JSON) from 'emofuse train fusion'")
     analyze.add_argument("--profile", help="a voice profile from 'emofuse enrol': read the voice relative to it")
-    analyze.add_argument("--adapt", default="none", choices=["none", "enrol", "session", "batch"],
+    analyze.add_argument("--adapt", default="none", choices=ADAPT_MODES,
                          help="speech adaptation: none (default); enrol (needs --profile); session (each recording's "
                               "own running statistics); batch (statistics of all inputs, per --speaker-from group)")
     analyze.add_argument("--speaker-from", help="with --adapt batch: a regular expression on the file name whose "

@@ -76,11 +76,12 @@ def test_shipped_encoder_matches_torch_on_short_windows(thirty_seconds):
     from emofuse.train.whisper import PooledEncoder, load_encoder
 
     card = load_card("speech")
+    layers = tuple(card["encoder"]["layers"])
     try:
-        encoder = load_encoder("base")
+        encoder = load_encoder("base", max(layers))
     except FileNotFoundError as exc:
         pytest.skip(str(exc))
-    pooled = PooledEncoder(encoder, tuple(card["encoder"]["layers"]), card["encoder"]["pooling"] == "mean+std")
+    pooled = PooledEncoder(encoder, layers, card["encoder"]["pooling"] == "mean+std")
     windows = [thirty_seconds[:48_000], thirty_seconds[48_000:96_000], thirty_seconds[100_000:125_000]]
     ours = WhisperFeatures(model_path(card, card["encoder"]["file"]))(windows)
     with torch.no_grad():

@@ -19,14 +19,14 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Literal, get_args
 
 import numpy as np
 
 from emofuse.errors import InputError
 
 AdaptMode = Literal["none", "enrol", "session", "batch"]
-ADAPT_MODES: tuple[str, ...] = ("none", "enrol", "session", "batch")
+ADAPT_MODES: tuple[str, ...] = get_args(AdaptMode)
 SESSION_PRIOR_WINDOWS = 2.0
 """Weight, in windows, of the training mean in a session reference: after ~10 s of voice it has little say."""
 

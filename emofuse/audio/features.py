@@ -18,7 +18,6 @@ WIN_LENGTH = 400  # 25 ms at 16 kHz
 HOP_LENGTH = 160  # 10 ms at 16 kHz
 N_MELS = 64
 N_MFCC = 20
-FRAMES_PER_SECOND = SAMPLE_RATE / HOP_LENGTH
 
 
 @lru_cache(maxsize=8)

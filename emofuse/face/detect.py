@@ -110,7 +110,6 @@ class MTCNNDetector:
         self.scale_factor, self.max_side = scale_factor, max_side
 
     def __call__(self, image: np.ndarray) -> list[Detection]:
-
         small, shrink = downscale(image, self.max_side)
         if min(small.shape[:2]) < 12:  # narrower than MTCNN's smallest window: no face can be there
             return []

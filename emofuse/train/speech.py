@@ -240,8 +240,8 @@ def group_keys(pool: Pool) -> np.ndarray:
     return np.array([f"{c}/{s}/{k}" for c, s, k in zip(pool.corpus, pool.speakers, pool.copy)])
 
 
-def referenced(pool: Pool, references: dict[str, np.ndarray] | None = None) -> Pool:
-    """``pool`` with each clip's features minus its group's reference (default: the group's mean over its clips).
+def referenced(pool: Pool) -> Pool:
+    """``pool`` with each clip's features minus the mean of its group (speaker and recording condition).
 
     This is what adaptation does at inference: features are read relative to the speaker (and room) they come
     from; a head trained on referenced features expects it.
@@ -250,7 +250,7 @@ def referenced(pool: Pool, references: dict[str, np.ndarray] | None = None) -> P
     x = pool.x.astype(np.float32).copy()
     for key in np.unique(keys):
         rows = keys == key
-        x[rows] -= x[rows].mean(0) if references is None else references[key]
+        x[rows] -= x[rows].mean(0)
     return Pool(x, pool.y, pool.speakers, pool.corpus, pool.copy)
 
 

@@ -139,7 +139,7 @@ class WhisperEncoder(nn.Module):
 
     @classmethod
     def from_ct2(cls, arrays: dict[str, np.ndarray], layers: int | None = None) -> WhisperEncoder:
-        """The encoder from ``read_ct2`` arrays; ``layers`` keeps only the first blocks (and no final LayerNorm)."""
+        """The encoder from ``read_ct2`` arrays; ``layers`` keeps only the first blocks (for a cut encoder)."""
         n_blocks = len({k.split("/")[0] for k in arrays if re.match(r"layer_\d+/", k)})
         width, n_mels = arrays["conv1/weight"].shape[:2]
         shape = EncoderShape(n_mels, width, int(arrays["num_heads"]), n_blocks if layers is None else layers)
@@ -157,15 +157,17 @@ class WhisperEncoder(nn.Module):
         model.load_state_dict({k: torch.from_numpy(arrays[v].astype(np.float32)) for k, v in state.items()})
         return model.eval()
 
-    def forward(self, mel: torch.Tensor) -> torch.Tensor:
+    def hidden_states(self, mel: torch.Tensor) -> list[torch.Tensor]:
+        """[L0 = convs + positions, L1 = block 1, ...], each (batch, frames / 2, width); no final LayerNorm."""
         x = F.gelu(self.conv2(F.gelu(self.conv1(mel)))).transpose(1, 2)
-        x = x + self.positions[: x.shape[1]]
-        states = [x]
+        states = [x + self.positions[: x.shape[1]]]
         for block in self.blocks:
-            x = block(x)
-            states.append(x)
-        states.append(self.ln_post(x))
-        return torch.stack(states, dim=1)
+            states.append(block(states[-1]))
+        return states
+
+    def forward(self, mel: torch.Tensor) -> torch.Tensor:
+        states = self.hidden_states(mel)
+        return torch.stack([*states, self.ln_post(states[-1])], dim=1)
 
 
 def load_encoder(name: str, layers: int | None = None) -> WhisperEncoder:
@@ -174,37 +176,28 @@ def load_encoder(name: str, layers: int | None = None) -> WhisperEncoder:
 
 
 class PooledEncoder(nn.Module):
-    """The encoder cut after the last wanted layer; returns each of ``layers`` pooled over time, concatenated.
-
-    Per layer: the mean over time, and with ``with_std`` the standard deviation after it (the cached layout).
+    """Each of ``layers`` of ``encoder`` pooled over time, concatenated: per layer the mean over time, and with
+    ``with_std`` the standard deviation after it (the cached layout). Give it an encoder cut after max(``layers``)
+    (``load_encoder(name, max(layers))``): every block it has runs.
     """
 
     def __init__(self, encoder: WhisperEncoder, layers: tuple[int, ...], with_std: bool = False):
         super().__init__()
-        self.encoder = encoder
-        self.encoder.blocks = nn.ModuleList(list(encoder.blocks)[:max(layers)])
-        self.layers, self.with_std = layers, with_std
+        self.encoder, self.layers, self.with_std = encoder, layers, with_std
 
     def pool(self, x: torch.Tensor) -> list[torch.Tensor]:
         return [x.mean(dim=1), x.std(dim=1)] if self.with_std else [x.mean(dim=1)]
 
     def forward(self, mel: torch.Tensor) -> torch.Tensor:
-        enc = self.encoder
-        x = F.gelu(enc.conv2(F.gelu(enc.conv1(mel)))).transpose(1, 2)
-        x = x + enc.positions[: x.shape[1]]
-        pooled = self.pool(x) if 0 in self.layers else []
-        for i, block in enumerate(enc.blocks, start=1):
-            x = block(x)
-            if i in self.layers:
-                pooled += self.pool(x)
-        return torch.cat(pooled, dim=1)
+        states = self.encoder.hidden_states(mel)
+        return torch.cat([s for i in self.layers for s in self.pool(states[i])], dim=1)
 
 
 def export_pooled_encoder(name: str, layers: tuple[int, ...], path: Path, with_std: bool = False) -> Path:
     """Export Whisper ``name`` cut after max(``layers``) to ONNX (input ``mel``, output ``features``), fp16 weights."""
     import onnx
 
-    model = PooledEncoder(load_encoder(name), layers, with_std).eval()
+    model = PooledEncoder(load_encoder(name, max(layers)), layers, with_std).eval()
     example = torch.zeros(2, model.encoder.shape.n_mels, 300)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp.onnx")
