@@ -20,10 +20,10 @@ ACTORS = {"RAVDESS actor 05": ("ravdess_video", "-05.mp4"), "CREMA-D actor 1001"
 
 
 def face_probs(analyzer: Analyzer, path) -> np.ndarray | None:
-    face = analyzer.analyze_video(path)["face"]
-    if not face or face["label"] is None:
+    face = analyzer.analyze_video(path).face
+    if face is None or face.probs is None:
         return None
-    return to_fusion_probabilities(np.array([face["probabilities"][k] for k in FACE_LABELS]), FACE_LABELS)
+    return to_fusion_probabilities(face.probs, FACE_LABELS)
 
 
 def main() -> None:

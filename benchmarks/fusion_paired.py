@@ -20,16 +20,18 @@ import numpy as np
 from _common import SHARED, fold_classifiers, save, table
 
 from emofuse.datasets import parse_ravdess_name
-from emofuse.evaluate import clip_fusion_data, fusion_index, leave_one_out, list_labelled_videos
+from emofuse.evaluate import fusion_index, list_labelled_videos
 from emofuse.face.classifier import FaceClassifier
-from emofuse.fusion import POOLS, FusionConfig
-from emofuse.labels import FACE_LABELS, FUSION_LABELS, SPEECH_LABELS, to_fusion_label
-from emofuse.pipeline import Analyzer, fuse_clip
+from emofuse.fusion import POOLS, FusionConfig, fuse_clip
+from emofuse.fusion.learned import clip_features, leave_one_out
+from emofuse.labels import FUSION_LABELS, to_fusion_label
+from emofuse.pipeline import Analyzer
+from emofuse.results import Result
 
 SETS = {"RAVDESS video (actors 01, 05)": "ravdess_video", "CREMA-D (actor 1001)": "crema_d"}
 
 
-def analyse(run: Path | None) -> tuple[list[tuple[str, dict, str]], FusionConfig]:
+def analyse(run: Path | None) -> tuple[list[tuple[str, Result, str]], FusionConfig]:
     """(set name, result, true label) of every paired clip, and the fusion settings used."""
     face = FaceClassifier()
     shipped = Analyzer(face_model=face)
@@ -51,8 +53,8 @@ def main() -> None:
     items, config = analyse(args.speech_run)
     truth = np.array([FUSION_LABELS.index(to_fusion_label(label)) for _, _, label in items])
     predictions = {
-        "speech": [fusion_index(r["speech"], SPEECH_LABELS) for _, r, _ in items],
-        "face": [fusion_index(r["face"], FACE_LABELS) for _, r, _ in items],
+        "speech": [fusion_index(r.speech) for _, r, _ in items],
+        "face": [fusion_index(r.face) for _, r, _ in items],
     }
     for rule, use_domain_match in itertools.product(POOLS, (True, False)):
         rule_config = FusionConfig(rule=rule, speech_temperature=config.speech_temperature,
@@ -60,10 +62,10 @@ def main() -> None:
         name = f"fused, {rule} rule" + ("" if use_domain_match else ", speech SNR ignored")
         name += " (default)" if rule == FusionConfig().rule and use_domain_match else ""
         predictions[name] = [
-            fusion_index(fuse_clip(r["speech"], r["face"], r["fused"]["reliability"], rule_config), FUSION_LABELS)
+            fusion_index(fuse_clip(r.speech, r.face, r.fused.reliability, rule_config))
             for _, r, _ in items]
-    x, y = clip_fusion_data([(r, label) for _, r, label in items], config)
-    predictions["fused, learned (leave-one-clip-out)"] = list(leave_one_out(x, y))
+    x = clip_features([r for _, r, _ in items], config)
+    predictions["fused, learned (leave-one-clip-out)"] = list(leave_one_out(x, truth))
     sets = [name for name in SETS] + ["all"]
     rows = []
     for method, predicted in predictions.items():
@@ -80,9 +82,11 @@ def main() -> None:
         "protocol": f"7 fusion labels, one label per clip, shipped face model; {speech_protocol}; "
                     "CREMA-D: shipped speech model (unseen speaker)",
         "rows": rows,
-        "clips": [{"set": s, "input": Path(r["input"]).name, "true": to_fusion_label(label),
-                   "speech_snr_db": r["speech"]["snr_db"], "speech_domain_match": r["speech"]["domain_match"],
-                   "fused_weights": r["fused"]["weights"], **{m: FUSION_LABELS[p[i]] for m, p in predictions.items()}}
+        "clips": [{"set": s, "input": Path(r.input).name, "true": to_fusion_label(label),
+                   "speech_snr_db": r.speech and r.speech.to_dict()["snr_db"],
+                   "speech_domain_match": r.speech and r.speech.to_dict()["domain_match"],
+                   "fused_weights": r.fused.to_dict().get("weights"),
+                   **{m: FUSION_LABELS[p[i]] for m, p in predictions.items()}}
                   for i, (s, r, label) in enumerate(items)],
     })
 

@@ -36,7 +36,7 @@ def main() -> None:
             audio = load_audio(clip.path)
             audio = audio if snr is None else add_noise(audio, snr, rng, exponent=1.0).astype(np.float32)
             block = by_actor[clip.actor].analyze(audio)
-            hits.append((block["label"] or "neutral") == clip.label)
+            hits.append((block.label or "neutral") == clip.label)
             measured.append(block["snr_db"])
             matches.append(block["domain_match"])
         rows.append({"added noise": "none" if snr is None else f"pink, {snr} dB SNR", "clips": len(clips),

@@ -53,7 +53,7 @@ def main() -> None:
     size_mb = sum(model_path(card, card[part]["file"]).stat().st_size for part in ("encoder", "head")) / 1e6
     median = float(np.median(times))
     row = {"audio_s": len(audio) / 16_000, "median_s": median, "x_realtime": len(audio) / 16_000 / median,
-           "windows": len(result["segments"]), "model_mb": size_mb, "threads": int(os.environ["EMOFUSE_THREADS"]),
+           "windows": len(result.segments), "model_mb": size_mb, "threads": int(os.environ["EMOFUSE_THREADS"]),
            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
     table([row])
     save("speech_speed", {"results": row, "repeats": args.repeats})

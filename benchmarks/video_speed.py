@@ -62,7 +62,7 @@ def analyse(path: str) -> None:
     result = Analyzer().analyze(path)
     elapsed = time.perf_counter() - start
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(elapsed, peak, result["fused"]["label"], len(result["fused"]["segments"]))
+    print(elapsed, peak, result.fused.label, len(result.fused.segments))
 
 
 def main() -> None:

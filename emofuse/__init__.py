@@ -2,7 +2,7 @@
 
 The whole public API, importable without loading any model::
 
-    from emofuse import Analyzer, SpeechClassifier, FaceClassifier, analyze
+    from emofuse import Analyzer, SpeechClassifier, FaceClassifier, Result, analyze
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ _LAZY = {
     "SpeechClassifier": "emofuse.audio.classifier",
     "FaceClassifier": "emofuse.face.classifier",
     "FusionConfig": "emofuse.fusion",
+    "Result": "emofuse.results",
     "EmofuseError": "emofuse.errors",
     "InputError": "emofuse.errors",
 }

@@ -68,7 +68,7 @@ def cmd_analyze(args: argparse.Namespace) -> int:
                 continue
             try:
                 chosen = analyzers.get(speaker_key(job, args.speaker_from), analyzer) if analyzers else analyzer
-                result = _analyze_one(chosen, kind, job, args)
+                result = _analyze_one(chosen, kind, job, args).to_dict()
             except EmofuseError as exc:
                 fail(str(exc))
                 failures += 1
@@ -206,6 +206,10 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     report = evaluate.run(args.task, args.data, out=args.out, usage=args.usage, limit=args.limit,
                           detector=args.detector)
     print(report["markdown"])
+    if report.get("seen_speakers"):
+        print(f"emofuse: warning: the speech model was trained on RAVDESS actors {report['seen_speakers']} "
+              "among these clips: its numbers here are not speaker-independent", file=sys.stderr)
+    print(f"written to {args.out}/")
     return 0
 
 
@@ -213,7 +217,13 @@ def cmd_train(args: argparse.Namespace) -> int:
     if args.task == "fusion":
         from emofuse.evaluate import train_fusion
 
-        train_fusion(args.data, args.out)
+        summary = train_fusion(args.data, args.out)
+        print(f"{summary['clips']} clips, {summary['protocol']}:\n"
+              f"  learned fusion {summary['learned_accuracy']:.1%}\n  rule           {summary['rule_accuracy']:.1%}\n"
+              f"model: {summary['model']}")
+        if summary["learned_accuracy"] < summary["rule_accuracy"]:
+            print("emofuse: warning: the learned fusion is worse than the rule on these clips; "
+                  "analyze without --fusion-model keeps the rule", file=sys.stderr)
         return 0
     try:
         import torch  # noqa: F401
@@ -292,7 +302,8 @@ def build_parser() -> argparse.ArgumentParser:
                           help="speech: RAVDESS folder; face: FER2013 CSV or folder; "
                                "video: folder of RAVDESS mp4 / CREMA-D flv")
     evaluate.add_argument("--usage", default="PublicTest", help="FER2013 split for 'face' (default: PublicTest)")
-    evaluate.add_argument("--out", default="evaluation", help="folder for metrics JSON/Markdown and PNG")
+    evaluate.add_argument("--out", default="evaluation",
+                          help="folder for metrics JSON/Markdown and PNG (default: %(default)s/)")
     evaluate.add_argument("--limit", type=int, default=None, help="evaluate only the first N items")
     evaluate.add_argument("--detector", default="mtcnn", choices=["mtcnn", "haar"], help="face detector (video)")
     evaluate.set_defaults(func=cmd_evaluate)

@@ -6,7 +6,6 @@ and writes ``<task>_metrics.json``, ``<task>_metrics.md`` and confusion-matrix P
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +13,7 @@ import numpy as np
 from emofuse.errors import InputError
 from emofuse.labels import FACE_LABELS, FUSION_LABELS, SPEECH_LABELS, to_fusion_label, to_fusion_probabilities
 from emofuse.metrics import classification_report, plot_confusion_matrix, report_markdown
-from emofuse.results import write_json
+from emofuse.results import ModalityResult, Result, write_json
 
 
 def evaluate_speech(data: str | Path, limit: int | None = None) -> dict:
@@ -26,10 +25,9 @@ def evaluate_speech(data: str | Path, limit: int | None = None) -> dict:
     clf = SpeechClassifier()
     y_true, y_pred = [], []
     for clip in clips:
-        block = clf.classify_file(clip.path)
+        speech = clf.classify_file(clip.path)
         y_true.append(SPEECH_LABELS.index(clip.label))
-        probs = [block["probabilities"].get(k, 0.0) for k in SPEECH_LABELS]
-        y_pred.append(int(np.argmax(probs)) if block["label"] else SPEECH_LABELS.index("neutral"))
+        y_pred.append(SPEECH_LABELS.index(speech.label or "neutral"))
     actors = sorted({c.actor for c in clips})
     seen = set(load_card("speech").get("training_actors", []))
     note = ("NOT speaker-independent: the shipped model was trained on these actors"
@@ -72,19 +70,33 @@ def list_labelled_videos(data: str | Path) -> list[tuple[Path, str]]:
     return clips
 
 
-def analyse_videos(data, limit: int | None = None, analyzer=None) -> list[tuple[dict, str]]:
+def analyse_videos(data, limit: int | None = None, analyzer=None) -> list[tuple[Result, str]]:
     from emofuse.pipeline import Analyzer
 
     analyzer = analyzer or Analyzer()
     return [(analyzer.analyze_video(path), label) for path, label in list_labelled_videos(data)[:limit]]
 
 
-def fusion_index(block: dict | None, labels: tuple[str, ...]) -> int:
-    """The block's label in the fusion set (neutral when the modality found nothing)."""
-    if not block or not block.get("label"):
+def fusion_index(block: ModalityResult | None) -> int:
+    """The result's label in the fusion set (neutral when the modality found nothing)."""
+    if block is None or block.probs is None:
         return FUSION_LABELS.index("neutral")
-    probs = np.array([block["probabilities"].get(name, 0.0) for name in labels])
-    return int(to_fusion_probabilities(probs, labels).argmax())
+    return int(to_fusion_probabilities(block.probs, block.labels).argmax())
+
+
+def seen_speakers(paths: list[Path]) -> list[int]:
+    """RAVDESS actors among ``paths`` whose voices the shipped speech model was trained on (its card lists them)."""
+    from emofuse.datasets import parse_ravdess_name
+    from emofuse.models import load_card
+
+    trained = set(load_card("speech").get("training_actors", []))
+    actors = set()
+    for path in paths:
+        try:
+            actors.add(parse_ravdess_name(path).actor)
+        except InputError:
+            continue
+    return sorted(actors & trained)
 
 
 def evaluate_video(data: str | Path, limit: int | None = None, detector: str = "mtcnn") -> dict:
@@ -92,17 +104,20 @@ def evaluate_video(data: str | Path, limit: int | None = None, detector: str = "
 
     analysed = analyse_videos(data, limit, Analyzer(AnalyzerConfig(detector=detector)))
     y_true = [FUSION_LABELS.index(to_fusion_label(label)) for _, label in analysed]
+    seen = seen_speakers([Path(r.input) for r, _ in analysed])
+    independence = (f"NOT speaker-independent for speech: the speech model was trained on RAVDESS actors {seen}"
+                    if seen else "speaker-independent: the speech model saw none of these speakers")
     protocol = (f"shipped models on {len(analysed)} audio-visual clips from {data}, 7 fusion labels, "
-                f"one label per clip (a modality that found nothing counts as neutral), {detector} faces")
+                f"one label per clip (a modality that found nothing counts as neutral), {detector} faces; "
+                f"{independence}")
     reports = {}
-    for name, block_key, labels in (("speech", "speech", SPEECH_LABELS), ("face", "face", FACE_LABELS),
-                                    ("fused", "fused", FUSION_LABELS)):
-        y_pred = [fusion_index(result[block_key], labels) for result, _ in analysed]
-        reports[name] = classification_report(y_true, y_pred, FUSION_LABELS, f"{name} only; " + protocol
-                                              if name != "fused" else "fused; " + protocol)
-    clips = [{"input": r["input"], "true": to_fusion_label(label), "speech": (r["speech"] or {}).get("label"),
-              "face": (r["face"] or {}).get("label"), "fused": r["fused"]["label"]} for r, label in analysed]
-    return {"protocol": protocol, "reports": reports, "clips": clips}
+    for name in ("speech", "face", "fused"):
+        y_pred = [fusion_index(getattr(result, name)) for result, _ in analysed]
+        reports[name] = classification_report(y_true, y_pred, FUSION_LABELS, f"{name} only; {protocol}"
+                                              if name != "fused" else f"fused; {protocol}")
+    clips = [{"input": r.input, "true": to_fusion_label(label), "speech": r.speech and r.speech.label,
+              "face": r.face and r.face.label, "fused": r.fused.label} for r, label in analysed]
+    return {"protocol": protocol, "reports": reports, "clips": clips, "seen_speakers": seen}
 
 
 def run(task: str, data: str | Path, out: str | Path = "evaluation", usage: str | None = "PublicTest",
@@ -126,46 +141,17 @@ def run(task: str, data: str | Path, out: str | Path = "evaluation", usage: str 
     return result
 
 
-def clip_fusion_data(analysed: list[tuple[dict, str]], config) -> tuple[np.ndarray, np.ndarray]:
-    """Learned-fusion features (one row per clip, from its speech and face blocks) and fusion-label targets."""
-    from emofuse.fusion import LearnedFusion
-    from emofuse.pipeline import block_evidence
-
-    rows, y = [], []
-    for result, label in analysed:
-        reliability = result["fused"]["reliability"]
-        speech = block_evidence(result["speech"], SPEECH_LABELS, reliability["speech"], config.speech_temperature)
-        face = block_evidence(result["face"], FACE_LABELS, reliability["face"], config.face_temperature)
-        rows.append(LearnedFusion.features(speech, face)[0])
-        y.append(FUSION_LABELS.index(to_fusion_label(label)))
-    return np.array(rows), np.array(y)
-
-
-def leave_one_out(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """Learned-fusion prediction for each clip by a model fitted on all the other clips."""
-    from emofuse.fusion import LearnedFusion
-
-    return np.array([int(LearnedFusion().fit(np.delete(x, i, 0), np.delete(y, i)).predict_proba(x[i:i + 1]).argmax())
-                     for i in range(len(y))])
-
-
 def train_fusion(data: list[str], out: str | Path) -> dict:
-    """Fit the learned fusion on paired clips; report leave-one-clip-out accuracy against the rule."""
-    from emofuse.fusion import LearnedFusion
+    """Fit the learned fusion on paired clips; report it next to the rule, both leave-one-clip-out."""
+    from emofuse.fusion.learned import compare_with_rule
     from emofuse.pipeline import Analyzer
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     analyzer = Analyzer()
     analysed = [item for folder in data for item in analyse_videos(folder, analyzer=analyzer)]
-    x, y = clip_fusion_data(analysed, analyzer.fusion_config())
-    rule = np.array([fusion_index(result["fused"], FUSION_LABELS) for result, _ in analysed])
-    model = LearnedFusion().fit(x, y)
+    model, summary = compare_with_rule(analysed, analyzer.fusion_config())
     model.save(out / "fusion.json")
-    summary = {"clips": len(y), "protocol": "leave-one-clip-out over the paired clips given",
-               "learned_accuracy": float(np.mean(leave_one_out(x, y) == y)),
-               "rule_accuracy": float(np.mean(rule == y)),
-               "model": str(out / "fusion.json")}
-    (out / "summary.json").write_text(json.dumps(summary, indent=2))
-    print(json.dumps(summary, indent=2))
+    summary["model"] = str(out / "fusion.json")
+    write_json(summary, out / "summary.json")
     return summary

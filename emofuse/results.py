@@ -1,13 +1,16 @@
-"""The results schema and its writers (JSON, JSON Lines, CSV), all written atomically.
+"""The results schema (typed, arrays inside) and its writers (JSON, JSON Lines, CSV), all written atomically.
 
-Per input::
+The pipeline works on the types below; ``Result.to_dict()`` is the edge where they become JSON-ready dicts
+(rounded, no NaN), validated by ``emofuse/result.schema.json``. Per input::
 
-    {"input", "kind": "image|audio|video", "duration",
-     "speech": {"label", "labels", "probabilities", "segments", "voiced_ratio", "snr_db", "domain_match"} | null,
-     "face":   {"label", "labels", "probabilities", "segments", "faces", ...} | null,
+    {"schema": "emofuse-result-1", "input", "kind": "image|audio|video|audio+image", "duration",
+     "speech": {"label", "labels", "probabilities", "segments", "voiced_ratio", "snr_db", "domain_match",
+                "adaptation": {"mode", ...}} | null,
+     "face":   {"label", "labels", "probabilities", "segments", "faces", "primary_track", "face_ratio"} | null,
      "fused":  {"label", "labels", "probabilities", "sources", "missing", "reliability": {"speech", "face"},
                 "weights": {"speech", "face"},
-                "segments": [{"start", "end", "label", "probabilities", "sources"}]} | null}
+                "segments": [{"start", "end", "label", "probabilities", "sources"}]},
+     "image": path (audio+image only), "video": {container facts, "frames_analysed"} (video only)}
 
 ``fused.reliability`` is how much evidence each modality had (0 = absent, 1 = at least a second of clear voice
 or face); ``fused.weights`` is each modality's share of the clip decision (reliability x confidence x, for speech,
@@ -22,12 +25,18 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 import os
 import tempfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+
+SCHEMA = "emofuse-result-1"
+SCHEMA_FILE = Path(__file__).with_name("result.schema.json")
 
 
 def probability_dict(probs: np.ndarray | None, labels: Sequence[str]) -> dict[str, float]:
@@ -38,16 +47,233 @@ def top_label(probs: np.ndarray | None, labels: Sequence[str]) -> str | None:
     return None if probs is None else labels[int(np.argmax(probs))]
 
 
-def segment_record(start: float, end: float, probs: np.ndarray, labels: Sequence[str], **extra) -> dict:
-    """One time span with its label and probabilities."""
-    return {"start": round(float(start), 3), "end": round(float(end), 3), "label": top_label(probs, labels),
-            "probabilities": probability_dict(probs, labels), **extra}
+def _finite(value: float | None, digits: int) -> float | None:
+    """A rounded number for JSON, or None where it is missing or not finite (JSON has no NaN)."""
+    if value is None or not math.isfinite(float(value)):
+        return None
+    return round(float(value), digits)
 
 
-def modality_block(probs: np.ndarray | None, labels: Sequence[str], segments: list[dict], **extra) -> dict:
-    """The speech, face or fused block: overall label and probabilities plus the timeline."""
-    return {"label": top_label(probs, labels), "labels": list(labels),
-            "probabilities": probability_dict(probs, labels), "segments": segments, **extra}
+def _probs_from(mapping: Mapping[str, float] | None, labels: Sequence[str]) -> np.ndarray | None:
+    if not mapping:
+        return None
+    return np.array([mapping.get(name, 0.0) for name in labels], dtype=np.float32)
+
+
+@dataclass(frozen=True, eq=False)
+class Segment:
+    """One time span of a modality: its probabilities (in the modality's labels) and, for faces, the track;
+    for fused segments, the modalities that contributed."""
+
+    start: float
+    end: float
+    probs: np.ndarray
+    track_id: int | None = None
+    sources: tuple[str, ...] | None = None
+
+    def to_dict(self, labels: Sequence[str]) -> dict:
+        record: dict[str, Any] = {"start": round(float(self.start), 3), "end": round(float(self.end), 3),
+                                  "label": top_label(self.probs, labels),
+                                  "probabilities": probability_dict(self.probs, labels)}
+        if self.track_id is not None:
+            record["track_id"] = int(self.track_id)
+        if self.sources is not None:
+            record["sources"] = list(self.sources)
+        return record
+
+    @classmethod
+    def from_dict(cls, data: Mapping, labels: Sequence[str]) -> Segment:
+        sources = data.get("sources")
+        return cls(float(data["start"]), float(data["end"]), _probs_from(data["probabilities"], labels),
+                   data.get("track_id"), None if sources is None else tuple(sources))
+
+
+@dataclass(frozen=True, eq=False)
+class FaceRecord:
+    """One face: in an image its box and detector score; in a video its track over the clip."""
+
+    probs: np.ndarray
+    box: tuple[float, float, float, float] | None = None
+    score: float | None = None
+    landmarks: np.ndarray | None = None
+    track_id: int | None = None
+    frames: int | None = None
+    start: float | None = None
+    end: float | None = None
+
+    def label(self, labels: Sequence[str]) -> str:
+        return labels[int(np.argmax(self.probs))]
+
+    def to_dict(self, labels: Sequence[str]) -> dict:
+        record: dict[str, Any] = {}
+        if self.track_id is not None:
+            record["track_id"] = int(self.track_id)
+        if self.box is not None:
+            record["box"] = [round(float(v), 1) for v in self.box]
+        if self.score is not None:
+            record["score"] = round(float(self.score), 4)
+        record["label"] = self.label(labels)
+        record["probabilities"] = probability_dict(self.probs, labels)
+        if self.landmarks is not None:
+            record["landmarks"] = np.round(np.asarray(self.landmarks, dtype=np.float64), 1).tolist()
+        for name in ("frames", "start", "end"):
+            if getattr(self, name) is not None:
+                record[name] = getattr(self, name) if name == "frames" else round(float(getattr(self, name)), 3)
+        return record
+
+    @classmethod
+    def from_dict(cls, data: Mapping, labels: Sequence[str]) -> FaceRecord:
+        box = data.get("box")
+        landmarks = data.get("landmarks")
+        return cls(_probs_from(data["probabilities"], labels), None if box is None else tuple(box),
+                   data.get("score"), None if landmarks is None else np.asarray(landmarks),
+                   data.get("track_id"), data.get("frames"), data.get("start"), data.get("end"))
+
+
+@dataclass(frozen=True, eq=False, kw_only=True)
+class ModalityResult:
+    """What one modality (or the fusion) concluded about an input: probabilities (None: found nothing) over
+    ``labels``, and the timeline."""
+
+    labels: tuple[str, ...]
+    probs: np.ndarray | None
+    segments: tuple[Segment, ...] = ()
+
+    @property
+    def label(self) -> str | None:
+        return top_label(self.probs, self.labels)
+
+    def probability(self, name: str) -> float:
+        """The probability of one label (0 when the modality found nothing)."""
+        return 0.0 if self.probs is None else float(self.probs[self.labels.index(name)])
+
+    def to_dict(self) -> dict:
+        return {"label": self.label, "labels": list(self.labels),
+                "probabilities": probability_dict(self.probs, self.labels),
+                "segments": [s.to_dict(self.labels) for s in self.segments], **self._extra_dict()}
+
+    def _extra_dict(self) -> dict:
+        return {}
+
+    @staticmethod
+    def _base_fields(data: Mapping) -> dict:
+        labels = tuple(data["labels"])
+        return {"labels": labels, "probs": _probs_from(data.get("probabilities"), labels),
+                "segments": tuple(Segment.from_dict(s, labels) for s in data.get("segments", []))}
+
+
+@dataclass(frozen=True, eq=False, kw_only=True)
+class SpeechResult(ModalityResult):
+    """The voice: ``voiced_ratio`` of the recording, its SNR and how closely that matches the training audio,
+    and the adaptation used (``{"mode": "none"}`` or a VoiceProfile's description)."""
+
+    voiced_ratio: float = 0.0
+    snr_db: float | None = None
+    domain_match: float = 1.0
+    adaptation: Mapping[str, Any] = field(default_factory=lambda: {"mode": "none"})
+
+    def _extra_dict(self) -> dict:
+        return {"voiced_ratio": _finite(self.voiced_ratio, 4) or 0.0, "snr_db": _finite(self.snr_db, 1),
+                "domain_match": _finite(self.domain_match, 4) or 0.0, "adaptation": dict(self.adaptation)}
+
+    @classmethod
+    def from_dict(cls, data: Mapping) -> SpeechResult:
+        return cls(**cls._base_fields(data), voiced_ratio=data.get("voiced_ratio", 0.0), snr_db=data.get("snr_db"),
+                   domain_match=data.get("domain_match", 1.0), adaptation=data.get("adaptation", {"mode": "none"}))
+
+
+@dataclass(frozen=True, eq=False, kw_only=True)
+class FaceResult(ModalityResult):
+    """The faces: every face found (largest first in an image; by time on screen in a video), the track the
+    clip label follows, and the share of analysed frames it was seen in."""
+
+    faces: tuple[FaceRecord, ...] = ()
+    primary_track: int | None = None
+    face_ratio: float | None = None
+
+    def _extra_dict(self) -> dict:
+        extra: dict[str, Any] = {"faces": [f.to_dict(self.labels) for f in self.faces]}
+        if self.primary_track is not None:
+            extra["primary_track"] = int(self.primary_track)
+        if self.face_ratio is not None:
+            extra["face_ratio"] = round(float(self.face_ratio), 4)
+        return extra
+
+    @classmethod
+    def from_dict(cls, data: Mapping) -> FaceResult:
+        base = cls._base_fields(data)
+        return cls(**base, faces=tuple(FaceRecord.from_dict(f, base["labels"]) for f in data.get("faces", [])),
+                   primary_track=data.get("primary_track"), face_ratio=data.get("face_ratio"))
+
+
+@dataclass(frozen=True, eq=False, kw_only=True)
+class FusedResult(ModalityResult):
+    """Both modalities in FUSION_LABELS: which contributed, how much evidence each had, each one's weight."""
+
+    sources: tuple[str, ...] = ()
+    reliability: Mapping[str, float] = field(default_factory=lambda: {"speech": 0.0, "face": 0.0})
+    weights: Mapping[str, float] | None = None
+
+    @property
+    def missing(self) -> tuple[str, ...]:
+        return tuple(m for m in ("speech", "face") if m not in self.sources)
+
+    def _extra_dict(self) -> dict:
+        extra: dict[str, Any] = {"sources": list(self.sources), "missing": list(self.missing),
+                                 "reliability": {k: round(float(v), 4) for k, v in self.reliability.items()}}
+        if self.weights is not None:
+            extra["weights"] = {k: round(float(v), 4) for k, v in self.weights.items()}
+        return extra
+
+    @classmethod
+    def from_dict(cls, data: Mapping) -> FusedResult:
+        return cls(**cls._base_fields(data), sources=tuple(data.get("sources", [])),
+                   reliability=data.get("reliability", {}), weights=data.get("weights"))
+
+
+@dataclass(frozen=True, eq=False)
+class Result:
+    """Everything emofuse concluded about one input (a file, an array, or an audio + image pair)."""
+
+    input: str
+    kind: str
+    duration: float
+    speech: SpeechResult | None
+    face: FaceResult | None
+    fused: FusedResult
+    image: str | None = None
+    video: Mapping[str, Any] | None = None
+
+    def renamed(self, name: str) -> Result:
+        """The same result under another input name (an upload's own name rather than its temporary path)."""
+        return replace(self, input=name)
+
+    def to_dict(self) -> dict:
+        """The JSON-ready result (rounded; no NaN), as described by ``emofuse/result.schema.json``."""
+        data: dict[str, Any] = {"schema": SCHEMA, "input": self.input, "kind": self.kind,
+                                "duration": round(float(self.duration), 3),
+                                "speech": None if self.speech is None else self.speech.to_dict(),
+                                "face": None if self.face is None else self.face.to_dict(),
+                                "fused": self.fused.to_dict()}
+        if self.image is not None:
+            data["image"] = self.image
+        if self.video is not None:
+            data["video"] = {k: (_finite(v, 3) if isinstance(v, float) else v) for k, v in self.video.items()}
+        return data
+
+    @classmethod
+    def from_dict(cls, data: Mapping) -> Result:
+        """A result back from its JSON form (e.g. a line of a JSONL file)."""
+        speech, face = data.get("speech"), data.get("face")
+        return cls(data["input"], data["kind"], float(data["duration"]),
+                   None if speech is None else SpeechResult.from_dict(speech),
+                   None if face is None else FaceResult.from_dict(face), FusedResult.from_dict(data["fused"]),
+                   data.get("image"), data.get("video"))
+
+
+def result_schema() -> dict:
+    """The JSON Schema of ``Result.to_dict()`` (draft 2020-12)."""
+    return json.loads(SCHEMA_FILE.read_text(encoding="utf-8"))
 
 
 def fusion_summary(result: dict) -> str | None:
@@ -94,7 +320,7 @@ def atomic_write_text(path: Path, text: str) -> None:
 def write_json(result: dict | list, path: str | Path) -> Path:
     """Write one result (or a list of them) as indented JSON."""
     path = Path(path)
-    atomic_write_text(path, json.dumps(result, indent=2, default=float) + "\n")
+    atomic_write_text(path, json.dumps(result, indent=2, allow_nan=False) + "\n")
     return path
 
 
@@ -125,7 +351,7 @@ def append_jsonl(result: dict, path: str | Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     repair_jsonl(path)
     with open(path, "a", encoding="utf-8") as handle:
-        handle.write(json.dumps(result) + "\n")
+        handle.write(json.dumps(result, allow_nan=False) + "\n")
         handle.flush()
         os.fsync(handle.fileno())
 

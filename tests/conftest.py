@@ -89,3 +89,17 @@ def speech_wav(tmp_path) -> Path:
     audio = load_audio(need(RAVDESS) / "Actor_01" / "03-01-05-02-01-01-01.flac")
     stereo = np.stack([audio, audio * 0.5], axis=1)
     return write_wav(tmp_path / "speech.wav", soxr.resample(stereo, 16_000, 44_100), 44_100)
+
+
+def checked(result) -> dict:
+    """A Result's JSON form, validated against emofuse/result.schema.json and shown to survive a round trip."""
+    import json
+
+    import jsonschema
+
+    from emofuse.results import Result, result_schema
+
+    data = result.to_dict()
+    jsonschema.validate(json.loads(json.dumps(data, allow_nan=False)), result_schema())
+    assert Result.from_dict(data).to_dict() == data
+    return data

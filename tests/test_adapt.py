@@ -56,13 +56,13 @@ def test_enrolment_and_session_on_real_speech(speech):
     profile = speech.enrol(calm)
     assert profile.mode == "enrol" and profile.seconds > 5 and profile.windows >= 2
     angry = load_audio(actor / "03-01-05-02-01-01-07.flac")
-    plain = speech.analyze(angry)
-    adapted = speech.analyze(angry, profile=profile)
+    plain = speech.analyze(angry).to_dict()
+    adapted = speech.analyze(angry, profile=profile).to_dict()
     assert plain["adaptation"] == {"mode": "none"} and adapted["adaptation"]["mode"] == "enrol"
     assert adapted["probabilities"] != plain["probabilities"] and adapted["label"] is not None
-    session = speech.analyze(np.concatenate([calm, angry]), session=True)
+    session = speech.analyze(np.concatenate([calm, angry]), session=True).to_dict()
     assert session["adaptation"]["mode"] == "session" and session["adaptation"]["windows"] == len(session["segments"])
-    silent = speech.analyze(np.zeros(32_000, np.float32), profile=profile)  # silence still degrades gracefully
+    silent = speech.analyze(np.zeros(32_000, np.float32), profile=profile).to_dict()  # silence: no error
     assert silent["label"] is None and silent["adaptation"]["mode"] == "enrol"
     with pytest.raises(ValueError, match="no voiced audio"):
         speech.enrol(np.zeros(32_000, np.float32))

@@ -39,16 +39,16 @@ def test_speech_arrays_enter_at_any_rate_and_layout(utterance):
     from emofuse.audio.classifier import SpeechClassifier
 
     clf = SpeechClassifier()
-    reference = clf.analyze(utterance)
+    reference = clf.analyze(utterance).to_dict()
     stereo = soxr.resample(np.stack([utterance, utterance], axis=1), 16_000, 44_100)
-    resampled = clf.analyze(stereo, 44_100)
+    resampled = clf.analyze(stereo, 44_100).to_dict()
     assert resampled["label"] == reference["label"]
     assert resampled["probabilities"][reference["label"]] == pytest.approx(
         reference["probabilities"][reference["label"]], abs=0.05)
     broken = utterance.copy()
     broken[::997] = np.nan
     broken[5] = np.inf
-    block = clf.analyze(broken)
+    block = clf.analyze(broken).to_dict()
     assert block["label"] is not None and np.isfinite(block["snr_db"])
     with pytest.raises(ValueError, match="below 1000 Hz"):
         clf.analyze(utterance, 1)

@@ -2,11 +2,12 @@ import json
 import subprocess
 import sys
 
+import jsonschema
 import numpy as np
 import pytest
 
 from emofuse.cli import main
-from emofuse.results import read_jsonl
+from emofuse.results import read_jsonl, result_schema
 from tests.conftest import RAVDESS_VIDEO, need, tone, write_video, write_wav
 
 
@@ -138,6 +139,7 @@ def test_all_outputs_from_a_real_video(tmp_path):
     assert main(["analyze", str(clip), "--json", str(out["json"]), "--csv", str(out["csv"]),
                  "--report", str(out["html"]), "-q"]) == 0
     result = json.loads(out["json"].read_text())
+    jsonschema.validate(result, result_schema())
     assert result["kind"] == "video" and result["fused"]["segments"]
     header, *rows = out["csv"].read_text().splitlines()
     assert header.startswith("input,modality,track_id,start,end,label,sources")

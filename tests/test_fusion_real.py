@@ -2,7 +2,10 @@
 
 import json
 
-from emofuse.evaluate import list_labelled_videos, run, train_fusion
+import pytest
+
+from emofuse.errors import InputError
+from emofuse.evaluate import list_labelled_videos, run
 from emofuse.fusion import LearnedFusion
 from tests.conftest import CREMAD, RAVDESS_VIDEO, need
 
@@ -22,11 +25,28 @@ def test_evaluate_video_reports_every_modality(tmp_path):
     assert saved["reports"]["fused"]["protocol"].startswith("fused;")
 
 
-def test_learned_fusion_trains_on_paired_clips(tmp_path):
-    summary = train_fusion([str(need(RAVDESS_VIDEO)), str(need(CREMAD))], tmp_path)
-    assert summary["clips"] == 24 and 0.0 <= summary["learned_accuracy"] <= 1.0
+def test_learned_fusion_trains_on_paired_clips_and_is_compared_with_the_rule(tmp_path, capsys):
+    """24 clips are too few for the learned fusion: the CLI prints both and warns that the rule is better."""
+    from emofuse.cli import main
+
+    assert main(["train", "fusion", "--data", str(need(RAVDESS_VIDEO)), str(need(CREMAD)), "--out", str(tmp_path)]) == 0
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["clips"] == 24 and summary["rule_accuracy"] > 0.5 and summary["learned_accuracy"] > 1 / 7
+    out, err = capsys.readouterr()
+    assert "learned fusion" in out and "rule" in out
+    assert ("learned fusion is worse than the rule" in err) == (summary["learned_accuracy"] < summary["rule_accuracy"])
     model = LearnedFusion.load(tmp_path / "fusion.json")
     assert model.weights.shape == (18, 7)
+    (tmp_path / "broken.json").write_text('{"weights": [[1, 2]], "bias": [0]}')
+    with pytest.raises(InputError, match="broken.json: fusion model has weights"):
+        LearnedFusion.load(tmp_path / "broken.json")
+    with pytest.raises(InputError, match="missing.json: cannot read"):
+        LearnedFusion.load(tmp_path / "missing.json")
+
+
+def test_evaluate_video_says_when_speech_saw_the_speakers(tmp_path):
+    report = run("video", need(RAVDESS_VIDEO), out=tmp_path, limit=2)
+    assert report["seen_speakers"] and "NOT speaker-independent" in report["protocol"]
 
 
 STUDIO_ONLY_SNR = {"p01": 45.66, "p05": 50.81, "p50": 74.43, "recordings": 1200}
@@ -43,7 +63,7 @@ def test_fusion_trusts_the_face_over_speech_from_a_noisier_corpus():
 
     studio_model = SpeechClassifier({**load_card("speech"), "recording_snr_db": STUDIO_ONLY_SNR})
     analyzer = Analyzer(speech_model=studio_model)
-    noisy = analyzer.analyze_video(need(CREMAD) / "1001_IEO_HAP_HI.flv")
+    noisy = analyzer.analyze_video(need(CREMAD) / "1001_IEO_HAP_HI.flv").to_dict()
     assert noisy["speech"]["snr_db"] < 40 and noisy["speech"]["domain_match"] < 0.2
     assert noisy["fused"]["weights"]["face"] > 0.8 and noisy["fused"]["sources"] == ["speech", "face"]
     assert noisy["fused"]["label"] == noisy["face"]["label"] == "happy"
@@ -52,8 +72,8 @@ def test_fusion_trusts_the_face_over_speech_from_a_noisier_corpus():
     assert summary_line(noisy).endswith(f"face {noisy['face']['label']} "
                                         f"{noisy['face']['probabilities'][noisy['face']['label']]:.0%}; "
                                         f"weighed voice {1 - face_share:.0%}, face {face_share:.0%})")
-    studio = analyzer.analyze_video(need(RAVDESS_VIDEO) / "01-01-06-02-02-02-05.mp4")
+    studio = analyzer.analyze_video(need(RAVDESS_VIDEO) / "01-01-06-02-02-02-05.mp4").to_dict()
     assert studio["speech"]["domain_match"] > 0.9 and studio["fused"]["weights"]["speech"] > 0.5
     assert "noisier" not in fusion_summary(studio)
-    shipped = Analyzer().analyze_video(need(CREMAD) / "1001_IEO_HAP_HI.flv")  # trained on noisy renditions too
+    shipped = Analyzer().analyze_video(need(CREMAD) / "1001_IEO_HAP_HI.flv").to_dict()  # trained on noisy audio too
     assert shipped["speech"]["domain_match"] > 0.9 and "noisier" not in (fusion_summary(shipped) or "")

@@ -3,7 +3,7 @@ import pytest
 
 from emofuse import Analyzer
 from emofuse.labels import FACE_LABELS, FUSION_LABELS, SPEECH_LABELS
-from tests.conftest import RAVDESS_VIDEO, need, tone, write_video, write_wav
+from tests.conftest import RAVDESS_VIDEO, checked, need, tone, write_video, write_wav
 
 
 @pytest.fixture(scope="module")
@@ -11,7 +11,8 @@ def analyzer():
     return Analyzer()
 
 
-def check_schema(result):
+def check_schema(typed):
+    result = checked(typed)
     assert set(result) >= {"input", "kind", "duration", "speech", "face", "fused"}
     for name, labels in (("speech", SPEECH_LABELS), ("face", FACE_LABELS), ("fused", FUSION_LABELS)):
         block = result[name]
@@ -22,11 +23,11 @@ def check_schema(result):
             assert sum(block["probabilities"].values()) == pytest.approx(1.0, abs=1e-3)
         for seg in block["segments"]:
             assert seg["start"] < seg["end"] and seg["label"] in labels
+    return result
 
 
 def test_real_video_gives_three_timelines(analyzer):
-    result = analyzer.analyze(need(RAVDESS_VIDEO) / "01-01-03-01-01-02-05.mp4")
-    check_schema(result)
+    result = check_schema(analyzer.analyze(need(RAVDESS_VIDEO) / "01-01-03-01-01-02-05.mp4"))
     assert result["kind"] == "video" and 3.0 < result["duration"] < 4.0
     assert len(result["face"]["faces"]) == 1 and result["face"]["face_ratio"] > 0.8
     assert result["speech"]["segments"]
@@ -40,8 +41,7 @@ def test_real_video_gives_three_timelines(analyzer):
 def test_video_without_face_falls_back_to_speech(analyzer, tmp_path):
     frames = [np.full((120, 160, 3), 90, np.uint8)] * 20
     audio = np.concatenate([np.zeros(8000, np.float32), tone(1.2), np.zeros(8000, np.float32)])
-    result = analyzer.analyze(write_video(tmp_path / "noface.mp4", frames, fps=10, audio=audio))
-    check_schema(result)
+    result = check_schema(analyzer.analyze(write_video(tmp_path / "noface.mp4", frames, fps=10, audio=audio)))
     assert result["face"]["faces"] == [] and result["face"]["label"] is None
     assert result["fused"]["missing"] == ["face"]
     assert result["fused"]["segments"] and all(s["sources"] == ["speech"] for s in result["fused"]["segments"])
@@ -49,22 +49,19 @@ def test_video_without_face_falls_back_to_speech(analyzer, tmp_path):
 
 def test_silent_video_without_audio_track(analyzer, tmp_path):
     frames = [np.full((120, 160, 3), 90, np.uint8)] * 10
-    result = analyzer.analyze(write_video(tmp_path / "mute.mp4", frames, fps=10))
-    check_schema(result)
+    result = check_schema(analyzer.analyze(write_video(tmp_path / "mute.mp4", frames, fps=10)))
     assert result["speech"] is None and result["fused"]["label"] is None
     assert result["fused"]["missing"] == ["speech", "face"]
 
 
 def test_silence_is_not_an_error(analyzer, tmp_path):
-    result = analyzer.analyze(write_wav(tmp_path / "silence.wav", np.zeros(32000, np.float32)))
-    check_schema(result)
+    result = check_schema(analyzer.analyze(write_wav(tmp_path / "silence.wav", np.zeros(32000, np.float32))))
     assert result["kind"] == "audio" and result["speech"]["label"] is None and result["speech"]["segments"] == []
     assert result["fused"]["label"] is None and result["fused"]["missing"] == ["speech", "face"]
 
 
 def test_audio_file_gives_speech_timeline(analyzer, speech_wav):
-    result = analyzer.analyze(speech_wav)
-    check_schema(result)
+    result = check_schema(analyzer.analyze(speech_wav))
     assert result["face"] is None and result["speech"]["label"] in SPEECH_LABELS
     assert result["fused"]["sources"] == ["speech"]
 
@@ -74,12 +71,10 @@ def test_image_and_pair(analyzer, tmp_path, face_frame, speech_wav):
 
     photo = tmp_path / "face.jpg"
     cv2.imwrite(str(photo), cv2.cvtColor(face_frame, cv2.COLOR_RGB2BGR))
-    image_result = analyzer.analyze(photo)
-    check_schema(image_result)
+    image_result = check_schema(analyzer.analyze(photo))
     assert image_result["kind"] == "image" and len(image_result["face"]["faces"]) == 1
     assert image_result["fused"]["sources"] == ["face"]
-    pair = analyzer.analyze_pair(speech_wav, photo)
-    check_schema(pair)
+    pair = check_schema(analyzer.analyze_pair(speech_wav, photo))
     assert pair["fused"]["sources"] == ["speech", "face"] and pair["fused"]["label"] in FUSION_LABELS
 
 
@@ -89,8 +84,8 @@ def test_face_crop_mode_skips_detection(analyzer, tmp_path):
     crop = tmp_path / "crop.png"
     cv2.imwrite(str(crop), np.full((48, 48), 120, np.uint8))
     result = analyzer.analyze_image(crop, face_crop=True)
-    assert len(result["face"]["faces"]) == 1 and result["face"]["label"] in FACE_LABELS
-    assert analyzer.analyze_image(crop)["face"]["faces"] == []
+    assert len(result.face.faces) == 1 and result.face.label in FACE_LABELS
+    assert analyzer.analyze_image(crop).face.faces == ()
 
 
 def test_a_video_header_claiming_hours_does_not_make_hours_of_windows(tmp_path, monkeypatch):
@@ -99,9 +94,9 @@ def test_a_video_header_claiming_hours_does_not_make_hours_of_windows(tmp_path, 
     from emofuse.media import video_info
 
     clip = write_video(tmp_path / "short.mp4", [np.full((64, 64, 3), 90, np.uint8)] * 20, fps=10, audio=tone(2.0))
-    truthful = pipeline.Analyzer().analyze_video(clip)
+    truthful = check_schema(pipeline.Analyzer().analyze_video(clip))
     monkeypatch.setattr(pipeline, "video_info", lambda path: {**video_info(path), "duration": 36_000.0})
-    lied_to = pipeline.Analyzer().analyze_video(clip)
+    lied_to = check_schema(pipeline.Analyzer().analyze_video(clip))
     assert lied_to["duration"] == pytest.approx(truthful["duration"], abs=0.1) and 1.8 < lied_to["duration"] < 2.2
     assert len(lied_to["fused"]["segments"]) <= 3
     assert pipeline.decoded_duration(2.0, 1.9, 2.0) == 2.0 and pipeline.decoded_duration(0.0, 1.5, 0.0) == 1.5

@@ -88,8 +88,7 @@ def analyse_upload(upload, action) -> dict | None:
     try:
         with saved_upload(upload.name, upload.getvalue()) as path, st.spinner(f"Analysing {upload.name}…"):
             result = action(path)
-        result["input"] = upload.name
-        return result
+        return result.renamed(upload.name).to_dict()
     except Exception as exc:  # noqa: BLE001 - every failure becomes a message in the page
         st.error(friendly_message(exc, upload.name))
         return None
@@ -137,7 +136,7 @@ def face_page() -> None:
             except Exception as exc:  # noqa: BLE001
                 st.error(friendly_message(exc, source.name))
                 continue
-            result = get_analyzer().analyze_image(image)
+            result = get_analyzer().analyze_image(image).to_dict()
         faces = result["face"]["faces"]
         st.subheader(source.name)
         st.image(annotate(image, faces), caption=f"{len(faces)} face(s)")
@@ -183,7 +182,7 @@ def pair_page() -> None:
     try:
         with saved_upload(audio.name, audio.getvalue()) as audio_path, \
                 saved_upload(image.name, image.getvalue()) as image_path:
-            result = current_analyzer().analyze_pair(audio_path, image_path)
+            result = current_analyzer().analyze_pair(audio_path, image_path).to_dict()
     except Exception as exc:  # noqa: BLE001
         st.error(friendly_message(exc, f"{audio.name} / {image.name}"))
         return

@@ -19,7 +19,7 @@ from emofuse.audio.whisper import WhisperFeatures
 from emofuse.labels import SPEECH_LABELS
 from emofuse.media import SAMPLE_RATE, load_audio, resample
 from emofuse.models import load_card, model_path
-from emofuse.results import modality_block, segment_record
+from emofuse.results import Segment, SpeechResult
 from emofuse.runtime import onnx_session, softmax
 
 
@@ -27,7 +27,7 @@ class SpeechClassifier:
     """The shipped speech model (Whisper encoder features + head).
 
     >>> clf = SpeechClassifier()
-    >>> result = clf.classify_file("speech.wav")   # {"label", "probabilities", "segments", ...}
+    >>> result = clf.classify_file("speech.wav")   # SpeechResult: .label, .probs, .segments, ...
     """
 
     labels = SPEECH_LABELS
@@ -108,8 +108,8 @@ class SpeechClassifier:
         return spans, windows, levels, sum(e - s for s, e in voiced_spans)
 
     def analyze(self, audio: np.ndarray, sample_rate: int = SAMPLE_RATE, profile: VoiceProfile | None = None,
-                session: bool = False) -> dict:
-        """Speech block of the results: utterance label, probabilities, and one segment per window.
+                session: bool = False) -> SpeechResult:
+        """The speech result: utterance label, probabilities, and one segment per window.
 
         ``audio``: mono (N,) or (N, channels) at ``sample_rate``; it is down-mixed, resampled to 16 kHz and NaN/inf
         samples are zeroed here (emofuse.media.resample).
@@ -137,16 +137,16 @@ class SpeechClassifier:
         else:
             probs = self.classify_features(features)
         weights = np.array([e - s for s, e in spans])
-        segments = [segment_record(s, e, p, self.labels) for (s, e), p in zip(spans, probs)]
         overall = (weights[:, None] * probs).sum(0) / weights.sum() if len(spans) else None
-        block = modality_block(overall, self.labels, segments)
-        block["voiced_ratio"] = float(voiced / duration) if duration else 0.0
-        block["snr_db"] = round(snr_from_levels(levels), 1)
-        block["domain_match"] = round(domain_match(block["snr_db"], self.card.get("recording_snr_db")), 4)
-        block["adaptation"] = adaptation
-        return block
+        snr = snr_from_levels(levels)
+        return SpeechResult(labels=self.labels, probs=overall,
+                            segments=tuple(Segment(s, e, p) for (s, e), p in zip(spans, probs)),
+                            voiced_ratio=float(voiced / duration) if duration else 0.0, snr_db=snr,
+                            domain_match=domain_match(round(snr, 1), self.card.get("recording_snr_db")),
+                            adaptation=adaptation)
 
-    def classify_file(self, path: str | Path, profile: VoiceProfile | None = None, session: bool = False) -> dict:
+    def classify_file(self, path: str | Path, profile: VoiceProfile | None = None,
+                      session: bool = False) -> SpeechResult:
         """Analyse the audio (or a video's audio track) of ``path``."""
         return self.analyze(load_audio(path), profile=profile, session=session)
 

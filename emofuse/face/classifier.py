@@ -12,7 +12,7 @@ from emofuse.face.detect import DEFAULT_DETECTOR, Detection, get_detector
 from emofuse.labels import FACE_LABELS
 from emofuse.media import load_image
 from emofuse.models import load_card, model_path
-from emofuse.results import modality_block, probability_dict, top_label
+from emofuse.results import FaceRecord, FaceResult
 from emofuse.runtime import onnx_session, softmax
 
 
@@ -20,7 +20,7 @@ class FaceClassifier:
     """The shipped face model (one network or an ensemble): 48x48 grey crops -> probabilities over 7 labels.
 
     >>> clf = FaceClassifier()
-    >>> result = clf.classify_file("photo.jpg")    # {"label", "probabilities", "faces", ...}
+    >>> result = clf.classify_file("photo.jpg")    # FaceResult: .label, .probs, .faces, ...
     """
 
     labels = FACE_LABELS
@@ -54,8 +54,8 @@ class FaceClassifier:
     def classify_faces(self, image: np.ndarray, detections: list[Detection]) -> np.ndarray:
         return self.classify_batch(face_crops(image, detections))
 
-    def analyze_image(self, image: np.ndarray, face_crop: bool = False) -> dict:
-        """Face block for one RGB image: every face with box and probabilities; the largest face leads.
+    def analyze_image(self, image: np.ndarray, face_crop: bool = False) -> FaceResult:
+        """The face result of one RGB image: every face with box and probabilities; the largest face leads.
 
         ``face_crop`` treats the whole image as one already-cropped face (as in FER2013).
         """
@@ -70,17 +70,9 @@ class FaceClassifier:
         else:
             detections = self.detect(image)
             probs = self.classify_faces(image, detections)
-        faces = [face_record(d, p, self.labels) for d, p in zip(detections, probs)]
-        return modality_block(probs[0] if len(faces) else None, self.labels, [], faces=faces)
+        faces = tuple(FaceRecord(p, box=d.box, score=d.score, landmarks=d.landmarks) for d, p in zip(detections, probs))
+        return FaceResult(labels=self.labels, probs=probs[0] if faces else None, faces=faces)
 
-    def classify_file(self, path: str | Path, face_crop: bool = False) -> dict:
+    def classify_file(self, path: str | Path, face_crop: bool = False) -> FaceResult:
         return self.analyze_image(load_image(path), face_crop=face_crop)
 
-
-def face_record(detection: Detection, probs: np.ndarray, labels=FACE_LABELS, **extra) -> dict:
-    """One face in the results: box, detector score, label, probabilities (+ landmarks when known)."""
-    record = {"box": [round(v, 1) for v in detection.box], "score": round(detection.score, 4),
-              "label": top_label(probs, labels), "probabilities": probability_dict(probs, labels), **extra}
-    if detection.landmarks is not None:
-        record["landmarks"] = np.round(detection.landmarks, 1).tolist()
-    return record
