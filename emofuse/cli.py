@@ -6,11 +6,15 @@ import argparse
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from emofuse import __version__
 from emofuse.audio.adapt import ADAPT_MODES
 from emofuse.errors import EmofuseError
 from emofuse.media import MEDIA_SUFFIXES
+
+if TYPE_CHECKING:
+    from emofuse.results import Result
 
 
 def fail(message: str) -> None:
@@ -53,7 +57,7 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     if args.audio or args.image:
         if not (args.audio and args.image) or args.inputs:
             raise EmofuseError("--audio and --image go together, without other inputs")
-        jobs = [("pair", (args.audio, args.image))]
+        jobs: list[tuple[str, Any]] = [("pair", (args.audio, args.image))]
     else:
         if not args.inputs:
             raise EmofuseError("no input given (a file, a folder, or --audio A --image I)")
@@ -132,7 +136,7 @@ def _batch_analyzers(analyzer, jobs: list, args: argparse.Namespace) -> dict:
             for group, profile in profiles.items()}
 
 
-def _analyze_one(analyzer, kind: str, job, args: argparse.Namespace) -> dict:
+def _analyze_one(analyzer, kind: str, job, args: argparse.Namespace) -> Result:
     from emofuse.progress import progress_bar
 
     if kind == "pair":
@@ -238,7 +242,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 def cmd_app(args: argparse.Namespace) -> int:
     script = Path(__file__).parent / "app" / "main.py"
-    command = [sys.executable, "-m", "streamlit", "run", str(script), "--server.port", str(args.port),
+    command = [sys.executable, "-m", "emofuse.app.serve", "run", str(script), "--server.port", str(args.port),
                "--server.address", args.host, "--server.headless", "true", "--browser.gatherUsageStats", "false",
                "--server.maxUploadSize", str(args.max_upload_mb)]
     os.environ["EMOFUSE_MAX_UPLOAD_MB"] = str(args.max_upload_mb)  # the app's own check and sidebar read it

@@ -6,7 +6,9 @@ stream of ``(time_seconds, RGB frame)`` pairs, so a long video is never held in 
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Literal
 
@@ -53,15 +55,35 @@ def sniff(path: str | Path) -> MediaKind:
 def _sniff_container(path: Path) -> MediaKind:
     import av
 
-    try:
-        with av.open(str(path)) as container:
-            if any(s.frames != 1 or s.duration for s in container.streams.video):
-                return "video"
-            if container.streams.audio:
-                return "audio"
-    except (av.FFmpegError, UnicodeDecodeError, ValueError) as exc:
-        raise InputError(path, f"not a readable image, audio or video file ({_short(exc)})") from None
+    with decoding(path, "not a readable image, audio or video file"), av.open(str(path)) as container:
+        if any(s.frames != 1 or s.duration for s in container.streams.video):
+            return "video"
+        if container.streams.audio:
+            return "audio"
     raise InputError(path, "holds no audio or video stream")
+
+
+DECODER_ERRORS: tuple[type[Exception], ...] = (UnicodeDecodeError, ValueError, IndexError, KeyError, AttributeError,
+                                               TypeError, OverflowError, ZeroDivisionError, RuntimeError, EOFError)
+"""What PyAV raises, besides its FFmpegError, on files whose structure is broken (a stream without a codec
+context, an index past the streams): each becomes an InputError naming the file."""
+
+
+@contextmanager
+def decoding(path: Path, problem: str) -> Iterator[None]:
+    """Turn any decoder failure inside the block into ``InputError(path, f"{problem} (reason)")``."""
+    try:
+        yield
+    except InputError:
+        raise
+    except _decoder_errors() as exc:
+        raise InputError(path, f"{problem} ({_short(exc)})") from None
+
+
+def _decoder_errors() -> tuple[type[Exception], ...]:
+    import av
+
+    return (av.FFmpegError, *DECODER_ERRORS)
 
 
 def _short(exc: Exception) -> str:
@@ -72,7 +94,9 @@ def _short(exc: Exception) -> str:
 
 # ---------------------------------------------------------------- images
 MAX_IMAGE_PIXELS = 100_000_000
-"""Larger images are refused before decoding (a 20000x20000 JPEG of 18 KB decodes to 1.2 GB)."""
+"""Larger images and video frames are refused before decoding (a 20000x20000 JPEG of 18 KB decodes to 1.2 GB):
+PNG and JPEG by their header here, every other format by OpenCV's own limit, set to the same."""
+os.environ.setdefault("OPENCV_IO_MAX_IMAGE_PIXELS", str(MAX_IMAGE_PIXELS))
 _JPEG_SOF = set(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
 
 
@@ -207,19 +231,16 @@ def iter_audio_chunks(path: str | Path, sample_rate: int = SAMPLE_RATE) -> Itera
 
     path = Path(path)
     _check_file(path)
-    try:
-        with av.open(str(path)) as container:
-            if not container.streams.audio:
-                raise InputError(path, "has no audio track")
-            stream = container.streams.audio[0]
-            resampler = av.AudioResampler(format="flt", layout="mono", rate=sample_rate)
-            for frame in container.decode(stream):
-                for out in resampler.resample(frame):
-                    yield out.to_ndarray().reshape(-1).astype(np.float32, copy=False)
-            for out in resampler.resample(None):
+    with decoding(path, "cannot decode audio"), av.open(str(path)) as container:
+        if not container.streams.audio:
+            raise InputError(path, "has no audio track")
+        stream = container.streams.audio[0]
+        resampler = av.AudioResampler(format="flt", layout="mono", rate=sample_rate)
+        for frame in container.decode(stream):
+            for out in resampler.resample(frame):
                 yield out.to_ndarray().reshape(-1).astype(np.float32, copy=False)
-    except (av.FFmpegError, UnicodeDecodeError, ValueError) as exc:
-        raise InputError(path, f"cannot decode audio ({_short(exc)})") from None
+        for out in resampler.resample(None):
+            yield out.to_ndarray().reshape(-1).astype(np.float32, copy=False)
 
 
 def has_audio(path: str | Path) -> bool:
@@ -229,7 +250,7 @@ def has_audio(path: str | Path) -> bool:
     try:
         with av.open(str(path)) as container:
             return bool(container.streams.audio)
-    except (av.FFmpegError, UnicodeDecodeError, ValueError):
+    except _decoder_errors():
         return False
 
 
@@ -240,18 +261,23 @@ def video_info(path: str | Path) -> dict:
 
     path = Path(path)
     _check_file(path)
-    try:
-        with av.open(str(path)) as container:
-            if not container.streams.video:
-                raise InputError(path, "has no video stream")
-            stream = container.streams.video[0]
-            duration = (float(container.duration) / av.time_base if container.duration
-                        else float(stream.duration * stream.time_base) if stream.duration else 0.0)
-            rate = float(stream.average_rate or stream.guessed_rate or 0) or 25.0
-            return {"duration": duration, "fps": rate, "width": stream.codec_context.width,
-                    "height": stream.codec_context.height}
-    except (av.FFmpegError, UnicodeDecodeError, ValueError) as exc:
-        raise InputError(path, f"not a readable video ({_short(exc)})") from None
+    with decoding(path, "not a readable video"), av.open(str(path)) as container:
+        if not container.streams.video:
+            raise InputError(path, "has no video stream")
+        stream = container.streams.video[0]
+        duration = (float(container.duration) / av.time_base if container.duration
+                    else float(stream.duration * stream.time_base) if stream.duration and stream.time_base else 0.0)
+        rate = float(stream.average_rate or stream.guessed_rate or 0) or 25.0
+        width, height = int(stream.codec_context.width or 0), int(stream.codec_context.height or 0)
+        _check_frame_size(path, width, height)
+        return {"duration": duration if np.isfinite(duration) else 0.0, "fps": rate if np.isfinite(rate) else 25.0,
+                "width": width, "height": height}
+
+
+def _check_frame_size(path: Path, width: int, height: int) -> None:
+    if width * height > MAX_IMAGE_PIXELS:
+        raise InputError(path, f"declares {width}x{height} video frames (more than "
+                               f"{MAX_IMAGE_PIXELS // 10**6} million pixels)")
 
 
 def iter_video_frames(path: str | Path, fps: float | None = None) -> Iterator[tuple[float, np.ndarray]]:
@@ -262,17 +288,17 @@ def iter_video_frames(path: str | Path, fps: float | None = None) -> Iterator[tu
     _check_file(path)
     next_time = 0.0
     step = 1.0 / fps if fps else 0.0
-    try:
-        with av.open(str(path)) as container:
-            if not container.streams.video:
-                raise InputError(path, "has no video stream")
-            stream = container.streams.video[0]
-            stream.thread_type = "AUTO"
-            for frame in container.decode(stream):
-                time = float(frame.time) if frame.time is not None else next_time
-                if step and time + 1e-6 < next_time:
-                    continue
-                next_time = (np.floor(time / step + 1e-6) + 1) * step if step else time
-                yield time, frame.to_ndarray(format="rgb24")
-    except (av.FFmpegError, UnicodeDecodeError, ValueError) as exc:
-        raise InputError(path, f"cannot decode video ({_short(exc)})") from None
+    with decoding(path, "cannot decode video"), av.open(str(path)) as container:
+        if not container.streams.video:
+            raise InputError(path, "has no video stream")
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        for frame in container.decode(stream):
+            _check_frame_size(path, frame.width, frame.height)
+            time = float(frame.time) if frame.time is not None else next_time
+            if not np.isfinite(time):
+                time = next_time
+            if step and time + 1e-6 < next_time:
+                continue
+            next_time = (np.floor(time / step + 1e-6) + 1) * step if step else time
+            yield time, frame.to_ndarray(format="rgb24")

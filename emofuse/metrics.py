@@ -7,8 +7,11 @@ from pathlib import Path
 
 import numpy as np
 
+IndexArray = Sequence[int] | np.ndarray
+"""Class indices: a list or an integer array."""
 
-def confusion_matrix(y_true: Sequence[int], y_pred: Sequence[int], n_classes: int) -> np.ndarray:
+
+def confusion_matrix(y_true: IndexArray, y_pred: IndexArray, n_classes: int) -> np.ndarray:
     """Counts (n_classes, n_classes): rows are true labels, columns predictions."""
     matrix = np.zeros((n_classes, n_classes), dtype=np.int64)
     np.add.at(matrix, (np.asarray(y_true, dtype=int), np.asarray(y_pred, dtype=int)), 1)
@@ -26,7 +29,7 @@ def per_class(matrix: np.ndarray) -> dict[str, np.ndarray]:
     return {"precision": precision, "recall": recall, "f1": f1, "support": support}
 
 
-def classification_report(y_true: Sequence[int], y_pred: Sequence[int], labels: Sequence[str],
+def classification_report(y_true: IndexArray, y_pred: IndexArray, labels: Sequence[str],
                           protocol: str) -> dict:
     """Accuracy, macro-F1, unweighted average recall (UAR), per-class P/R/F1 and the confusion matrix.
 

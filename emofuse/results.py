@@ -60,6 +60,13 @@ def _probs_from(mapping: Mapping[str, float] | None, labels: Sequence[str]) -> n
     return np.array([mapping.get(name, 0.0) for name in labels], dtype=np.float32)
 
 
+def _required_probs(data: Mapping, labels: Sequence[str]) -> np.ndarray:
+    probs = _probs_from(data["probabilities"], labels)
+    if probs is None:
+        raise ValueError("a segment or face without probabilities")
+    return probs
+
+
 @dataclass(frozen=True, eq=False)
 class Segment:
     """One time span of a modality: its probabilities (in the modality's labels) and, for faces, the track;
@@ -84,7 +91,7 @@ class Segment:
     @classmethod
     def from_dict(cls, data: Mapping, labels: Sequence[str]) -> Segment:
         sources = data.get("sources")
-        return cls(float(data["start"]), float(data["end"]), _probs_from(data["probabilities"], labels),
+        return cls(float(data["start"]), float(data["end"]), _required_probs(data, labels),
                    data.get("track_id"), None if sources is None else tuple(sources))
 
 
@@ -125,7 +132,7 @@ class FaceRecord:
     def from_dict(cls, data: Mapping, labels: Sequence[str]) -> FaceRecord:
         box = data.get("box")
         landmarks = data.get("landmarks")
-        return cls(_probs_from(data["probabilities"], labels), None if box is None else tuple(box),
+        return cls(_required_probs(data, labels), None if box is None else (box[0], box[1], box[2], box[3]),
                    data.get("score"), None if landmarks is None else np.asarray(landmarks),
                    data.get("track_id"), data.get("frames"), data.get("start"), data.get("end"))
 

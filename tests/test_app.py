@@ -117,6 +117,17 @@ def test_uploads_live_only_in_a_temporary_folder(tmp_path):
     assert friendly_message(InputError("/tmp/x/a.wav", "file is empty"), "a.wav") == "a.wav: file is empty"
 
 
+@pytest.mark.parametrize("name", ["..", ".", "", "a/..", "é" * 200 + ".wav", "x" * 400, "bad\x00name.wav",
+                                  "C:\\Users\\me\\clip.wav"])
+def test_any_upload_name_can_be_saved(name):
+    """Names a browser may send (``..``, over 255 bytes, control characters, Windows paths) never end in OSError."""
+    with saved_upload(name, b"data") as path:
+        assert path.exists() and path.read_bytes() == b"data" and len(path.name.encode()) <= 255
+        assert path.parent.name.startswith("emofuse-")
+        if name.endswith(".wav"):
+            assert path.suffix == ".wav"
+
+
 def test_live_analyzer_labels_frames_and_exports_history(face_frame):
     from emofuse.live import LiveFaceAnalyzer
 

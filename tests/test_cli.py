@@ -1,4 +1,5 @@
 import json
+import os
 import subprocess
 import sys
 
@@ -169,3 +170,57 @@ def test_generated_video_through_cli(tmp_path, face_frame):
     assert "talk.mp4" in done.stdout
     result = json.loads((tmp_path / "t.json").read_text())
     assert len(result["face"]["faces"]) == 1 and result["fused"]["missing"] == []
+
+
+def test_the_app_contacts_nothing_outside_even_on_every_interface(tmp_path):
+    """Streamlit looks up a public IP for its banner when listening on 0.0.0.0; emofuse app must not.
+
+    Every HTTP(S) request the server makes goes to a local 'proxy' socket here, which counts connections.
+    """
+    import socket
+    import subprocess
+    import sys
+    import threading
+    import time
+    import urllib.request
+
+    proxy = socket.socket()
+    proxy.bind(("127.0.0.1", 0))
+    proxy.listen(8)
+    proxy.settimeout(0.2)
+    contacts, stop = [], threading.Event()
+
+    def count() -> None:
+        while not stop.is_set():
+            try:
+                contacts.append(proxy.accept()[0])
+            except OSError:
+                continue
+
+    threading.Thread(target=count, daemon=True).start()
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    address = f"http://127.0.0.1:{proxy.getsockname()[1]}"
+    env = {k: v for k, v in os.environ.items() if k.lower() not in ("no_proxy", "http_proxy", "https_proxy")}
+    env.update(HTTP_PROXY=address, HTTPS_PROXY=address, http_proxy=address, https_proxy=address)
+    server = subprocess.Popen([sys.executable, "-m", "emofuse.cli", "app", "--host", "0.0.0.0", "--port", str(port)],
+                              env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            try:
+                if opener.open(f"http://127.0.0.1:{port}/_stcore/health", timeout=2).status == 200:
+                    break
+            except OSError:
+                time.sleep(0.3)
+        else:
+            pytest.fail("the app did not start")
+        time.sleep(3)  # the banner (and any lookup for it) comes right after the server is up
+    finally:
+        server.terminate()
+        output = server.communicate(timeout=20)[0]
+        stop.set()
+    assert "Network URL" in output and "External URL" not in output
+    assert contacts == [], "the app made an outside request"

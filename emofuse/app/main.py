@@ -130,13 +130,13 @@ def face_page() -> None:
     uploads = st.file_uploader("Photos", type=IMAGE_TYPES, accept_multiple_files=True, key="face_upload")
     snapshot = st.camera_input("…or take a snapshot", key="face_camera")
     for source in [*(uploads or []), *([snapshot] if snapshot else [])]:
-        with saved_upload(source.name, source.getvalue()) as path:
-            try:
+        try:
+            with saved_upload(source.name, source.getvalue()) as path:
                 image = load_image(path)
-            except Exception as exc:  # noqa: BLE001
-                st.error(friendly_message(exc, source.name))
-                continue
             result = get_analyzer().analyze_image(image).to_dict()
+        except Exception as exc:  # noqa: BLE001 - every failure becomes a message in the page
+            st.error(friendly_message(exc, source.name))
+            continue
         faces = result["face"]["faces"]
         st.subheader(source.name)
         st.image(annotate(image, faces), caption=f"{len(faces)} face(s)")

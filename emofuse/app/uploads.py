@@ -23,11 +23,24 @@ def saved_upload(name: str, data: bytes, max_mb: int = MAX_UPLOAD_MB) -> Iterato
     """Write an upload into a fresh temporary folder, yield its path, and delete the folder afterwards."""
     if len(data) > max_mb * 1024 * 1024:
         raise InputError(name, f"is larger than {max_mb} MB")
-    safe_name = Path(name).name or "upload"
+    safe_name = safe_file_name(name)
     with tempfile.TemporaryDirectory(prefix="emofuse-") as folder:
         path = Path(folder) / safe_name
         path.write_bytes(data)
         yield path
+
+
+def safe_file_name(name: str, max_bytes: int = 255) -> str:
+    """A file name that can be written in a folder: no directories, no control characters, not ``.``/``..``,
+    at most ``max_bytes`` bytes in UTF-8 (the suffix, which decides the decoder, is kept)."""
+    base = "".join(ch for ch in Path(name.replace("\\", "/")).name if ch.isprintable()).strip()
+    if base in ("", ".", ".."):
+        return "upload"
+    suffix = Path(base).suffix if len(Path(base).suffix.encode()) <= 16 else ""
+    stem = base[:len(base) - len(suffix)] if suffix else base
+    while len((stem + suffix).encode("utf-8")) > max_bytes:
+        stem = stem[:-1]
+    return (stem or "upload") + suffix
 
 
 def friendly_message(exc: Exception, name: str) -> str:

@@ -39,7 +39,10 @@ class SpeechClassifier:
         self.mean, self.std = _normalization(self.card)
         adapted = self.card.get("adapted_head")
         self.adapted_head = onnx_session(model_path(self.card, adapted["file"])) if adapted else None
-        self.adapted_mean, self.adapted_std = _normalization(adapted) if adapted else (None, None)
+        self.adapted_mean: np.ndarray | None = None
+        self.adapted_std: np.ndarray | None = None
+        if adapted:
+            self.adapted_mean, self.adapted_std = _normalization(adapted)
         self.temperature = float(self.card.get("temperature", 1.0))
         self.window = window or float(self.card.get("window_seconds", 3.0))
         self.hop = hop or float(self.card.get("hop_seconds", self.window))

@@ -39,7 +39,7 @@ def stft_power(audio: np.ndarray, n_fft: int = N_FFT, hop_length: int = HOP_LENG
     return (spectrum.real**2 + spectrum.imag**2).astype(np.float32).T
 
 
-def _hz_to_mel(hz: np.ndarray) -> np.ndarray:
+def _hz_to_mel(hz: np.ndarray | float) -> np.ndarray:
     hz = np.asarray(hz, dtype=np.float64)
     linear = hz / (200.0 / 3)
     log_part = 15.0 + np.log(np.maximum(hz, 1e-10) / 1000.0) / (np.log(6.4) / 27.0)
@@ -96,7 +96,9 @@ def _dct_matrix(n_in: int, n_out: int) -> np.ndarray:
 def mfcc(audio: np.ndarray | None = None, sample_rate: int = SAMPLE_RATE, n_mfcc: int = N_MFCC,
          log_mel_spec: np.ndarray | None = None) -> np.ndarray:
     """MFCCs (n_mfcc, frames): orthonormal DCT-II of the log-mel spectrogram."""
-    spec = log_mel(audio, sample_rate) if log_mel_spec is None else log_mel_spec
+    if log_mel_spec is None and audio is None:
+        raise ValueError("mfcc needs audio or a log-mel spectrogram")
+    spec = log_mel(audio, sample_rate) if log_mel_spec is None else log_mel_spec  # type: ignore[arg-type]
     return _dct_matrix(spec.shape[0], n_mfcc) @ spec
 
 
@@ -106,7 +108,7 @@ def delta(features: np.ndarray, width: int = 9) -> np.ndarray:
     padded = np.pad(features, [(0, 0)] * (features.ndim - 1) + [(half, half)], mode="edge")
     weights = np.arange(-half, half + 1, dtype=np.float32)
     frames = features.shape[-1]
-    out = sum(w * padded[..., half + int(w): half + int(w) + frames] for w in weights if w)
+    out = np.sum([w * padded[..., half + int(w): half + int(w) + frames] for w in weights if w], axis=0)
     return (out / np.sum(weights**2)).astype(np.float32)
 
 

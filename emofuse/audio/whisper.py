@@ -69,7 +69,7 @@ class WhisperFeatures:
     def __call__(self, windows: list[np.ndarray], batch_size: int = 16) -> np.ndarray:
         """Features (N, dim) of N windows of 16 kHz audio; windows of equal length run together, ``batch_size``
         at a time (so memory does not grow with the length of the recording)."""
-        out: list[np.ndarray | None] = [None] * len(windows)
+        out: list[np.ndarray] = [np.empty(0, np.float32)] * len(windows)
         by_length: dict[int, list[int]] = {}
         for i, window in enumerate(windows):
             by_length.setdefault(len(window), []).append(i)

@@ -7,8 +7,10 @@ import csv
 import gzip
 import io
 import lzma
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -22,7 +24,7 @@ _FOLDER_CLASSES = {
 _FOLDER_USAGE = {"train": "Training", "training": "Training", "test": "PublicTest",
                  "publictest": "PublicTest", "val": "PublicTest", "validation": "PublicTest",
                  "privatetest": "PrivateTest"}
-_OPENERS = {".xz": lzma.open, ".gz": gzip.open, ".bz2": bz2.open}
+_OPENERS: dict[str, Callable[..., Any]] = {".xz": lzma.open, ".gz": gzip.open, ".bz2": bz2.open}
 
 
 @dataclass

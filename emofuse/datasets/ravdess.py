@@ -48,7 +48,7 @@ def parse_ravdess_name(path: str | Path) -> RavdessClip:
     modality = {"01": "audio-video", "02": "video", "03": "audio"}.get(mod)
     channel = {"01": "speech", "02": "song"}.get(chan)
     intensity = {"01": "normal", "02": "strong"}.get(inten)
-    if None in (modality, channel, intensity) or emo not in RAVDESS_EMOTIONS:
+    if modality is None or channel is None or intensity is None or emo not in RAVDESS_EMOTIONS:
         raise InputError(path, "RAVDESS file name with an unknown code")
     return RavdessClip(path, modality, channel, RAVDESS_EMOTIONS[emo], intensity,
                        int(stmt), int(rep), int(actor))

@@ -97,7 +97,6 @@ def _crops(image: np.ndarray, boxes: np.ndarray, size: int) -> np.ndarray:
 class MTCNNDetector:
     """MTCNN (P-Net, R-Net, O-Net) on onnxruntime."""
 
-    name = "mtcnn"
 
     def __init__(self, min_face_size: int = 40, thresholds: tuple[float, float, float] = (0.6, 0.7, 0.8),
                  scale_factor: float = 0.709, max_side: int = 640):
@@ -119,7 +118,7 @@ class MTCNNDetector:
         if not len(boxes):
             return []
         boxes, points = self._stage3(small, boxes)
-        return [Detection(tuple(float(v) / shrink for v in b[:4]), float(b[4]), p / shrink)
+        return [Detection(_box(v / shrink for v in b[:4]), float(b[4]), p / shrink)
                 for b, p in zip(boxes, points)]
 
     def _stage1(self, image: np.ndarray, min_face_size: float) -> np.ndarray:
@@ -196,7 +195,6 @@ class HaarDetector:
     threads' faces), so each thread gets its own.
     """
 
-    name = "haar"
 
     def __init__(self, min_face_size: int = 40, max_side: int = 640, min_neighbors: int = 5):
         self.min_face_size, self.max_side, self.min_neighbors = min_face_size, max_side, min_neighbors
@@ -220,8 +218,13 @@ class HaarDetector:
         boxes, _, weights = self._cascade().detectMultiScale3(
             cv2.equalizeHist(grey), scaleFactor=1.1, minNeighbors=self.min_neighbors, minSize=(side, side),
             outputRejectLevels=True)
-        return [Detection(tuple(float(v) / shrink for v in (x, y, x + w, y + h)), float(1 / (1 + np.exp(-wt))))
+        return [Detection(_box(v / shrink for v in (x, y, x + w, y + h)), float(1 / (1 + np.exp(-wt))))
                 for (x, y, w, h), wt in zip(boxes, np.ravel(weights) if len(boxes) else [])]
+
+
+def _box(values) -> tuple[float, float, float, float]:
+    x1, y1, x2, y2 = (float(v) for v in values)
+    return x1, y1, x2, y2
 
 
 DETECTORS = {"mtcnn": MTCNNDetector, "haar": HaarDetector}

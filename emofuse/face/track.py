@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -16,9 +16,7 @@ class Track:
     track_id: int
     detection: Detection
     probabilities: np.ndarray | None = None
-    hits: int = 1
     misses: int = 0
-    history: list = field(default_factory=list)
 
 
 class IoUTracker:
@@ -45,7 +43,7 @@ class IoUTracker:
             if ti in used_tracks or di in assigned:
                 continue
             track = self.tracks[ti]
-            track.detection, track.hits, track.misses = detections[di], track.hits + 1, 0
+            track.detection, track.misses = detections[di], 0
             assigned[di] = track
             used_tracks.add(ti)
         for ti, track in enumerate(self.tracks):

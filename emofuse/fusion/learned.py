@@ -53,6 +53,8 @@ class LearnedFusion:
         return softmax(x @ self.weights + self.bias)
 
     def save(self, path: str | Path) -> None:
+        if self.weights is None or self.bias is None:
+            raise ValueError("fit the learned fusion before saving it")
         Path(path).write_text(json.dumps({"labels": list(FUSION_LABELS), "weights": self.weights.tolist(),
                                           "bias": self.bias.tolist(), "l2": self.l2}))
 

@@ -36,15 +36,15 @@ def confidence(probs: np.ndarray) -> np.ndarray:
 
 def log_linear_pool(probs: list[np.ndarray], weights: list[np.ndarray]) -> np.ndarray:
     """Weighted geometric mean of distributions (..., K), renormalised; weights (...,) may be 0."""
-    logs = sum(w[..., None] * np.log(np.clip(p, EPS, 1.0)) for p, w in zip(probs, weights))
-    total = sum(weights)[..., None]
+    logs = np.sum([w[..., None] * np.log(np.clip(p, EPS, 1.0)) for p, w in zip(probs, weights)], axis=0)
+    total = np.sum(weights, axis=0)[..., None]
     return softmax(np.where(total > 0, logs / np.maximum(total, EPS), 0.0))
 
 
 def linear_pool(probs: list[np.ndarray], weights: list[np.ndarray]) -> np.ndarray:
     """Weighted arithmetic mean of distributions (..., K); uniform where all weights (...,) are 0."""
-    mixed = sum(w[..., None] * p for p, w in zip(probs, weights))
-    total = sum(weights)[..., None]
+    mixed = np.sum([w[..., None] * p for p, w in zip(probs, weights)], axis=0)
+    total = np.sum(weights, axis=0)[..., None]
     uniform = np.full_like(mixed, 1.0 / mixed.shape[-1])
     return np.where(total > 0, mixed / np.maximum(total, EPS), uniform)
 

@@ -18,7 +18,7 @@ log = logging.getLogger("emofuse.train")
 def setup_logging(run_dir: Path) -> None:
     """Log to stderr and to ``run_dir/train.log``."""
     run_dir.mkdir(parents=True, exist_ok=True)
-    handlers = [logging.StreamHandler(), logging.FileHandler(run_dir / "train.log")]
+    handlers: list[logging.Handler] = [logging.StreamHandler(), logging.FileHandler(run_dir / "train.log")]
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", handlers=handlers, force=True)
 
 

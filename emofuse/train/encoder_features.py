@@ -42,18 +42,18 @@ class Corpus:
 def load_corpus(name: str, root: Path) -> Corpus:
     """RAVDESS (actors 01-20, speech), EmoDB (6 shared emotions) or CREMA-D clips below ``root``."""
     if name == "ravdess":
-        clips = list_ravdess(root, actors=set(range(1, 21)))
-        speakers = [c.actor for c in clips]
+        ravdess = list_ravdess(root, actors=set(range(1, 21)))
+        paths, labels, speakers = [c.path for c in ravdess], [c.label for c in ravdess], [c.actor for c in ravdess]
     elif name == "emodb":
-        clips = list_emodb(root)
-        speakers = [c.speaker for c in clips]
+        emodb = list_emodb(root)
+        paths, speakers = [c.path for c in emodb], [c.speaker for c in emodb]
+        labels = [c.label for c in emodb if c.label is not None]  # list_emodb keeps labelled clips only
     elif name == "crema_d":
-        clips = list_cremad(root)
-        speakers = [c.actor for c in clips]
+        cremad = list_cremad(root)
+        paths, labels, speakers = [c.path for c in cremad], [c.label for c in cremad], [c.actor for c in cremad]
     else:
         raise ValueError(f"unknown corpus {name!r}")
-    return Corpus(name, [c.path for c in clips], np.array([SPEECH_LABELS.index(c.label) for c in clips]),
-                  np.array(speakers))
+    return Corpus(name, paths, np.array([SPEECH_LABELS.index(label) for label in labels]), np.array(speakers))
 
 
 @torch.no_grad()

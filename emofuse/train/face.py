@@ -130,6 +130,7 @@ def run(args: argparse.Namespace) -> dict:
         log.info("epoch %d loss %.3f PublicTest acc %.4f macro-F1 %.3f (%s)", epoch, row["loss"],
                  rep["accuracy"], rep["macro_f1"], timer)
         ckpt.save(model, optimizer, scheduler, epoch, history, best, extra)
+    assert best is not None, "at least one epoch ran"
     model.load_state_dict(best["state"])
     probs_plain = predict(model, test.images, device, flip_tta=False)
     probs_tta = predict(model, test.images, device, flip_tta=True)

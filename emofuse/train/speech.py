@@ -350,7 +350,7 @@ def cross_corpus(features_dir: Path, encoder: str, config: HeadConfig, args) -> 
     """The chosen head trained on RAVDESS alone (clean + copies), scored on the other corpora's clean clips."""
     train = load_pool(features_dir, encoder, ["ravdess"], args.copies)
     model, norm = fit(train, config, args.seed)
-    result = {"trained_on": "RAVDESS actors 01-20 only"}
+    result: dict = {"trained_on": "RAVDESS actors 01-20 only"}
     for corpus in ("emodb", "crema_d"):
         if cache_path(features_dir, encoder, corpus).exists():
             test = load_pool(features_dir, encoder, [corpus], 0)

@@ -160,7 +160,8 @@ class WhisperEncoder(nn.Module):
     def hidden_states(self, mel: torch.Tensor) -> list[torch.Tensor]:
         """[L0 = convs + positions, L1 = block 1, ...], each (batch, frames / 2, width); no final LayerNorm."""
         x = F.gelu(self.conv2(F.gelu(self.conv1(mel)))).transpose(1, 2)
-        states = [x + self.positions[: x.shape[1]]]
+        positions: torch.Tensor = self.positions  # type: ignore[assignment]  # a registered buffer
+        states = [x + positions[: x.shape[1]]]
         for block in self.blocks:
             states.append(block(states[-1]))
         return states
