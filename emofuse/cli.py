@@ -6,15 +6,11 @@ import argparse
 import os
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
 from emofuse import __version__
 from emofuse.audio.adapt import ADAPT_MODES
 from emofuse.errors import EmofuseError
 from emofuse.media import MEDIA_SUFFIXES
-
-if TYPE_CHECKING:
-    from emofuse.results import Result
 
 
 def fail(message: str) -> None:
@@ -38,67 +34,113 @@ def expand_inputs(paths: list[str]) -> list[Path]:
 
 # ---------------------------------------------------------------- analyze
 def cmd_analyze(args: argparse.Namespace) -> int:
-    from emofuse.fusion import FusionConfig
-    from emofuse.pipeline import Analyzer, AnalyzerConfig, speaker_key
-    from emofuse.progress import progress_bar
-    from emofuse.results import append_jsonl, read_jsonl, write_csv, write_json
+    from emofuse.batch import WorkerSpec, collect_inputs
 
     check_output_paths(args.json, args.jsonl, args.csv, args.report)
-    config = AnalyzerConfig(fps=args.fps, hop=args.hop, detector=args.detector, detect_every=args.detect_every,
-                            adapt="session" if args.adapt == "session" else "none",
-                            fusion=FusionConfig(rule=args.fusion_rule))
-    learned = None
-    if args.fusion_model:
-        from emofuse.fusion import LearnedFusion
-
-        learned = LearnedFusion.load(args.fusion_model)
-    profile = _load_profile(args)
-    analyzer = Analyzer(config, learned_fusion=learned, profile=profile)
+    spec = WorkerSpec(_analyzer_config(args), _learned_fusion(args), _load_profile(args),
+                      speaker_from=args.speaker_from, face_crop=args.face_crops, file_timeout=args.file_timeout)
     if args.audio or args.image:
-        if not (args.audio and args.image) or args.inputs:
+        if not (args.audio and args.image) or args.inputs or args.from_list:
             raise EmofuseError("--audio and --image go together, without other inputs")
-        jobs: list[tuple[str, Any]] = [("pair", (args.audio, args.image))]
-    else:
-        if not args.inputs:
-            raise EmofuseError("no input given (a file, a folder, or --audio A --image I)")
-        jobs = [("file", path) for path in expand_inputs(args.inputs)]
-    analyzers = _batch_analyzers(analyzer, jobs, args) if args.adapt == "batch" else {}
-    earlier = read_jsonl(args.jsonl) if args.jsonl else []
-    done = {_same_file(row.get("input")) for row in earlier}
-    results, failures = [], 0
-    try:
-        for kind, job in progress_bar(jobs, "files", quiet=args.quiet or len(jobs) == 1):
-            if kind == "file" and _same_file(job) in done:
-                continue
-            try:
-                chosen = analyzers.get(speaker_key(job, args.speaker_from), analyzer) if analyzers else analyzer
-                result = _analyze_one(chosen, kind, job, args).to_dict()
-            except EmofuseError as exc:
-                fail(str(exc))
-                failures += 1
-                continue
-            except Exception as exc:  # noqa: BLE001 - one bad file must not lose the others' results
-                fail(f"{job}: unexpected {type(exc).__name__}: {exc}")
-                failures += 1
-                continue
-            results.append(result)
-            if args.jsonl:
-                append_jsonl(result, args.jsonl)
-            if args.annotate and result["kind"] == "image":
-                _annotate(result, args.annotate, len(jobs) > 1)
+        return _analyze_pair(spec, args)
+    if not args.inputs and not args.from_list:
+        raise EmofuseError("no input given (files, folders, patterns, --from-list FILE, or --audio A --image I)")
+    paths = collect_inputs(args.inputs, args.from_list)
+    if args.adapt == "batch":
+        spec = _with_batch_profiles(spec, paths, args)
+    return _analyze_batch(spec, paths, args)
+
+
+def _analyzer_config(args: argparse.Namespace):
+    from emofuse.fusion import FusionConfig
+    from emofuse.pipeline import AnalyzerConfig
+
+    return AnalyzerConfig(fps=args.fps, hop=args.hop, detector=args.detector, detect_every=args.detect_every,
+                          adapt="session" if args.adapt == "session" else "none",
+                          fusion=FusionConfig(rule=args.fusion_rule))
+
+
+def _learned_fusion(args: argparse.Namespace):
+    if not args.fusion_model:
+        return None
+    from emofuse.fusion import LearnedFusion
+
+    return LearnedFusion.load(args.fusion_model)
+
+
+def _analyze_pair(spec, args: argparse.Namespace) -> int:
+    from emofuse.pipeline import Analyzer
+
+    result = Analyzer(spec.config, spec.learned_fusion, profile=spec.profile).analyze_pair(args.audio, args.image)
+    row = result.to_dict()
+    if args.jsonl:
+        from emofuse.results import append_jsonl
+
+        append_jsonl(row, args.jsonl)
+    if not args.quiet:
+        print(summary_line(row))
+    _write_outputs([row], args, single=True)
+    return 0
+
+
+def _analyze_batch(spec, paths: list[Path], args: argparse.Namespace) -> int:
+    """Every input once: resumable through --jsonl, on --workers processes or Ray; outputs written at the end
+    (also after Ctrl-C) from every result so far."""
+    from emofuse.batch import BatchSummary, run_batch
+    from emofuse.progress import progress_bar
+    from emofuse.results import read_jsonl
+
+    results: list[dict] = []
+    failures = 0
+    single = len(args.inputs) == 1 and not args.from_list and len(paths) == 1 and Path(args.inputs[0]).is_file()
+    status = _StatusLine(args.quiet or single)
+
+    def on_row(row: dict) -> None:
+        nonlocal failures
+        if "error" in row:
+            failures += 1
+            fail(row["error"])
+        else:
+            results.append(row)
+            if args.annotate and row["kind"] == "image":
+                _annotate(row, args.annotate, len(paths) > 1)
             if not args.quiet:
-                print(summary_line(result))
+                print(summary_line(row))
+
+    def file_progress(job):
+        return progress_bar(None, Path(job.input).name, quiet=args.quiet, unit="s")
+
+    summary: BatchSummary | None = None
+    try:
+        summary = run_batch(paths, spec, args.jsonl, workers=args.workers or (os.cpu_count() or 1),
+                            ray=args.ray if args.ray != "local" else None, use_ray=args.ray is not None,
+                            retry_errors=args.retry_errors, on_row=on_row, file_progress=file_progress,
+                            on_status=status.show)
     finally:  # also on Ctrl-C: what was analysed is written (with --jsonl: every run's results so far)
         if args.jsonl:
-            results = read_jsonl(args.jsonl)
+            results = [row for row in read_jsonl(args.jsonl) if "error" not in row]
         if results:
-            _write_outputs(results, args, write_json, write_csv)
+            order = {str(p.resolve()): i for i, p in enumerate(paths)}
+            results.sort(key=lambda r: order.get(str(Path(r["input"]).resolve()), len(order)))
+            _write_outputs(results, args, single=single)
+    if summary is not None and not (args.quiet or single):
+        print(f"emofuse: {summary.final()}", file=sys.stderr)
     return 1 if failures else 0
 
 
-def _same_file(path) -> str | None:
-    """A file's identity for resuming: its resolved path, so ``media/x`` and ``/abs/media/x`` are one input."""
-    return None if path is None else str(Path(path).resolve())
+class _StatusLine:
+    """The batch's progress on stderr (files/s, media time per second, ETA, failures), at most every 5 s."""
+
+    def __init__(self, quiet: bool):
+        self.quiet, self.last = quiet, 0.0
+
+    def show(self, text: str) -> None:
+        import time
+
+        if self.quiet or time.monotonic() - self.last < 5.0:
+            return
+        self.last = time.monotonic()
+        print(f"emofuse: {text}", file=sys.stderr)
 
 
 def check_output_paths(*paths: str | None) -> None:
@@ -126,28 +168,22 @@ def _load_profile(args: argparse.Namespace):
     return VoiceProfile.load(args.profile)
 
 
-def _batch_analyzers(analyzer, jobs: list, args: argparse.Namespace) -> dict:
-    """Adaptation ``batch``: an analyzer per speaker group, each with that group's profile (models shared)."""
+def _with_batch_profiles(spec, paths: list[Path], args: argparse.Namespace):
+    """Adaptation ``batch``: a voice profile per speaker group of the inputs, computed here once for all workers."""
+    from dataclasses import replace
+
     from emofuse.pipeline import Analyzer, batch_profiles
 
-    files = [job for kind, job in jobs if kind == "file"]
-    profiles = batch_profiles(analyzer, files, args.speaker_from)
-    return {group: Analyzer(analyzer.config, analyzer.learned_fusion, analyzer.speech, analyzer.face, profile)
-            for group, profile in profiles.items()}
+    return replace(spec, group_profiles=batch_profiles(Analyzer(spec.config), paths, args.speaker_from))
 
 
-def _analyze_one(analyzer, kind: str, job, args: argparse.Namespace) -> Result:
-    from emofuse.progress import progress_bar
+def _write_outputs(results: list[dict], args, single: bool) -> None:
+    """--json holds one object for one file (or --audio/--image) and a list for folders, patterns, lists and
+    several inputs, whatever their count; --csv and --report hold every result."""
+    from emofuse.results import write_csv, write_json
 
-    if kind == "pair":
-        return analyzer.analyze_pair(*job)
-    with progress_bar(None, str(job.name), quiet=args.quiet, unit="s") as bar:
-        return analyzer.analyze(job, face_crop=args.face_crops, progress=bar.update_to)
-
-
-def _write_outputs(results: list[dict], args, write_json, write_csv) -> None:
     if args.json:
-        write_json(results[0] if len(results) == 1 else results, args.json)
+        write_json(results[0] if single else results, args.json)
     if args.csv:
         write_csv(results, args.csv)
     if args.report:
@@ -266,11 +302,26 @@ def build_parser() -> argparse.ArgumentParser:
 
     analyze = sub.add_parser("analyze", help="analyse images, audio or video files (or folders of them)",
                              description="Analyse media files: speech, face and fused emotion over time.")
-    analyze.add_argument("inputs", nargs="*", help="files or folders (kind detected from content)")
+    analyze.add_argument("inputs", nargs="*",
+                         help="files, folders (searched recursively) or patterns such as 'clips/**/*.mp4' "
+                              "(the kind of each file is read from its content)")
+    analyze.add_argument("--from-list", metavar="FILE", help="also analyse the paths listed in FILE, one per line")
     analyze.add_argument("--audio", help="an audio file to fuse with --image")
     analyze.add_argument("--image", help="a photo of the speaker to fuse with --audio")
-    analyze.add_argument("--json", help="write the result (a list for several inputs) as JSON")
-    analyze.add_argument("--jsonl", help="append one JSON object per input; inputs already there are skipped")
+    analyze.add_argument("--json", help="write the results as JSON: one object for one file or --audio/--image, "
+                                        "a list for folders, patterns, --from-list or several inputs")
+    analyze.add_argument("--jsonl", help="append one JSON object per input as it finishes (failures too, with "
+                                         "'error'); a re-run skips inputs already there, unless they changed")
+    analyze.add_argument("--workers", type=int, default=None,
+                         help="processes analysing files side by side (default: one per core; models load once "
+                              "per worker)")
+    analyze.add_argument("--ray", nargs="?", const="local", metavar="ADDRESS",
+                         help="analyse on Ray: alone, a local Ray runtime; with an address ('auto', 'host:6379', "
+                              "'ray://host:10001') an existing cluster (needs: pip install 'emofuse[ray]')")
+    analyze.add_argument("--retry-errors", action="store_true",
+                         help="with --jsonl: analyse again the inputs whose rows are errors")
+    analyze.add_argument("--file-timeout", type=float, default=None, metavar="SECONDS",
+                         help="give up on a file after this long (its row says so); default: no limit")
     analyze.add_argument("--csv", help="write the timeline, one row per window and modality")
     analyze.add_argument("--report", help="write a self-contained HTML report")
     analyze.add_argument("--annotate", help="write images with face boxes and labels (PNG)")

@@ -52,10 +52,15 @@ def test_batch_keeps_good_results_when_one_file_is_bad(tmp_path):
     code = main(["analyze", str(tmp_path / "in"), "--jsonl", str(out), "-q"])
     assert code == 1
     rows = read_jsonl(out)
-    assert [r["input"] for r in rows] == [str(good)]
-    # a second run resumes: the finished file is not analysed again
-    assert main(["analyze", str(tmp_path / "in"), "--jsonl", str(out), "-q"]) == 1
-    assert len(read_jsonl(out)) == 1
+    bad = str(tmp_path / "in" / "b.wav")
+    assert sorted((r["input"], "error" in r) for r in rows) == [(str(good), False), (bad, True)]
+    assert "b.wav: file is empty" in next(r["error"] for r in rows if "error" in r)
+    # a second run resumes: neither the finished file nor the failed one is analysed again
+    assert main(["analyze", str(tmp_path / "in"), "--jsonl", str(out), "-q"]) == 0
+    assert read_jsonl(out) == rows
+    # --retry-errors runs the failed one again (still empty: still one error row, not two)
+    assert main(["analyze", str(tmp_path / "in"), "--jsonl", str(out), "--retry-errors", "-q"]) == 1
+    assert sorted(r["input"] for r in read_jsonl(out)) == sorted(r["input"] for r in rows)
 
 
 @pytest.mark.parametrize("option", ["--json", "--jsonl", "--csv", "--report"])
