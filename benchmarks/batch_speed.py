@@ -1,0 +1,94 @@
+"""Batch throughput on this machine: one process vs --workers 2 vs Ray (local runtime), on real files.
+
+Runs ``emofuse analyze FILES --jsonl ...`` as a user would (200 RAVDESS FLAC clips + the 24 paired RAVDESS mp4 /
+CREMA-D flv clips, 224 real files), and reports files/s, media seconds per second and the peak resident memory
+of each worker process (sampled every 0.2 s).
+
+    python benchmarks/batch_speed.py [--files 200]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+from _common import SHARED, save, table
+
+
+def process_rss_mb() -> dict[int, tuple[str, float]]:
+    """(command line, RSS MB) of every emofuse-related process on the machine."""
+    out = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmd = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            if "emofuse" not in cmd and "RayWorker" not in cmd and "multiprocessing" not in cmd:
+                continue
+            rss = next(int(line.split()[1]) for line in (entry / "status").read_text().splitlines()
+                       if line.startswith("VmRSS:")) / 1024
+            out[int(entry.name)] = (cmd, rss)
+        except (OSError, StopIteration):
+            continue
+    return out
+
+
+def run(mode: list[str], files: list[Path], work: Path) -> dict:
+    listing = work / "list.txt"
+    listing.write_text("\n".join(map(str, files)) + "\n")
+    out = work / f"out{len(list(work.iterdir()))}.jsonl"
+    peaks: dict[int, tuple[str, float]] = {}
+    done = threading.Event()
+
+    def sample() -> None:
+        while not done.is_set():
+            for pid, (cmd, rss) in process_rss_mb().items():
+                if rss > peaks.get(pid, ("", 0.0))[1]:
+                    peaks[pid] = (cmd, rss)
+            time.sleep(0.2)
+
+    threading.Thread(target=sample, daemon=True).start()
+    start = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "emofuse.cli", "analyze", "--from-list", str(listing), "--jsonl", str(out),
+                    "-q", *mode], check=True)
+    elapsed = time.perf_counter() - start
+    done.set()
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    media = sum(r.get("duration", 0.0) for r in rows)
+    workers = [rss for pid, (cmd, rss) in peaks.items() if "spawn_main" in cmd or "RayWorker" in cmd]
+    driver = [rss for pid, (cmd, rss) in peaks.items() if "emofuse.cli" in cmd]
+    return {"files": len(rows), "errors": sum("error" in r for r in rows), "seconds": round(elapsed, 1),
+            "files_per_s": round(len(rows) / elapsed, 2), "media_x": round(media / elapsed, 1),
+            "workers": len(workers), "worker_peak_mb": round(max(workers), 0) if workers else None,
+            "driver_peak_mb": round(max(driver), 0) if driver else None}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--files", type=int, default=200, help="RAVDESS FLAC clips (default: %(default)s)")
+    args = parser.parse_args()
+    files = sorted((SHARED / "ravdess").glob("Actor_*/*.flac"))[:args.files]
+    files += sorted((SHARED / "ravdess_video").glob("*.mp4")) + sorted((SHARED / "crema_d").glob("*.flv"))
+    modes = {"one process (--workers 1)": ["--workers", "1"], "--workers 2": ["--workers", "2"],
+             "--ray (local runtime, 2 CPUs)": ["--ray", "--workers", "2"]}
+    rows = []
+    with tempfile.TemporaryDirectory() as folder:
+        for name, mode in modes.items():
+            rows.append({"mode": name, **run(mode, files, Path(folder))})
+    base = rows[0]["files_per_s"]
+    for row in rows:
+        row["speedup"] = round(row["files_per_s"] / base, 2)
+    table(rows)
+    save("batch_speed", {"protocol": f"{len(files)} real files ({args.files} RAVDESS FLAC, 15 RAVDESS mp4, "
+                                     "9 CREMA-D flv), default analysis settings, fresh --jsonl each run; "
+                                     "wall time includes process start and model loading", "rows": rows})
+
+
+if __name__ == "__main__":
+    main()

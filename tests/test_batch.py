@@ -1,0 +1,116 @@
+"""Batch work: inputs, the ledger (exactly once, whatever dies), worker processes and the per-file time limit."""
+
+import json
+import multiprocessing
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from emofuse.batch import FileAnalyzer, Job, WorkerSpec, collect_inputs, plan, run_pool, run_sequential
+from emofuse.errors import EmofuseError
+from emofuse.pipeline import AnalyzerConfig
+from emofuse.results import read_jsonl
+from tests.conftest import RAVDESS, RAVDESS_VIDEO, need, tone, write_wav
+
+HAAR = WorkerSpec(AnalyzerConfig(detector="haar"))
+
+
+def real_files(count: int) -> list[Path]:
+    return sorted(need(RAVDESS).glob("Actor_0[12]/*.flac"))[:count]
+
+
+def test_inputs_from_folders_patterns_and_a_list(tmp_path):
+    (tmp_path / "a" / "deep").mkdir(parents=True)
+    first = write_wav(tmp_path / "a" / "one.wav", tone(0.5))
+    second = write_wav(tmp_path / "a" / "deep" / "two.wav", tone(0.5))
+    (tmp_path / "a" / "notes.txt").write_text("not media")
+    listing = tmp_path / "list.txt"
+    listing.write_text(f"# inputs\n{second}\n\n{tmp_path / 'missing.wav'}\n")
+    found = collect_inputs([str(tmp_path / "a"), str(tmp_path / "a" / "**" / "*.wav")], listing)
+    assert found == [second, first, tmp_path / "missing.wav"]  # each once, in order; a listed missing file stays
+    with pytest.raises(EmofuseError, match="no file matches"):
+        collect_inputs([str(tmp_path / "*.flac")])
+
+
+def test_worker_processes_give_the_sequential_results(tmp_path):
+    files = real_files(4) + [need(RAVDESS_VIDEO) / "01-01-03-01-01-02-05.mp4"]
+    jobs = [Job.of(p) for p in files]
+    sequential = {row["input"]: row for row in run_sequential(jobs, HAAR)}
+    parallel = {row["input"]: row for row in run_pool(jobs, HAAR, workers=2)}
+    assert parallel.keys() == sequential.keys() == {str(p) for p in files}
+    for name, row in parallel.items():
+        for block in ("speech", "face", "fused"):
+            want, got = sequential[name][block], row[block]
+            assert (want is None) == (got is None)
+            if want:
+                assert got["label"] == want["label"]
+                assert np.allclose(list(got["probabilities"].values()), list(want["probabilities"].values()),
+                                   atol=1e-3)
+
+
+def test_a_changed_file_is_analysed_again_and_its_old_row_dropped(tmp_path):
+    audio = write_wav(tmp_path / "a.wav", tone(1.0))
+    out = tmp_path / "out.jsonl"
+    job = Job.of(audio)
+    out.write_text(json.dumps({"input": str(audio), "error": "old", "source": job.source()}) + "\n")
+    assert plan([job], out)[0] == []  # unchanged: nothing to do
+    os.utime(audio, ns=(job.mtime_ns + 10**9, job.mtime_ns + 10**9))
+    changed = Job.of(audio)
+    todo, kept = plan([changed], out)
+    assert todo == [changed] and kept == [] and out.read_text() == ""
+
+
+def test_a_file_over_the_time_limit_gets_an_error_row(tmp_path):
+    slow = FileAnalyzer(WorkerSpec(AnalyzerConfig(detector="haar"), file_timeout=0.01))
+    row = slow(Job.of(need(RAVDESS_VIDEO) / "01-01-03-01-01-02-05.mp4"))
+    assert "took longer than 0.01 s" in row["error"] and row["source"]["size"] > 0
+    assert "error" not in FileAnalyzer(WorkerSpec(file_timeout=60))(Job.of(write_wav(tmp_path / "a.wav", tone(1.0))))
+
+
+def test_a_killed_worker_loses_no_file_and_repeats_none():
+    jobs = [Job.of(p) for p in real_files(10)]
+    rows, killed = [], []
+
+    def kill_one_worker() -> None:
+        while not rows:
+            time.sleep(0.05)
+        victim = multiprocessing.active_children()[0]
+        killed.append(victim.pid)
+        os.kill(victim.pid, signal.SIGKILL)
+
+    threading.Thread(target=kill_one_worker, daemon=True).start()
+    for row in run_pool(jobs, HAAR, workers=2):
+        rows.append(row)
+    assert killed
+    assert sorted(r["input"] for r in rows) == sorted(j.input for j in jobs)  # every file once
+    assert all("error" not in r for r in rows)  # the files in flight were retried by a new worker
+
+
+def test_kill_9_of_the_driver_then_the_same_command_gives_every_input_exactly_once(tmp_path):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for path in real_files(10):
+        (folder / path.name).symlink_to(path)
+    out = tmp_path / "out.jsonl"
+    command = [sys.executable, "-m", "emofuse.cli", "analyze", str(folder), "--jsonl", str(out), "--workers", "2",
+               "--detector", "haar", "-q"]
+    driver = subprocess.Popen(command, start_new_session=True)
+    deadline = time.time() + 120
+    while time.time() < deadline and (not out.exists() or len(out.read_text().splitlines()) < 3):
+        time.sleep(0.1)
+    os.killpg(driver.pid, signal.SIGKILL)  # the driver and its workers, mid-run
+    driver.wait()
+    before = len(read_jsonl(out))
+    assert 3 <= before < 10
+    with open(out, "a") as ledger:
+        ledger.write('{"input": "' + str(folder) + '/torn')  # as if killed half-way through a line
+    assert subprocess.run(command, timeout=300).returncode == 0
+    rows = [json.loads(line) for line in out.read_text().splitlines()]  # every line whole
+    assert sorted(r["input"] for r in rows) == sorted(str(folder / p.name) for p in real_files(10))
