@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -39,7 +40,7 @@ def process_rss_mb() -> dict[int, tuple[str, float]]:
     return out
 
 
-def run(mode: list[str], files: list[Path], work: Path) -> dict:
+def run(mode: list[str], files: list[Path], work: Path, env: dict | None = None) -> dict:
     listing = work / "list.txt"
     listing.write_text("\n".join(map(str, files)) + "\n")
     out = work / f"out{len(list(work.iterdir()))}.jsonl"
@@ -56,7 +57,7 @@ def run(mode: list[str], files: list[Path], work: Path) -> dict:
     threading.Thread(target=sample, daemon=True).start()
     start = time.perf_counter()
     subprocess.run([sys.executable, "-m", "emofuse.cli", "analyze", "--from-list", str(listing), "--jsonl", str(out),
-                    "-q", *mode], check=True)
+                    "-q", *mode], check=True, env={**os.environ, **(env or {})})
     elapsed = time.perf_counter() - start
     done.set()
     rows = [json.loads(line) for line in out.read_text().splitlines()]
@@ -75,12 +76,14 @@ def main() -> None:
     args = parser.parse_args()
     files = sorted((SHARED / "ravdess").glob("Actor_*/*.flac"))[:args.files]
     files += sorted((SHARED / "ravdess_video").glob("*.mp4")) + sorted((SHARED / "crema_d").glob("*.flv"))
-    modes = {"one process (--workers 1)": ["--workers", "1"], "--workers 2": ["--workers", "2"],
-             "--ray (local runtime, 2 CPUs)": ["--ray", "--workers", "2"]}
+    modes = {"one process (--workers 1), 2 inference threads": (["--workers", "1"], None),
+             "one process, 1 thread (EMOFUSE_THREADS=1)": (["--workers", "1"], {"EMOFUSE_THREADS": "1"}),
+             "--workers 2": (["--workers", "2"], None),
+             "--ray (local runtime, 2 CPUs)": (["--ray", "--workers", "2"], None)}
     rows = []
     with tempfile.TemporaryDirectory() as folder:
-        for name, mode in modes.items():
-            rows.append({"mode": name, **run(mode, files, Path(folder))})
+        for name, (mode, env) in modes.items():
+            rows.append({"mode": name, **run(mode, files, Path(folder), env)})
     base = rows[0]["files_per_s"]
     for row in rows:
         row["speedup"] = round(row["files_per_s"] / base, 2)

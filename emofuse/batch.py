@@ -16,6 +16,7 @@ workers gets an error row.
 from __future__ import annotations
 
 import glob
+import math
 import os
 import signal
 import threading
@@ -31,9 +32,11 @@ from emofuse.audio.adapt import VoiceProfile
 from emofuse.errors import EmofuseError
 from emofuse.fusion import LearnedFusion
 from emofuse.media import MEDIA_SUFFIXES
-from emofuse.pipeline import Analyzer, AnalyzerConfig, speaker_key
+from emofuse.pipeline import Analyzer, AnalyzerConfig, VideoPart, speaker_key
 from emofuse.results import atomic_write_text, read_jsonl, repair_jsonl
 
+SHARD_SECONDS = 300.0
+"""Length of the shards a long video is cut into for parallel work (only the windows at a cut differ)."""
 MAX_ATTEMPTS = 3
 """Tries a file gets when workers die under it (killed, crashed, out of memory) before it gets an error row."""
 
@@ -97,6 +100,31 @@ class Job:
         return {"path": self.path, "size": self.size, "mtime_ns": self.mtime_ns}
 
 
+@dataclass(frozen=True)
+class Task:
+    """A unit of work: a whole file, or the [start, end) seconds of a long video (one of ``parts`` shards)."""
+
+    job: Job
+    span: tuple[float, float] | None = None
+    parts: int = 1
+
+
+def shard(job: Job, shard_seconds: float) -> list[Task]:
+    """A video longer than 1.5 shards becomes ``shard_seconds`` spans (the last one open-ended); anything else,
+    or a file that cannot be read here (its worker will say why), stays whole."""
+    from emofuse.media import sniff, video_info
+
+    try:
+        duration = video_info(job.input)["duration"] if sniff(job.input) == "video" else 0.0
+    except EmofuseError:
+        return [Task(job)]
+    if shard_seconds <= 0 or duration <= 1.5 * shard_seconds:
+        return [Task(job)]
+    count = int(duration // shard_seconds)
+    spans = [(k * shard_seconds, (k + 1) * shard_seconds if k < count - 1 else math.inf) for k in range(count)]
+    return [Task(job, span, count) for span in spans]
+
+
 def row_key(row: dict) -> tuple[str, int, int] | None:
     """The identity a ledger row was written for (None for rows of other tools or older versions)."""
     source = row.get("source")
@@ -148,13 +176,42 @@ class WorkerSpec:
     group_profiles: dict[str, VoiceProfile] | None = None  # adaptation "batch": a profile per speaker group
     speaker_from: str | None = None
     face_crop: bool = False
-    file_timeout: float | None = None  # seconds one file may take; None = no limit
+    file_timeout: float | None = None  # seconds one file (or shard) may take; None = no limit
     threads: int | None = None  # onnxruntime threads per worker
 
     def build(self) -> FileAnalyzer:
         if self.threads:
-            os.environ["EMOFUSE_THREADS"] = str(self.threads)
+            limit_threads(self.threads)
         return FileAnalyzer(self)
+
+
+THREAD_VARIABLES = ("EMOFUSE_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+"""onnxruntime's (ours) and the numeric libraries' thread counts: set before a worker starts, so that N workers
+use the cores once (each library would otherwise start a thread per core in every worker)."""
+
+
+def limit_threads(threads: int) -> None:
+    """Cap this process's compute threads (environment for libraries yet to start; OpenCV directly)."""
+    for name in THREAD_VARIABLES:
+        os.environ[name] = str(threads)
+    import cv2
+
+    cv2.setNumThreads(threads)
+
+
+@contextmanager
+def worker_environment(threads: int) -> Iterator[None]:
+    """The thread caps in the environment that spawned workers inherit; the driver's own is restored after."""
+    saved = {name: os.environ.get(name) for name in THREAD_VARIABLES}
+    os.environ.update({name: str(threads) for name in THREAD_VARIABLES})
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 class FileAnalyzer:
@@ -177,10 +234,16 @@ class FileAnalyzer:
             self._by_group[group] = Analyzer(base.config, base.learned_fusion, base.speech, base.face, profiles[group])
         return self._by_group[group]
 
-    def __call__(self, job: Job, progress: Callable[[float, float], None] | None = None) -> dict:
+    def __call__(self, task: Task | Job, progress: Callable[[float, float], None] | None = None) -> dict | VideoPart:
+        """The row of a whole file, or the VideoPart of a shard; an error row if anything fails."""
+        task = task if isinstance(task, Task) else Task(task)
+        job = task.job
         try:
             with time_budget(self.spec.file_timeout):
-                result = self._analyzer_for(job).analyze(job.input, face_crop=self.spec.face_crop, progress=progress)
+                analyzer = self._analyzer_for(job)
+                if task.span is not None:
+                    return analyzer.analyze_video_span(job.input, *task.span)
+                result = analyzer.analyze(job.input, face_crop=self.spec.face_crop, progress=progress)
             row = result.to_dict()
         except FileTimeout:
             row = {"input": job.input, "error": f"{job.input}: took longer than {self.spec.file_timeout:g} s "
@@ -189,6 +252,40 @@ class FileAnalyzer:
             row = {"input": job.input, "error": str(exc)}
         except Exception as exc:  # noqa: BLE001 - one bad file must not stop the batch
             row = {"input": job.input, "error": f"{job.input}: unexpected {type(exc).__name__}: {exc}"}
+        row["source"] = job.source()
+        return row
+
+
+class ShardJoiner:
+    """Collects the shards of long videos as they finish and joins each video's into its row."""
+
+    def __init__(self, spec: WorkerSpec):
+        self.analyzer = Analyzer(spec.config, spec.learned_fusion)  # joining loads no model
+        self.parts: dict[Job, list[VideoPart]] = {}
+        self.failed: set[Job] = set()
+
+    def take(self, task: Task, output: dict | VideoPart) -> dict | None:
+        """The row of ``task``'s file once it is complete (None while shards are missing, or after a shard
+        of the file already failed: its error row was given then)."""
+        job = task.job
+        if isinstance(output, dict):
+            if job in self.failed:
+                return None
+            if task.span is not None:
+                self.failed.add(job)
+                self.parts.pop(job, None)
+            return output
+        if job in self.failed:
+            return None
+        parts = self.parts.setdefault(job, [])
+        parts.append(output)
+        if len(parts) < task.parts:
+            return None
+        del self.parts[job]
+        try:
+            row = self.analyzer.join_video(job.input, parts).to_dict()
+        except EmofuseError as exc:
+            row = {"input": job.input, "error": str(exc)}
         row["source"] = job.source()
         return row
 
@@ -218,16 +315,19 @@ def time_budget(seconds: float | None) -> Iterator[None]:
 
 
 # ---------------------------------------------------------------- runners
-def run_sequential(jobs: Sequence[Job], spec: WorkerSpec,
-                   file_progress: Callable[[Job], Any] | None = None) -> Iterator[dict]:
-    """Rows in input order, in this process. ``file_progress(job)`` may give a context with ``update_to``."""
+Output = tuple[Task, "dict | VideoPart"]
+
+
+def run_sequential(tasks: Sequence[Task], spec: WorkerSpec,
+                   file_progress: Callable[[Job], Any] | None = None) -> Iterator[Output]:
+    """Outputs in order, in this process. ``file_progress(job)`` may give a context with ``update_to``."""
     analyse = spec.build()
-    for job in jobs:
+    for task in tasks:
         if file_progress is None:
-            yield analyse(job)
+            yield task, analyse(task)
             continue
-        with file_progress(job) as bar:
-            yield analyse(job, bar.update_to)
+        with file_progress(task.job) as bar:
+            yield task, analyse(task, bar.update_to)
 
 
 _worker: FileAnalyzer | None = None
@@ -239,13 +339,13 @@ def _init_worker(spec: WorkerSpec) -> None:
     _worker = spec.build()
 
 
-def _run_in_worker(job: Job) -> dict:
+def _run_in_worker(task: Task) -> dict | VideoPart:
     assert _worker is not None, "worker not initialised"
-    return _worker(job)
+    return _worker(task)
 
 
-def run_pool(jobs: Sequence[Job], spec: WorkerSpec, workers: int) -> Iterator[dict]:
-    """Rows as they finish, from ``workers`` processes (spawned: no model or thread state is forked).
+def run_pool(tasks: Sequence[Task], spec: WorkerSpec, workers: int) -> Iterator[Output]:
+    """Outputs as they finish, from ``workers`` processes (spawned: no model or thread state is forked).
 
     A worker that dies breaks the pool (BrokenProcessPool): a new pool takes over and the files that were in
     flight run again; which of them killed the worker is unknown, so each has MAX_ATTEMPTS tries.
@@ -254,31 +354,31 @@ def run_pool(jobs: Sequence[Job], spec: WorkerSpec, workers: int) -> Iterator[di
     from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
     from concurrent.futures.process import BrokenProcessPool
 
-    pending = deque(jobs)
-    attempts: Counter[Job] = Counter()
+    pending = deque(tasks)
+    attempts: Counter[Task] = Counter()
     context = multiprocessing.get_context("spawn")
-    while pending:
-        pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker, initargs=(spec,))
-        in_flight: dict[Future, Job] = {}
-        try:
-            while pending or in_flight:
-                while pending and len(in_flight) < 2 * workers:
-                    job = pending.popleft()
-                    in_flight[pool.submit(_run_in_worker, job)] = job
-                finished, _ = wait(in_flight, return_when=FIRST_COMPLETED)
-                for future in finished:
-                    row = future.result()
-                    del in_flight[future]
-                    yield row
-        except BrokenProcessPool:
-            for job in reversed(list(in_flight.values())):
-                attempts[job] += 1
-                if attempts[job] < MAX_ATTEMPTS:
-                    pending.appendleft(job)
-                else:
-                    yield worker_died_row(job, attempts[job])
-        finally:
-            pool.shutdown(wait=False, cancel_futures=True)
+    with worker_environment(spec.threads or 1):  # workers start (and restart) with capped threads
+        while pending:
+            pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker, initargs=(spec,))
+            in_flight: dict[Future, Task] = {}
+            try:
+                while pending or in_flight:
+                    while pending and len(in_flight) < 2 * workers:
+                        task = pending.popleft()
+                        in_flight[pool.submit(_run_in_worker, task)] = task
+                    finished, _ = wait(in_flight, return_when=FIRST_COMPLETED)
+                    for future in finished:
+                        output = future.result()
+                        yield in_flight.pop(future), output
+            except BrokenProcessPool:
+                for task in reversed(list(in_flight.values())):
+                    attempts[task] += 1
+                    if attempts[task] < MAX_ATTEMPTS:
+                        pending.appendleft(task)
+                    else:
+                        yield task, worker_died_row(task.job, attempts[task])
+            finally:
+                pool.shutdown(wait=False, cancel_futures=True)
 
 
 def worker_died_row(job: Job, times: int) -> dict:
@@ -292,12 +392,12 @@ class RayWorker:
     def __init__(self, spec: WorkerSpec):
         self.analyse = spec.build()
 
-    def run(self, job: Job) -> dict:
-        return self.analyse(job)
+    def run(self, task: Task) -> dict | VideoPart:
+        return self.analyse(task)
 
 
-def run_ray(jobs: Sequence[Job], spec: WorkerSpec, address: str | None, workers: int | None) -> Iterator[dict]:
-    """Rows as they finish, from Ray actors (one CPU each): a local Ray runtime (``address`` None) or the
+def run_ray(tasks: Sequence[Task], spec: WorkerSpec, address: str | None, workers: int | None) -> Iterator[Output]:
+    """Outputs as they finish, from Ray actors (one CPU each): a local Ray runtime (``address`` None) or the
     cluster at ``address`` (``auto``, ``host:port``, ``ray://host:10001``).
 
     The workers need only ``pip install emofuse``: the models ship inside the package. An actor that dies is
@@ -315,19 +415,20 @@ def run_ray(jobs: Sequence[Job], spec: WorkerSpec, address: str | None, workers:
     count = workers or max(1, int(ray.available_resources().get("CPU", 1)))
     actor_class = ray.remote(num_cpus=1, max_restarts=-1, max_task_retries=MAX_ATTEMPTS - 1)(RayWorker)
     actors = [actor_class.remote(replace(spec, threads=1)) for _ in range(count)]
-    pending, idle = deque(jobs), deque(actors)
-    in_flight: dict[Any, tuple[Job, Any]] = {}
+    pending, idle = deque(tasks), deque(actors * 2)  # two calls queued per actor: no idle gap between files
+    in_flight: dict[Any, tuple[Task, Any]] = {}
     while pending or in_flight:
         while pending and idle:
-            actor, job = idle.popleft(), pending.popleft()
-            in_flight[actor.run.remote(job)] = (job, actor)  # type: ignore[attr-defined]
+            actor, task = idle.popleft(), pending.popleft()
+            in_flight[actor.run.remote(task)] = (task, actor)  # type: ignore[attr-defined]
         ready, _ = ray.wait(list(in_flight), num_returns=1)
-        job, actor = in_flight.pop(ready[0])
+        task, actor = in_flight.pop(ready[0])
         idle.append(actor)
         try:
-            yield ray.get(ready[0])
+            output = ray.get(ready[0])
         except (ray.exceptions.RayActorError, ray.exceptions.RayTaskError):
-            yield worker_died_row(job, MAX_ATTEMPTS)
+            output = worker_died_row(task.job, MAX_ATTEMPTS)
+        yield task, output
 
 
 # ---------------------------------------------------------------- the driver
@@ -376,25 +477,37 @@ def _clock(seconds: float) -> str:
 
 def run_batch(paths: Sequence[Path], spec: WorkerSpec, jsonl: str | Path | None = None, workers: int = 1,
               ray: str | None = None, use_ray: bool = False, retry_errors: bool = False,
+              shard_seconds: float = SHARD_SECONDS,
               on_row: Callable[[dict], None] | None = None,
               file_progress: Callable[[Job], Any] | None = None,
               on_status: Callable[[str], None] | None = None) -> BatchSummary:
     """Analyse ``paths`` (skipping those the ledger ``jsonl`` already holds), appending one row per input as it
     finishes, then calling ``on_row(row)`` and ``on_status(summary.status())``. ``workers`` > 1: that many
-    processes; ``use_ray``: Ray actors (a local runtime, or the cluster at ``ray``)."""
+    processes; ``use_ray``: Ray actors (a local runtime, or the cluster at ``ray``). With either, videos longer
+    than 1.5 x ``shard_seconds`` are analysed in shards side by side and joined into one result (not with
+    session adaptation, which reads a recording from its start)."""
     from emofuse.results import append_jsonl
 
     jobs = [Job.of(path) for path in paths]
     todo, _ = plan(jobs, jsonl, retry_errors)
     summary = BatchSummary(total=len(jobs), skipped=len(jobs) - len(todo))
+    parallel = use_ray or workers > 1
+    sharding = parallel and shard_seconds > 0 and spec.config.adapt != "session"
+    tasks = [task for job in todo for task in (shard(job, shard_seconds) if sharding else [Task(job)])]
+    outputs: Iterator[Output]
     if use_ray:
-        rows = run_ray(todo, spec, ray, workers if workers > 1 else None)
-    elif workers > 1 and len(todo) > 1:
+        outputs = run_ray(tasks, spec, ray, workers if workers > 1 else None)
+    elif workers > 1 and len(tasks) > 1:
         cores = os.cpu_count() or 1
-        rows = run_pool(todo, replace(spec, threads=spec.threads or max(1, cores // workers)), min(workers, len(todo)))
+        threads = spec.threads or max(1, cores // workers)
+        outputs = run_pool(tasks, replace(spec, threads=threads), min(workers, len(tasks)))
     else:
-        rows = run_sequential(todo, spec, file_progress)
-    for row in rows:
+        outputs = run_sequential(tasks, spec, file_progress)
+    joiner = ShardJoiner(spec)
+    for task, output in outputs:
+        row = joiner.take(task, output)
+        if row is None:
+            continue
         if jsonl is not None:
             append_jsonl(row, jsonl)
         summary.add(row)

@@ -114,8 +114,8 @@ def _analyze_batch(spec, paths: list[Path], args: argparse.Namespace) -> int:
     try:
         summary = run_batch(paths, spec, args.jsonl, workers=args.workers or (os.cpu_count() or 1),
                             ray=args.ray if args.ray != "local" else None, use_ray=args.ray is not None,
-                            retry_errors=args.retry_errors, on_row=on_row, file_progress=file_progress,
-                            on_status=status.show)
+                            retry_errors=args.retry_errors, shard_seconds=args.shard_seconds, on_row=on_row,
+                            file_progress=file_progress, on_status=status.show)
     finally:  # also on Ctrl-C: what was analysed is written (with --jsonl: every run's results so far)
         if args.jsonl:
             results = [row for row in read_jsonl(args.jsonl) if "error" not in row]
@@ -318,6 +318,9 @@ def build_parser() -> argparse.ArgumentParser:
     analyze.add_argument("--ray", nargs="?", const="local", metavar="ADDRESS",
                          help="analyse on Ray: alone, a local Ray runtime; with an address ('auto', 'host:6379', "
                               "'ray://host:10001') an existing cluster (needs: pip install 'emofuse[ray]')")
+    analyze.add_argument("--shard-seconds", type=float, default=300.0, metavar="SECONDS",
+                         help="with --workers or --ray: cut videos longer than 1.5x this into shards analysed side "
+                              "by side and joined into one result (default: %(default)s; 0: never)")
     analyze.add_argument("--retry-errors", action="store_true",
                          help="with --jsonl: analyse again the inputs whose rows are errors")
     analyze.add_argument("--file-timeout", type=float, default=None, metavar="SECONDS",

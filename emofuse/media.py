@@ -6,6 +6,7 @@ stream of ``(time_seconds, RGB frame)`` pairs, so a long video is never held in 
 
 from __future__ import annotations
 
+import itertools
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -280,25 +281,65 @@ def _check_frame_size(path: Path, width: int, height: int) -> None:
                                f"{MAX_IMAGE_PIXELS // 10**6} million pixels)")
 
 
-def iter_video_frames(path: str | Path, fps: float | None = None) -> Iterator[tuple[float, np.ndarray]]:
-    """Stream ``(time_seconds, RGB frame)`` from a video, keeping about ``fps`` frames a second (all if None)."""
+def iter_video_frames(path: str | Path, fps: float | None = None, start: float = 0.0,
+                      end: float | None = None) -> Iterator[tuple[float, np.ndarray]]:
+    """Stream ``(time_seconds, RGB frame)`` from a video, keeping about ``fps`` frames a second (all if None).
+
+    ``start`` / ``end``: only frames in [start, end) (a shard of a long video), the same frames an unbounded read
+    keeps there, so consecutive shards together give the frames of the whole.
+    """
     import av
 
     path = Path(path)
     _check_file(path)
-    next_time = 0.0
     step = 1.0 / fps if fps else 0.0
+    next_time = float(np.ceil(start / step - 1e-6) * step) if step else start
     with decoding(path, "cannot decode video"), av.open(str(path)) as container:
         if not container.streams.video:
             raise InputError(path, "has no video stream")
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
+        if start > 0:
+            container.seek(int(start * av.time_base))  # to the key frame at or before ``start``
         for frame in container.decode(stream):
             _check_frame_size(path, frame.width, frame.height)
             time = float(frame.time) if frame.time is not None else next_time
             if not np.isfinite(time):
                 time = next_time
-            if step and time + 1e-6 < next_time:
+            if end is not None and time >= end:
+                break
+            if time + 1e-6 < (next_time if step else start):
                 continue
             next_time = (np.floor(time / step + 1e-6) + 1) * step if step else time
             yield time, frame.to_ndarray(format="rgb24")
+
+
+def load_audio_span(path: str | Path, start: float, end: float, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
+    """The audio of [start, end) seconds of a file (a shard of a long video), mono float32 at ``sample_rate``."""
+    import av
+
+    path = Path(path)
+    _check_file(path)
+    first = int(round(start * sample_rate))
+    last = int(round(min(end, MAX_AUDIO_SECONDS) * sample_rate))
+    chunks: list[np.ndarray] = []
+    with decoding(path, "cannot decode audio"), av.open(str(path)) as container:
+        if not container.streams.audio:
+            raise InputError(path, "has no audio track")
+        stream = container.streams.audio[0]
+        if start > 0:
+            container.seek(int(start * av.time_base))
+        resampler = av.AudioResampler(format="flt", layout="mono", rate=sample_rate)
+        position: int | None = None
+        for frame in itertools.chain(container.decode(stream), [None]):
+            for out in resampler.resample(frame):
+                if position is None:
+                    position = int(round(float(out.time) * sample_rate)) if out.time is not None else 0
+                samples = out.to_ndarray().reshape(-1).astype(np.float32, copy=False)
+                low, high = max(first - position, 0), min(last - position, len(samples))
+                if high > low:
+                    chunks.append(samples[low:high])
+                position += len(samples)
+            if position is not None and position >= last:
+                break
+    return np.concatenate(chunks) if chunks else np.zeros(0, np.float32)

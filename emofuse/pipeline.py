@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -50,6 +51,19 @@ class AnalyzerConfig:
                              f"(got {self.fps}, {self.hop}, {self.detect_every})")
 
 
+@dataclass(frozen=True, eq=False)
+class VideoPart:
+    """What one span of a video gave (``Analyzer.analyze_video_span``): face samples, frames analysed and the
+    last frame's time (None: no frame), and the voice of its audio (times relative to ``start``)."""
+
+    start: float
+    samples: list
+    frames_seen: int
+    last_frame: float | None
+    speech: SpeechResult | None
+    audio_seconds: float
+
+
 class Analyzer:
     """Speech, face and fused emotion recognition over files or arrays, with the shipped models.
 
@@ -88,10 +102,8 @@ class Analyzer:
     def fusion_config(self) -> FusionConfig:
         """The fusion settings, with the loaded models' calibration temperatures where the config leaves them open."""
         fusion = self.config.fusion
-        return replace(
-            fusion,
-            speech_temperature=fusion.speech_temperature or (self._speech.temperature if self._speech else None),
-            face_temperature=fusion.face_temperature or (self._face.temperature if self._face else None))
+        return replace(fusion, speech_temperature=fusion.speech_temperature or _temperature(self._speech, "speech"),
+                       face_temperature=fusion.face_temperature or _temperature(self._face, "face"))
 
     # ------------------------------------------------------------ entry points
     def analyze(self, path: str | Path, face_crop: bool = False, progress: Progress | None = None) -> Result:
@@ -132,17 +144,44 @@ class Analyzer:
 
     def analyze_video(self, path: str | Path, progress: Progress | None = None) -> Result:
         """Frames sampled at ``fps`` (streamed), faces tracked and classified; audio track classified; fused."""
-        from emofuse.video import face_result, track_faces
+        return self.join_video(path, [self.analyze_video_span(path, progress=progress)])
+
+    def analyze_video_span(self, path: str | Path, start: float = 0.0, end: float = math.inf,
+                           progress: Progress | None = None) -> VideoPart:
+        """The faces and the voice of [start, end) seconds of a video (a shard of a long one; the whole by
+        default). ``join_video`` turns consecutive spans into the video's result."""
+        from emofuse.media import load_audio_span
+        from emofuse.video import track_faces
+
+        declared = video_info(path)["duration"]
+        report = (lambda t: progress(min(t, declared), declared)) if progress else None
+        whole = start == 0.0 and end == math.inf
+        samples, frames_seen, last_frame = track_faces(self.face, path, self.config.fps, self.config.detect_every,
+                                                       report, start, None if whole else end)
+        audio = None
+        if has_audio(path):
+            audio = load_audio(path) if whole else load_audio_span(path, start, end)
+        speech = self._speech_result(audio) if audio is not None else None
+        return VideoPart(start, samples, frames_seen, last_frame if frames_seen else None, speech,
+                         0.0 if audio is None else len(audio) / SAMPLE_RATE)
+
+    def join_video(self, path: str | Path, parts: list[VideoPart]) -> Result:
+        """The result of a video from its consecutive spans (one span: the whole video)."""
+        from emofuse.audio.classifier import join_speech
+        from emofuse.models import load_card
+        from emofuse.video import face_result, link_shards
 
         info = video_info(path)
-        declared = info["duration"]
-        report = (lambda t: progress(min(t, declared), declared)) if progress else None
-        samples, frames_seen, last_frame = track_faces(self.face, path, self.config.fps, self.config.detect_every,
-                                                       report)
-        audio = load_audio(path) if has_audio(path) else None
-        speech = self._speech_result(audio) if audio is not None else None
-        duration = decoded_duration(declared, last_frame + 1.0 / self.config.fps,
-                                    0.0 if audio is None else len(audio) / SAMPLE_RATE)
+        parts = sorted(parts, key=lambda part: part.start)
+        samples = link_shards([part.samples for part in parts], [part.start for part in parts[1:]])
+        spoken = [(part.speech, part.start, part.audio_seconds) for part in parts if part.speech is not None]
+        card = self._speech.card if self._speech is not None else load_card("speech")
+        speech = join_speech(spoken, card.get("recording_snr_db")) if spoken else None
+        frames_seen = sum(part.frames_seen for part in parts)
+        last_frame = max((part.last_frame for part in parts if part.last_frame is not None), default=0.0)
+        audio_seconds = max((part.start + part.audio_seconds for part in parts if part.speech is not None),
+                            default=0.0)
+        duration = decoded_duration(info["duration"], last_frame + 1.0 / self.config.fps, audio_seconds)
         face = face_result(samples, frames_seen, time_windows(duration, self.config.hop), FACE_LABELS)
         fused = self._fuse_timeline(duration, speech, face, samples)
         return Result(str(path), "video", duration, speech, face, fused, video={**info, "frames_analysed": frames_seen})
@@ -160,6 +199,16 @@ class Analyzer:
         speech_ev = speech_evidence(speech, windows, config.speech_temperature, speech_domain_match(speech, config))
         face_ev = video_face_evidence(samples, face, windows, self.config.fps * hop, config.face_temperature)
         return fuse_timeline(speech, speech_ev, face, face_ev, windows, hop, config, self.learned_fusion)
+
+
+def _temperature(model, task: str) -> float:
+    """A model's calibration temperature; the shipped model's card when none is loaded (no model is loaded to
+    read it: joining a sharded video's parts needs no model)."""
+    if model is not None:
+        return float(model.temperature)
+    from emofuse.models import load_card
+
+    return float(load_card(task).get("temperature", 1.0))
 
 
 def _input_name(source) -> str:

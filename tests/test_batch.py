@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from emofuse.batch import FileAnalyzer, Job, WorkerSpec, collect_inputs, plan, run_pool, run_sequential
+from emofuse.batch import FileAnalyzer, Job, Task, WorkerSpec, collect_inputs, plan, run_batch, run_pool, run_sequential
 from emofuse.errors import EmofuseError
 from emofuse.pipeline import AnalyzerConfig
 from emofuse.results import read_jsonl
@@ -41,9 +41,9 @@ def test_inputs_from_folders_patterns_and_a_list(tmp_path):
 
 def test_worker_processes_give_the_sequential_results(tmp_path):
     files = real_files(4) + [need(RAVDESS_VIDEO) / "01-01-03-01-01-02-05.mp4"]
-    jobs = [Job.of(p) for p in files]
-    sequential = {row["input"]: row for row in run_sequential(jobs, HAAR)}
-    parallel = {row["input"]: row for row in run_pool(jobs, HAAR, workers=2)}
+    tasks = [Task(Job.of(p)) for p in files]
+    sequential = {row["input"]: row for _, row in run_sequential(tasks, HAAR)}
+    parallel = {row["input"]: row for _, row in run_pool(tasks, HAAR, workers=2)}
     assert parallel.keys() == sequential.keys() == {str(p) for p in files}
     for name, row in parallel.items():
         for block in ("speech", "face", "fused"):
@@ -86,7 +86,7 @@ def test_a_killed_worker_loses_no_file_and_repeats_none():
         os.kill(victim.pid, signal.SIGKILL)
 
     threading.Thread(target=kill_one_worker, daemon=True).start()
-    for row in run_pool(jobs, HAAR, workers=2):
+    for _, row in run_pool([Task(job) for job in jobs], HAAR, workers=2):
         rows.append(row)
     assert killed
     assert sorted(r["input"] for r in rows) == sorted(j.input for j in jobs)  # every file once
@@ -114,3 +114,23 @@ def test_kill_9_of_the_driver_then_the_same_command_gives_every_input_exactly_on
     assert subprocess.run(command, timeout=300).returncode == 0
     rows = [json.loads(line) for line in out.read_text().splitlines()]  # every line whole
     assert sorted(r["input"] for r in rows) == sorted(str(folder / p.name) for p in real_files(10))
+
+
+def test_a_long_video_in_shards_gives_one_result_shaped_as_the_whole(tmp_path, face_frame):
+    """8 s cut into 2 s shards analysed by 2 workers, joined: one row, one face track, the same timeline."""
+    from tests.conftest import write_video
+
+    frames = [np.roll(face_frame, i % 6, axis=1) for i in range(80)]
+    speech = np.concatenate([tone(3.0), np.zeros(16000, np.float32), tone(4.0, freq=180)])
+    clip = write_video(tmp_path / "long.mp4", frames, fps=10, audio=speech)
+    whole = FileAnalyzer(HAAR)(Job.of(clip))
+    rows = []
+    summary = run_batch([clip], HAAR, tmp_path / "out.jsonl", workers=2, shard_seconds=2.0, on_row=rows.append)
+    assert summary.done == 1 and len(rows) == 1 and read_jsonl(tmp_path / "out.jsonl") == rows
+    joined = rows[0]
+    assert joined.keys() == whole.keys() and joined["duration"] == whole["duration"]
+    assert joined["video"]["frames_analysed"] == whole["video"]["frames_analysed"] == 40
+    assert [f["track_id"] for f in joined["face"]["faces"]] == [1]  # one person, one track across the cuts
+    assert len(joined["fused"]["segments"]) == len(whole["fused"]["segments"]) == 8
+    assert joined["face"]["label"] == whole["face"]["label"] and joined["speech"]["label"] is not None
+    assert joined["speech"]["segments"][-1]["end"] == pytest.approx(whole["speech"]["segments"][-1]["end"], abs=0.1)

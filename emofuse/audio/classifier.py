@@ -8,6 +8,7 @@ the person's own reference and go to the card's speaker-referenced head instead.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -157,3 +158,26 @@ class SpeechClassifier:
 def _normalization(entry: dict) -> tuple[np.ndarray, np.ndarray]:
     norm = entry["normalization"]
     return np.asarray(norm["mean"], np.float32), np.asarray(norm["std"], np.float32)
+
+
+def join_speech(parts: list[tuple[SpeechResult, float, float]], recording_snr_db: dict | None) -> SpeechResult:
+    """One speech result from consecutive spans of a recording: (result with times relative to its span, span
+    start, span seconds). Segments are moved to recording time; the label pools every window by its length;
+    ``snr_db`` is the span-length-weighted mean (one span: unchanged) and ``domain_match`` follows from it."""
+    if len(parts) == 1 and parts[0][1] == 0.0:
+        return parts[0][0]
+    segments = tuple(replace(seg, start=seg.start + start, end=seg.end + start)
+                     for result, start, _ in parts for seg in result.segments)
+    seconds = sum(length for _, _, length in parts)
+    weights = np.array([seg.end - seg.start for seg in segments])
+    probs = np.array([seg.probs for seg in segments])
+    overall = (weights[:, None] * probs).sum(0) / weights.sum() if segments else None
+    snrs = [(result.snr_db, length) for result, _, length in parts
+            if result.snr_db is not None and np.isfinite(result.snr_db) and length > 0]
+    snr = float(np.average([s for s, _ in snrs], weights=[w for _, w in snrs])) if snrs else None
+    voiced = sum(result.voiced_ratio * length for result, _, length in parts)
+    first = parts[0][0]
+    return SpeechResult(labels=first.labels, probs=overall, segments=segments,
+                        voiced_ratio=voiced / seconds if seconds else 0.0, snr_db=snr,
+                        domain_match=1.0 if snr is None else domain_match(round(snr, 1), recording_snr_db),
+                        adaptation=first.adaptation)

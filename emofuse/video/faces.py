@@ -4,7 +4,7 @@ summarised per track and per fusion window."""
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -27,22 +27,64 @@ class FaceSample:
 
 
 def track_faces(face_classifier, path: str | Path, fps: float, detect_every: int,
-                progress: Callable[[float], None] | None = None) -> tuple[list[FaceSample], int, float]:
-    """Face samples of a video, the number of frames analysed, and the time of the last decoded frame.
-
-    ``progress(seconds)`` is called after each analysed frame with its time.
+                progress: Callable[[float], None] | None = None, start: float = 0.0,
+                end: float | None = None) -> tuple[list[FaceSample], int, float]:
+    """Face samples of a video (or of its [start, end) span), the number of frames analysed, and the time of
+    the last decoded frame. ``progress(seconds)`` is called after each analysed frame with its time.
     """
     from emofuse.face.track import FaceStream, IoUTracker
 
     stream = FaceStream(face_classifier, detect_every, IoUTracker(max_misses=max(2, int(fps))))
-    samples, last = [], 0.0
-    for time, frame in iter_video_frames(path, fps=fps):
+    samples, last = [], start
+    for time, frame in iter_video_frames(path, fps=fps, start=start, end=end):
         last = time
         for track, det, probs in stream.step(frame):
             samples.append(FaceSample(time, track.track_id, probs, det.score, det.size, det.box))
         if progress:
             progress(time)
     return samples, stream.frames, last
+
+
+LINK_SECONDS = 1.0
+"""A track ending this close to a shard's end continues a track starting this close to the next shard's start."""
+
+
+def link_shards(shards: Sequence[Sequence[FaceSample]], boundaries: Sequence[float]) -> list[FaceSample]:
+    """One list of samples from consecutive shards tracked apart (``boundaries``: where each next shard starts):
+    track ids are made unique, and a track at the start of a shard takes the id of the track it continues."""
+    linked: list[FaceSample] = []
+    for index, samples in enumerate(shards):
+        offset = max((s.track_id for s in linked), default=0)
+        renamed = {tid: tid + offset for tid in {s.track_id for s in samples}}
+        if index:
+            boundary = boundaries[index - 1]
+            ending = _edge(linked, boundary - LINK_SECONDS, boundary, last=True)
+            starting = _edge(samples, boundary, boundary + LINK_SECONDS, last=False)
+            renamed.update(_continuations(ending, starting))
+        linked += [replace(s, track_id=renamed[s.track_id]) for s in samples]
+    return linked
+
+
+def _edge(samples: Sequence[FaceSample], low: float, high: float, last: bool) -> dict[int, FaceSample]:
+    """Per track, its last (or first) sample in [low, high)."""
+    chosen: dict[int, FaceSample] = {}
+    for sample in samples:
+        if low <= sample.time < high and (last or sample.track_id not in chosen):
+            chosen[sample.track_id] = sample
+    return chosen
+
+
+def _continuations(ending: dict[int, FaceSample], starting: dict[int, FaceSample]) -> dict[int, int]:
+    """New track id -> the id it continues, by greatest box overlap (IoU >= 0.3) across the boundary."""
+    from emofuse.face.detect import iou
+
+    pairs = sorted(((iou(a.box, b.box), old, new) for old, a in ending.items() for new, b in starting.items()),
+                   reverse=True)
+    mapping: dict[int, int] = {}
+    for overlap, old, new in pairs:
+        if overlap >= 0.3 and new not in mapping and old not in mapping.values():
+            mapping[new] = old
+    return mapping
 
 
 def _by_track(samples: Sequence[FaceSample]) -> dict[int, list[FaceSample]]:
