@@ -50,6 +50,19 @@ CREMAD_EMOTIONS: dict[str, str] = {
 EMODB_EMOTIONS: dict[str, str] = {
     "N": "neutral", "F": "happy", "T": "sad", "W": "angry", "A": "fearful", "E": "disgust",
 }
+EMOTION_COLOURS: dict[str, str] = {
+    "neutral": "#a0a0a0", "calm": "#5abebe", "happy": "#fabe00", "sad": "#286edc", "angry": "#dc2828",
+    "fearful": "#963cc8", "disgust": "#78a028", "surprised": "#fa7814",
+}
+"""One fixed colour per emotion, everywhere: app charts, annotated images and video, the live view, HTML reports."""
+
+
+def colour_rgb(label: str) -> tuple[int, int, int]:
+    """The label's colour as an (R, G, B) tuple (grey for an unknown label)."""
+    code = EMOTION_COLOURS.get(label, "#808080")
+    return int(code[1:3], 16), int(code[3:5], 16), int(code[5:7], 16)
+
+
 TO_FUSION: dict[str, str] = {name: ("neutral" if name == "calm" else name) for name in EMOTIONS}
 
 

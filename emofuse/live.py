@@ -1,6 +1,16 @@
-"""Real-time face emotion on a stream of frames (webcam): detect every k-th frame, track in between.
+"""Real-time emotion from a camera and a microphone, separately and fused: the engine under the app's Live page
+and ``emofuse live``.
 
-Used by the app's Live page; usable on its own (``LiveFaceAnalyzer().process(frame)`` per RGB frame).
+Video frames and audio chunks arrive (from different threads) with their time in seconds since the session
+began. The face is read on every frame it is given (detected every ``detect_every``-th, tracked in between);
+the voice on the last ``SPEECH_WINDOW`` seconds, every ``STEP`` seconds; every ``STEP`` the two are fused by the
+same rule as files (emofuse.fusion), each weighted by how much recent evidence backs it.
+
+>>> session = LiveSession(Analyzer())
+>>> drawn, faces = session.add_frame(rgb_frame, at=t)        # per camera frame
+>>> session.add_audio(samples, 48_000, at=t)                 # per microphone chunk
+>>> session.latest()                                         # LiveUpdate: fused, voice and face right now
+>>> session.to_result().to_dict()                            # the whole session in the results schema
 """
 
 from __future__ import annotations
@@ -9,100 +19,392 @@ import csv
 import io
 import threading
 import time
-from dataclasses import dataclass
+from collections import deque
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from emofuse.face.draw import annotate
-from emofuse.face.track import FaceStream, IoUTracker
-from emofuse.labels import FACE_LABELS
+from emofuse.fusion import ModalityEvidence, face_evidence, fuse_clip, fuse_windows
+from emofuse.fusion.evidence import evidence_reliability
+from emofuse.labels import FACE_LABELS, FUSION_LABELS, SPEECH_LABELS
+from emofuse.media import SAMPLE_RATE, resample
+from emofuse.results import FaceResult, FusedResult, Result, Segment, SpeechResult
+
+SPEECH_WINDOW = 3.0
+"""Seconds of the most recent audio the voice is read from (the speech model's window)."""
+STEP = 0.5
+"""Seconds between two readings of the voice, and between two fused updates."""
+FACE_MEMORY = 1.0
+"""The face evidence of an update: the main face over this many recent seconds."""
+VOICE_MEMORY = 2.0
+"""A voice reading counts for this long after it was made (then the voice is treated as silent)."""
+
+
+@dataclass(frozen=True, eq=False)
+class LiveUpdate:
+    """The session at one moment: fused (FUSION_LABELS), voice (SPEECH_LABELS) and main face (FACE_LABELS)
+    probabilities, None where that modality has nothing recent; ``sources`` are the modalities fused."""
+
+    time: float
+    fused: np.ndarray | None
+    speech: np.ndarray | None
+    face: np.ndarray | None
+    sources: tuple[str, ...]
+    faces: int
+
+    def to_dict(self) -> dict:
+        def block(probs, labels):
+            if probs is None:
+                return None
+            return {"label": labels[int(np.argmax(probs))],
+                    "probabilities": {k: round(float(p), 4) for k, p in zip(labels, probs)}}
+
+        return {"time": round(self.time, 3), "fused": block(self.fused, FUSION_LABELS),
+                "speech": block(self.speech, SPEECH_LABELS), "face": block(self.face, FACE_LABELS),
+                "sources": list(self.sources), "faces": self.faces}
 
 
 @dataclass
-class LiveSample:
-    """Smoothed probabilities of the main (largest) face at one moment of the session."""
+class _Voice:
+    """The latest voice reading: probabilities, voiced share of its window, recording SNR, and when."""
 
-    time: float
-    probs: np.ndarray
-    faces: int
+    probs: np.ndarray | None = None
+    voiced: float = 0.0
+    snr_db: float | None = None
+    domain_match: float = 1.0
+    at: float = -np.inf
 
 
-class LiveFaceAnalyzer:
-    """Stateful, thread-safe per-stream analyser: annotated frames, FPS, and a session history."""
+@dataclass
+class _FaceTrail:
+    """Recent samples of the main face (time, probabilities, size, detector score)."""
 
-    def __init__(self, face_classifier=None, detect_every: int = 2, max_side: int = 480,
-                 history_seconds: float = 600):
-        if face_classifier is None:
-            from emofuse.face.classifier import FaceClassifier
+    samples: deque = field(default_factory=lambda: deque(maxlen=256))
 
-            face_classifier = FaceClassifier()
+
+class LiveSession:
+    """One live session: thread-safe; frames and audio may arrive from different threads."""
+
+    def __init__(self, analyzer=None, detect_every: int = 2, max_side: int = 480, history_seconds: float = 3600,
+                 adapt: str = "none"):
+        """``analyzer``: an emofuse Analyzer (its models, fusion settings and voice profile are used);
+        ``adapt="session"``: read the voice relative to the running mean of this session's voice (emofuse.audio.adapt);
+        a profile on the analyzer takes precedence."""
+        from emofuse.face.track import FaceStream, IoUTracker
+        from emofuse.pipeline import Analyzer
+
+        self.analyzer = analyzer or Analyzer()
         self.max_side, self.history_seconds = max_side, history_seconds
-        self.stream = FaceStream(face_classifier, detect_every, IoUTracker(max_misses=detect_every * 3, smoothing=0.6))
+        self.stream = FaceStream(self.analyzer.face, detect_every,
+                                 IoUTracker(max_misses=detect_every * 3, smoothing=0.6))
+        self.session_reference = (self.analyzer.speech.session_reference()
+                                  if adapt == "session" and self.analyzer.profile is None else None)
         self._lock = threading.Lock()
-        self._history: list[LiveSample] = []
-        self._count = 0
-        self._start: float | None = None
-        self._last: float | None = None
-        self._interval = 0.0
+        self._frame_lock = threading.Lock()
+        self._audio = np.zeros(0, np.float32)
+        self._voice = _Voice()
+        self._face = _FaceTrail()
+        self._faces_now = 0
+        self._updates: list[LiveUpdate] = []
+        self._start = time.monotonic()
+        self._frame_times: deque = deque(maxlen=30)
+        self._next_voice = STEP
+        self._next_update = STEP
+        self._next_reference = 0.0
 
-    def process(self, frame: np.ndarray) -> tuple[np.ndarray, list[dict]]:
-        """Analyse one RGB frame; returns the frame with boxes and labels drawn, and the faces."""
+    def clock(self) -> float:
+        """Seconds since the session began (the time of live input that carries none)."""
+        return time.monotonic() - self._start
+
+    # ------------------------------------------------------------ input
+    def add_frame(self, frame: np.ndarray, at: float | None = None) -> tuple[np.ndarray, list[dict]]:
+        """Analyse one RGB frame; returns it with boxes and labels drawn, and the faces (largest first)."""
         import cv2
 
-        now = time.monotonic()
+        at = self.clock() if at is None else at
         scale = min(1.0, self.max_side / max(frame.shape[:2]))
         small = frame if scale == 1.0 else cv2.resize(frame, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
-        faces = []
-        for track, det, smoothed in self.stream.step(small):
-            box = [v / scale for v in det.box]
-            faces.append({"box": box, "track_id": track.track_id, "label": FACE_LABELS[int(smoothed.argmax())],
-                          "probabilities": dict(zip(FACE_LABELS, map(float, smoothed)))})
-        self._record(now, faces)
+        with self._frame_lock:  # the tracker follows one frame after another
+            steps = self.stream.step(small)
+        faces = [{"box": [v / scale for v in det.box], "track_id": track.track_id,
+                  "label": FACE_LABELS[int(smoothed.argmax())], "size": det.size / scale, "score": det.score,
+                  "probabilities": dict(zip(FACE_LABELS, map(float, smoothed)))} for track, det, smoothed in steps]
+        faces.sort(key=lambda f: -f["size"])
+        with self._lock:
+            self._frame_times.append(at)
+            self._faces_now = len(faces)
+            if faces:
+                main = faces[0]
+                probs = np.array([main["probabilities"][k] for k in FACE_LABELS], np.float32)
+                self._face.samples.append((at, probs, main["size"], main["score"]))
+        self._maybe_update(at)
         return annotate(frame, faces), faces
 
-    def _record(self, now: float, faces: list[dict]) -> None:
+    def add_audio(self, samples: np.ndarray, sample_rate: int, at: float | None = None) -> None:
+        """Append a chunk of microphone audio ((N,) or (N, channels), any rate) ending at session time ``at``
+        (default: now); the voice is read again once ``STEP`` seconds have passed since the last reading."""
+        chunk = resample(samples, sample_rate)
         with self._lock:
-            self._count += 1
-            self._start = self._start or now
-            if self._last is not None:
-                gap = now - self._last
-                self._interval = gap if not self._interval else 0.9 * self._interval + 0.1 * gap
-            self._last = now
-            if faces:
-                main = max(faces, key=lambda f: (f["box"][2] - f["box"][0]) * (f["box"][3] - f["box"][1]))
-                probs = np.array([main["probabilities"][k] for k in FACE_LABELS], dtype=np.float32)
-                self._history.append(LiveSample(now - self._start, probs, len(faces)))
-                while self._history and self._history[0].time < self._history[-1].time - self.history_seconds:
-                    self._history.pop(0)
+            end = self.clock() if at is None else at
+            keep = int(SPEECH_WINDOW * SAMPLE_RATE)
+            self._audio = np.concatenate([self._audio, chunk])[-keep:]
+            due = end >= self._next_voice
+            window = self._audio.copy() if due else None
+            if due:
+                self._next_voice = end + STEP
+        if window is not None:
+            self._read_voice(window, end)
+        self._maybe_update(end)
 
+    # ------------------------------------------------------------ readings
+    def _read_voice(self, window: np.ndarray, at: float) -> None:
+        speech = self.analyzer.speech
+        spans, windows, levels, voiced = speech.voiced_windows(window)
+        voice = _Voice(at=at, voiced=voiced / max(len(window) / SAMPLE_RATE, 1e-6))
+        if windows:
+            features = speech.features([np.concatenate(windows)])
+            reference = None
+            if self.analyzer.profile is not None:
+                reference = self.analyzer.profile.mean
+            elif self.session_reference is not None:
+                if at >= self._next_reference:  # non-overlapping windows, as in a recording read whole
+                    self.session_reference.update(features, voiced)
+                    self._next_reference = at + SPEECH_WINDOW
+                reference = self.session_reference.profile().mean
+            voice.probs = speech.classify_features(features, reference)[0]
+            from emofuse.audio.quality import domain_match, snr_from_levels
+
+            voice.snr_db = snr_from_levels(levels)
+            voice.domain_match = domain_match(round(voice.snr_db, 1), speech.card.get("recording_snr_db"))
+        with self._lock:
+            self._voice = voice
+
+    def _maybe_update(self, at: float) -> None:
+        with self._lock:
+            if at < self._next_update:
+                return
+            self._next_update = at + STEP
+            update = self._fuse(at)
+            self._updates.append(update)
+            while self._updates and self._updates[0].time < at - self.history_seconds:
+                self._updates.pop(0)
+
+    def _fuse(self, at: float) -> LiveUpdate:
+        """The fused reading at ``at`` (lock held)."""
+        config = self.analyzer.fusion_config()
+        voice = self._voice
+        heard = voice.probs if voice.probs is not None and at - voice.at <= VOICE_MEMORY else None
+        speech_ev = ModalityEvidence.empty(1)
+        if heard is not None:
+            speech_ev = ModalityEvidence.from_model(heard[None], SPEECH_LABELS, np.array([voice.voiced]),
+                                                    config.speech_temperature,
+                                                    voice.domain_match if config.use_domain_match else 1.0)
+        recent = [s for s in self._face.samples if at - FACE_MEMORY <= s[0] <= at]
+        face_probs = np.mean([s[1] for s in recent], axis=0) if recent else None
+        if recent:
+            times, probs, sizes, scores = (np.array([s[i] for s in recent]) for i in range(4))
+            face_ev = face_evidence(times, probs, sizes, scores, FACE_LABELS, [(at - FACE_MEMORY, at + 1e-6)],
+                                    max(1.0, self._frame_rate() * FACE_MEMORY),
+                                    config.face_temperature)
+        else:
+            face_ev = ModalityEvidence.empty(1)
+        fused, sources = fuse_windows(speech_ev, face_ev, config, self.analyzer.learned_fusion)
+        return LiveUpdate(at, fused[0] if sources[0] else None, heard, face_probs,
+                          tuple(sources[0]), self._faces_now)
+
+    def _frame_rate(self) -> float:
+        times = self._frame_times
+        return (len(times) - 1) / (times[-1] - times[0]) if len(times) > 1 and times[-1] > times[0] else 0.0
+
+    # ------------------------------------------------------------ output
     @property
     def fps(self) -> float:
-        """Frames processed per second (smoothed)."""
+        """Frames analysed per second (over the last 30 frames)."""
         with self._lock:
-            return 1.0 / self._interval if self._interval else 0.0
+            return self._frame_rate()
 
-    @property
-    def frames(self) -> int:
+    def latest(self) -> LiveUpdate | None:
         with self._lock:
-            return self._count
+            return self._updates[-1] if self._updates else None
 
-    def history(self) -> dict[str, list[float]]:
-        """Column-wise session history: ``time`` and one list per label (for charts)."""
+    def updates(self) -> list[LiveUpdate]:
         with self._lock:
-            samples = list(self._history)
-        columns = {"time": [round(s.time, 3) for s in samples]}
-        for i, name in enumerate(FACE_LABELS):
-            columns[name] = [float(s.probs[i]) for s in samples]
+            return list(self._updates)
+
+    def history(self) -> dict[str, list]:
+        """Column-wise fused history for charts: ``time`` and one list per fusion label (NaN-free: 0 when no
+        modality had anything)."""
+        updates = self.updates()
+        columns: dict[str, list] = {"time": [round(u.time, 3) for u in updates]}
+        for i, name in enumerate(FUSION_LABELS):
+            columns[name] = [_share(u.fused, i) for u in updates]
         return columns
 
     def history_csv(self) -> str:
-        """The session history as CSV: time, faces, then one probability column per label."""
-        with self._lock:
-            samples = list(self._history)
+        """One row per update: time, sources, faces, then the fused, voice and face labels and probabilities."""
         buffer = io.StringIO()
         writer = csv.writer(buffer)
-        writer.writerow(["time", "faces", "label", *FACE_LABELS])
-        for s in samples:
-            writer.writerow([f"{s.time:.3f}", s.faces, FACE_LABELS[int(s.probs.argmax())],
-                             *(f"{p:.4f}" for p in s.probs)])
+        writer.writerow(["time", "sources", "faces", "fused", "voice", "face",
+                         *(f"fused_{k}" for k in FUSION_LABELS), *(f"voice_{k}" for k in SPEECH_LABELS),
+                         *(f"face_{k}" for k in FACE_LABELS)])
+        for u in self.updates():
+            cells = [f"{u.time:.3f}", "+".join(u.sources), u.faces]
+            for probs, labels in ((u.fused, FUSION_LABELS), (u.speech, SPEECH_LABELS), (u.face, FACE_LABELS)):
+                cells.append("" if probs is None else labels[int(np.argmax(probs))])
+            for probs, labels in ((u.fused, FUSION_LABELS), (u.speech, SPEECH_LABELS), (u.face, FACE_LABELS)):
+                cells += [""] * len(labels) if probs is None else [f"{p:.4f}" for p in probs]
+            writer.writerow(cells)
         return buffer.getvalue()
+
+    def to_result(self, name: str = "<live>") -> Result:
+        """The session in the results schema (kind "live"): one segment per update and modality."""
+        updates = self.updates()
+        duration = updates[-1].time if updates else 0.0
+        speech, face = _timeline(updates, "speech"), _timeline(updates, "face")
+        speech_result = SpeechResult(labels=SPEECH_LABELS, probs=_mean(speech), segments=tuple(speech),
+                                     voiced_ratio=len(speech) * STEP / duration if duration else 0.0,
+                                     adaptation=self._adaptation())
+        face_result = FaceResult(labels=FACE_LABELS, probs=_mean(face), segments=tuple(face),
+                                 face_ratio=len(face) * STEP / duration if duration else 0.0)
+        fused_segments = [Segment(u.time - STEP, u.time, u.fused, sources=u.sources) for u in updates
+                          if u.fused is not None]
+        reliability = {"speech": evidence_reliability(len(speech) * STEP),
+                       "face": evidence_reliability(len(face) * STEP)}
+        fused: FusedResult = fuse_clip(speech_result if speech else None, face_result if face else None,
+                                       reliability, self.analyzer.fusion_config(), self.analyzer.learned_fusion,
+                                       fused_segments)
+        return Result(name, "live", duration, speech_result, face_result, fused)
+
+    def _adaptation(self) -> dict:
+        if self.analyzer.profile is not None:
+            return self.analyzer.profile.describe()
+        if self.session_reference is not None:
+            return self.session_reference.profile().describe()
+        return {"mode": "none"}
+
+
+def _timeline(updates: list[LiveUpdate], modality: str) -> list[Segment]:
+    return [Segment(max(0.0, u.time - STEP), u.time, getattr(u, modality)) for u in updates
+            if getattr(u, modality) is not None]
+
+
+def _share(probs: np.ndarray | None, index: int) -> float:
+    return 0.0 if probs is None else float(probs[index])
+
+
+def _mean(segments: list[Segment]) -> np.ndarray | None:
+    return np.mean([s.probs for s in segments], axis=0) if segments else None
+
+
+
+# ---------------------------------------------------------------- sources
+AUDIO_CHUNK = 0.1
+"""Seconds of audio handed to the session at a time when a file plays as a microphone."""
+
+
+def play_file(session: LiveSession, path: str | Path, realtime: bool = True, fps: float = 15.0,
+              until: float | None = None) -> Iterator[LiveUpdate]:
+    """Feed a recording to ``session`` as if it were a camera and a microphone; yield each new update.
+
+    ``realtime``: at the recording's own pace, dropping frames the analysis cannot keep up with (as a live
+    camera would); otherwise as fast as the analysis goes, every frame at ``fps``. Audio-only and video-only
+    files work too.
+    """
+    from emofuse.media import has_audio, iter_video_frames, load_audio, sniff
+
+    kind = sniff(path)
+    audio = load_audio(path) if kind != "image" and has_audio(path) else np.zeros(0, np.float32)
+    frames = iter_video_frames(path, fps=fps) if kind == "video" else iter(())
+    chunk = int(AUDIO_CHUNK * SAMPLE_RATE)
+    audio_events = ((min(len(audio), i + chunk) / SAMPLE_RATE, ("audio", audio[i:i + chunk]))
+                    for i in range(0, len(audio), chunk))
+    video_events = ((t, ("frame", frame)) for t, frame in frames)
+    started = time.monotonic()
+    last: LiveUpdate | None = None
+    for at, (kind_of, data) in _merged(audio_events, video_events):
+        if until is not None and at > until:
+            break
+        if realtime:
+            lag = time.monotonic() - started - at
+            if lag < 0:
+                time.sleep(-lag)
+            elif kind_of == "frame" and lag > 1.5 / fps:
+                continue  # behind: drop this frame, as a camera would
+        if kind_of == "frame":
+            session.add_frame(data, at=at)
+        else:
+            session.add_audio(data, SAMPLE_RATE, at=at)
+        update = session.latest()
+        if update is not None and update is not last:
+            last = update
+            yield update
+
+
+def _merged(*streams: Iterator[tuple[float, tuple[str, Any]]]) -> Iterator[tuple[float, tuple[str, Any]]]:
+    """Events of several time-ordered streams in time order."""
+    import heapq
+
+    return heapq.merge(*streams, key=lambda event: event[0])
+
+
+def capture(session: LiveSession, camera: int | None = 0, microphone: str | None = None,
+            seconds: float | None = None) -> Iterator[LiveUpdate]:
+    """Feed a local camera (OpenCV device index) and microphone to ``session``; yield each new update.
+
+    ``microphone``: an FFmpeg input device as ``FORMAT:DEVICE``, e.g. ``pulse:default`` or ``alsa:default``
+    (Linux), ``avfoundation::0`` (macOS), ``dshow:audio=Microphone`` (Windows); None: no voice.
+    """
+    import cv2
+
+    from emofuse.errors import EmofuseError
+
+    stop = threading.Event()
+    if microphone:
+        threading.Thread(target=_listen, args=(session, microphone, stop), daemon=True).start()
+    device = cv2.VideoCapture(camera) if camera is not None else None
+    if device is not None and not device.isOpened():
+        raise EmofuseError(f"camera {camera}: cannot be opened")
+    last: LiveUpdate | None = None
+    try:
+        while seconds is None or session.clock() < seconds:
+            if device is not None:
+                ok, frame = device.read()
+                if not ok:
+                    raise EmofuseError(f"camera {camera}: no frame (disconnected?)")
+                session.add_frame(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB))
+            else:
+                time.sleep(STEP / 5)
+            update = session.latest()
+            if update is not None and update is not last:
+                last = update
+                yield update
+    finally:
+        stop.set()
+        if device is not None:
+            device.release()
+
+
+def _listen(session: LiveSession, microphone: str, stop: threading.Event) -> None:
+    """Read the microphone into the session until ``stop`` (a thread)."""
+    import av
+
+    fmt, _, name = microphone.partition(":")
+    with av.open(name, format=fmt) as container:
+        for frame in container.decode(audio=0):
+            if stop.is_set():
+                return
+            session.add_audio(*audio_samples(frame))
+
+
+def audio_samples(frame) -> tuple[np.ndarray, int]:
+    """A PyAV audio frame (a microphone's, a WebRTC track's) as float samples (N, channels) and its rate."""
+    data = frame.to_ndarray()
+    samples = data.T if frame.format.is_planar else data.reshape(-1, len(frame.layout.channels))
+    if samples.dtype.kind == "i":
+        scale = float(np.iinfo(samples.dtype.type).max)
+        return samples.astype(np.float32) / scale, frame.sample_rate
+    return samples.astype(np.float32), frame.sample_rate

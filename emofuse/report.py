@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from emofuse.face.draw import COLOURS
+from emofuse.labels import EMOTION_COLOURS
 from emofuse.results import atomic_write_text, fusion_summary
 
 _STYLE = """
@@ -40,7 +40,7 @@ def timeline_figure(result: dict):
             segments = [s for s in segments if s.get("track_id") == block["primary_track"]]
         labels = block["labels"]
         ax.stackplot(grid, probabilities_on_grid(segments, labels, grid), labels=labels,
-                     colors=[_hex(COLOURS.get(k, (128, 128, 128))) for k in labels], alpha=0.85)
+                     colors=[EMOTION_COLOURS.get(k, "#808080") for k in labels], alpha=0.85)
         ax.set_ylim(0, 1)
         ax.set_xlim(0, duration)
         ax.set_ylabel(name)
@@ -59,10 +59,6 @@ def probabilities_on_grid(segments: list[dict], labels: list[str], grid: np.ndar
         total[:, inside] += np.array([[seg["probabilities"].get(k, 0.0)] for k in labels])
         count[inside] += 1
     return np.divide(total, count, out=np.zeros_like(total), where=count > 0)
-
-
-def _hex(rgb: tuple[int, int, int]) -> str:
-    return "#{:02x}{:02x}{:02x}".format(*rgb)
 
 
 def _figure_png(fig) -> str:

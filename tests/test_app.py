@@ -1,6 +1,5 @@
 """The web app's pages, driven by streamlit's AppTest with real and broken uploads."""
 
-import io
 from pathlib import Path
 
 import cv2
@@ -97,14 +96,16 @@ def test_video_page_shows_fused_result(app):
     app.run()
     assert not app.exception and not app.error
     labels = {m.label: m.value for m in app.metric}
-    assert labels["Fused"] != "–" and labels["Speech"] != "–" and labels["Face"] != "–"
+    assert labels["Fused"] != "–" and labels["Voice"] != "–" and labels["Face"] != "–"
+    assert labels["Fused"].endswith("%")  # the label with its own probability
 
 
 def test_pair_page(app, speech_wav, face_frame):
     uploader(app, "pair_audio").upload("v.wav", speech_wav.read_bytes(), "audio/wav")
     uploader(app, "pair_image").upload("f.png", png_bytes(face_frame), "image/png")
     app.run()
-    assert not app.exception and {m.label for m in app.metric} >= {"Fused", "Speech", "Face"}
+    assert not app.exception and {m.label for m in app.metric} >= {"Fused", "Voice", "Face"}
+    assert not any(m.value == "None" for m in app.markdown)  # nothing stray printed on the page
 
 
 def test_uploads_live_only_in_a_temporary_folder(tmp_path):
@@ -128,20 +129,21 @@ def test_any_upload_name_can_be_saved(name):
             assert path.suffix == ".wav"
 
 
-def test_live_analyzer_labels_frames_and_exports_history(face_frame):
-    from emofuse.live import LiveFaceAnalyzer
+def test_analyses_are_cached_by_content_so_clicks_rerun_nothing(app, speech_wav):
+    """A rerun (any click, a download, a page switch) or another page's upload does not analyse a video again."""
+    from emofuse.app.analysis import CALLS
 
-    live = LiveFaceAnalyzer(detect_every=2)
-    for _ in range(4):
-        drawn, faces = live.process(face_frame)
-    assert len(faces) == 1 and faces[0]["track_id"] == 1
-    assert not np.array_equal(drawn, face_frame) and live.frames == 4 and live.fps > 0
-    history = live.history()
-    assert len(history["time"]) == 4
-    rows = list(io.StringIO(live.history_csv()))
-    assert rows[0].startswith("time,faces,label,angry") and len(rows) == 5
-    _, none = live.process(np.full_like(face_frame, 100))
-    assert none == [] or none[0]["track_id"] == 1  # tracking may hold the face for a few frames
+    clip = need(RAVDESS_VIDEO) / "01-01-04-01-01-01-05.mp4"
+    before = dict(CALLS)
+    uploader(app, "video_upload").upload(clip.name, clip.read_bytes(), "video/mp4")
+    app.run()
+    assert CALLS["video"] - before.get("video", 0) == 1
+    app.run()  # what a click on a button does
+    uploader(app, "voice_upload").upload("speech.wav", speech_wav.read_bytes(), "audio/wav")
+    app.run()
+    assert not app.exception
+    assert CALLS["video"] - before.get("video", 0) == 1 and CALLS["audio"] - before.get("audio", 0) <= 1
+
 
 
 def test_microphone_and_camera_inputs_are_offered(app):

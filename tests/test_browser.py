@@ -35,15 +35,18 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def write_y4m(path: Path, frame: np.ndarray, count: int = 30, fps: int = 15) -> Path:
-    """A looping fake-camera file: ``count`` copies of an RGB frame, slightly shifted, in Y4M (I420)."""
-    height, width = frame.shape[:2]
+def write_y4m(path: Path, frames: list[np.ndarray], fps: int = 15) -> Path:
+    """A fake-camera file (Chromium loops it): RGB frames in Y4M (I420)."""
+    height, width = frames[0].shape[:2]
     with open(path, "wb") as handle:
         handle.write(f"YUV4MPEG2 W{width} H{height} F{fps}:1 Ip A1:1 C420jpeg\n".encode())
-        for i in range(count):
-            shifted = np.roll(frame, (i % 10) - 5, axis=1)
-            handle.write(b"FRAME\n" + cv2.cvtColor(shifted, cv2.COLOR_RGB2YUV_I420).tobytes())
+        for frame in frames:
+            handle.write(b"FRAME\n" + cv2.cvtColor(frame, cv2.COLOR_RGB2YUV_I420).tobytes())
     return path
+
+
+LIVE_CLIP = "01-01-06-02-02-01-05.mp4"
+"""The fake camera and microphone play this real RAVDESS clip (actor 05, fearful, strong), looped."""
 
 
 @pytest.fixture(scope="module")
@@ -69,11 +72,13 @@ def server():
 
 
 @pytest.fixture(scope="module")
-def browser(face_frame, tmp_path_factory):
+def browser(tmp_path_factory):
+    from emofuse.media import iter_video_frames, load_audio
+
     folder = tmp_path_factory.mktemp("media")
-    camera = write_y4m(folder / "face.y4m", face_frame)
-    rng = np.random.default_rng(0)
-    microphone = write_wav(folder / "speech.wav", (0.1 * rng.standard_normal(32000)).astype(np.float32))
+    clip = need(RAVDESS_VIDEO) / LIVE_CLIP
+    camera = write_y4m(folder / "clip.y4m", [frame for _, frame in iter_video_frames(clip, fps=15)])
+    microphone = write_wav(folder / "clip.wav", load_audio(clip))
     args = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
             "--disable-component-update", "--disable-sync", "--use-fake-ui-for-media-stream",
             "--use-fake-device-for-media-stream", f"--use-file-for-fake-video-capture={camera}",
@@ -119,23 +124,35 @@ def test_video_upload_produces_charts(page):
     shot(page, "video_upload")
 
 
-def test_live_view_labels_the_fake_camera(page):
+def test_live_fuses_voice_and_face_and_other_pages_keep_working(page):
+    """Camera and microphone play a real clip: the Live page shows fused labels from voice and face, and while
+    it runs the Video page analyses an upload."""
     page.get_by_role("tab", name="Live", exact=True).click()
     panel = page.get_by_role("tabpanel", name="Live")
     frame = panel.frame_locator("iframe").first
     frame.get_by_role("button", name="START").click(timeout=60_000)
-    fps = panel.get_by_test_id("stMetricValue").first
-    fps.wait_for(timeout=60_000)
-    deadline = time.time() + 60
-    while time.time() < deadline and float(fps.inner_text() or 0) <= 0:
-        time.sleep(0.5)
-    assert float(fps.inner_text()) > 0
-    chart = panel.locator("[data-testid='stVegaLiteChart'], [data-testid='stArrowVegaLiteChart']").first
-    chart.wait_for(timeout=60_000)  # the chart only has points for frames where a labelled face was found
-    video = frame.locator("video").first
-    video.wait_for(timeout=30_000)
+    caption = panel.get_by_text("fused from speech + face")
+    caption.first.wait_for(timeout=90_000)
+    metrics = {m.get_by_test_id("stMetricLabel").inner_text(): m.get_by_test_id("stMetricValue").inner_text()
+               for m in panel.get_by_test_id("stMetric").all()}
+    assert metrics["Fused"] != "–" and metrics["Voice"] != "–" and metrics["Face"] != "–", metrics
+    assert float(metrics["Frames per second"]) > 1
+    frame.locator("video").first.wait_for(timeout=30_000)
     time.sleep(2)
     shot(page, "live")
-    ARTIFACTS.mkdir(exist_ok=True)
-    video.screenshot(path=str(ARTIFACTS / "live_video.png"))
+    # while the camera and microphone keep running, another page analyses an upload
+    page.get_by_role("tab", name="Video", exact=True).click()
+    video_panel = page.get_by_role("tabpanel", name="Video")
+    video_panel.locator("input[type=file]").set_input_files(str(need(RAVDESS_VIDEO) / "01-01-04-01-01-01-05.mp4"))
+    video_panel.get_by_role("button", name="HTML report").wait_for(timeout=120_000)
+    shot(page, "video_while_live")
+    page.get_by_role("tab", name="Live", exact=True).click()
+    assert panel.get_by_text("fused from").first.is_visible()
     frame.get_by_role("button", name="STOP").click()
+
+
+def test_screenshots_of_every_page(page):
+    for name in ("Voice", "Face", "Video", "Voice + Face"):
+        page.get_by_role("tab", name=name, exact=True).click()
+        time.sleep(1)
+        shot(page, "page_" + name.lower().replace(" + ", "_"))

@@ -1,4 +1,7 @@
-"""The Live page: webcam frames through streamlit-webrtc, labelled by emofuse.live in real time.
+"""The Live page: camera and microphone through streamlit-webrtc into an emofuse.live.LiveSession.
+
+Frames and audio are analysed in streamlit-webrtc's own threads; the page shows the session through a fragment
+that re-runs itself every half second, so nothing holds the script run and the other pages keep working.
 
 On localhost no STUN/TURN server is needed (``iceServers`` is empty). For a deployment behind NAT set
 ``EMOFUSE_ICE_SERVERS`` to a JSON list, e.g. ``[{"urls": ["turn:turn.example.org:3478"], "username": "u",
@@ -9,20 +12,24 @@ from __future__ import annotations
 
 import json
 import os
-import time
 
+import numpy as np
 import streamlit as st
 
-from emofuse.app.uploads import saved_upload
-from emofuse.live import LiveFaceAnalyzer
+from emofuse.app.charts import probability_bars, timeline
+from emofuse.labels import FACE_LABELS, FUSION_LABELS, SPEECH_LABELS
+from emofuse.live import LiveSession, LiveUpdate, audio_samples
+
+REFRESH_SECONDS = 0.5
 
 
 def ice_servers() -> list[dict]:
     return json.loads(os.environ.get("EMOFUSE_ICE_SERVERS", "[]"))
 
 
-def live_view(face_classifier) -> None:
-    """Live webcam labelling; falls back to snapshots without streamlit-webrtc or with EMOFUSE_NO_WEBRTC=1."""
+def live_view(analyzer) -> None:
+    """Camera and microphone together; falls back to snapshots without streamlit-webrtc or with
+    EMOFUSE_NO_WEBRTC=1."""
     try:
         if os.environ.get("EMOFUSE_NO_WEBRTC"):
             raise ImportError("disabled by EMOFUSE_NO_WEBRTC")
@@ -30,38 +37,72 @@ def live_view(face_classifier) -> None:
         from streamlit_webrtc import WebRtcMode, webrtc_streamer
     except ImportError:
         st.info("Live video is off (it needs streamlit-webrtc). Take snapshots instead.")
-        snapshot_view(face_classifier)
+        snapshot_view(analyzer)
         return
-    if "live_analyzer" not in st.session_state:
-        st.session_state.live_analyzer = LiveFaceAnalyzer(face_classifier)
-    live: LiveFaceAnalyzer = st.session_state.live_analyzer
+    if "live_session" not in st.session_state:
+        st.session_state.live_session = LiveSession(analyzer)
+    session: LiveSession = st.session_state.live_session
 
     def on_frame(frame):
-        drawn, _ = live.process(frame.to_ndarray(format="rgb24"))
+        drawn, _ = session.add_frame(frame.to_ndarray(format="rgb24"))
         return av.VideoFrame.from_ndarray(drawn, format="rgb24")
 
-    st.write("Start the camera: faces are boxed and labelled live; the chart follows the main face.")
-    context = webrtc_streamer(key="live", mode=WebRtcMode.SENDRECV, rtc_configuration={"iceServers": ice_servers()},
-                              video_frame_callback=on_frame, async_processing=True,
-                              media_stream_constraints={"video": True, "audio": False})
-    fps_slot, chart_slot = st.empty(), st.empty()
-    st.download_button("Download session CSV", live.history_csv(), "emofuse-live.csv", "text/csv", key="live_csv")
-    while context.state.playing:
-        fps_slot.metric("Frames per second", f"{live.fps:.1f}")
-        show_history(chart_slot, live)
-        time.sleep(0.5)
-    show_history(chart_slot, live)
+    def on_audio(frame):
+        session.add_audio(*audio_samples(frame))
+        silent = av.AudioFrame.from_ndarray(np.zeros_like(frame.to_ndarray()), format=frame.format.name,
+                                            layout=frame.layout.name)
+        silent.sample_rate, silent.pts, silent.time_base = frame.sample_rate, frame.pts, frame.time_base
+        return silent  # what comes back to the browser: silence (no echo of the user's voice)
+
+    st.write("Start: your face is boxed and labelled live, your voice is read every half second, and both are "
+             "fused. Nothing is recorded or sent anywhere but this machine.")
+    webrtc_streamer(key="live", mode=WebRtcMode.SENDRECV, rtc_configuration={"iceServers": ice_servers()},
+                    video_frame_callback=on_frame, audio_frame_callback=on_audio, async_processing=True,
+                    media_stream_constraints={"video": True, "audio": True})
+    live_panel(session)
+    if st.button("New session", key="live_reset"):
+        st.session_state.live_session = LiveSession(analyzer)
+        st.rerun()
 
 
-def show_history(slot, live: LiveFaceAnalyzer) -> None:
-    import pandas as pd
-
-    history = live.history()
+@st.fragment(run_every=REFRESH_SECONDS)
+def live_panel(session: LiveSession) -> None:
+    """The latest fused, voice and face readings, the fused history, and the session's downloads."""
+    update = session.latest()
+    cols = st.columns(4)
+    cols[0].metric("Fused", _label(update, "fused", FUSION_LABELS))
+    cols[1].metric("Voice", _label(update, "speech", SPEECH_LABELS))
+    cols[2].metric("Face", _label(update, "face", FACE_LABELS))
+    cols[3].metric("Frames per second", f"{session.fps:.1f}")
+    if update is None:
+        st.caption("Waiting for the camera and the microphone…")
+        return
+    st.caption(f"{update.time:.1f} s · fused from {' + '.join(update.sources) or 'nothing yet'} · "
+               f"{update.faces} face(s) on screen")
+    if update.fused is not None:
+        st.altair_chart(probability_bars(dict(zip(FUSION_LABELS, map(float, update.fused))), FUSION_LABELS),
+                        use_container_width=True)
+    history = session.history()
     if len(history["time"]) > 1:
-        slot.line_chart(pd.DataFrame(history).set_index("time"), height=240)
+        st.caption("Fused emotion over the session")
+        st.altair_chart(timeline(history, FUSION_LABELS), use_container_width=True)
+    left, right = st.columns(2)
+    left.download_button("Session CSV", session.history_csv(), "emofuse-live.csv", "text/csv", key="live_csv",
+                            on_click="ignore")
+    right.download_button("Session JSON", json.dumps(session.to_result().to_dict(), indent=2), "emofuse-live.json",
+                            "application/json", key="live_json", on_click="ignore")
 
 
-def snapshot_view(face_classifier) -> None:
+def _label(update: LiveUpdate | None, modality: str, labels: tuple[str, ...]) -> str:
+    probs = None if update is None else getattr(update, modality)
+    if probs is None:
+        return "–"
+    best = int(np.argmax(probs))
+    return f"{labels[best]} {probs[best]:.0%}"
+
+
+def snapshot_view(analyzer) -> None:
+    from emofuse.app.uploads import saved_upload
     from emofuse.face.draw import annotate
     from emofuse.media import load_image
 
@@ -69,5 +110,5 @@ def snapshot_view(face_classifier) -> None:
     if shot is not None:
         with saved_upload("snapshot.jpg", shot.getvalue()) as path:
             image = load_image(path)
-        block = face_classifier.analyze_image(image)
-        st.image(annotate(image, block["faces"]))
+        result = analyzer.analyze_image(image).to_dict()
+        st.image(annotate(image, result["face"]["faces"]))

@@ -1,6 +1,7 @@
 """emofuse web app: Voice, Face, Live, Video and Voice + Face pages over the same Python API as the CLI.
 
-Run with ``emofuse app`` (or ``streamlit run emofuse/app/main.py``).
+Run with ``emofuse app`` (or ``streamlit run emofuse/app/main.py``). Analyses are cached by upload content
+(emofuse.app.analysis); downloads do not re-run the page.
 """
 
 from __future__ import annotations
@@ -9,31 +10,21 @@ import json
 
 import streamlit as st
 
+from emofuse.app.analysis import analyse_pair, analyse_upload, decoded_image, shared_analyzer
+from emofuse.app.charts import probability_bars, timeline
 from emofuse.app.uploads import AUDIO_TYPES, IMAGE_TYPES, MAX_UPLOAD_MB, VIDEO_TYPES, friendly_message, saved_upload
 from emofuse.results import csv_text, fusion_summary, timeline_columns
 
 st.set_page_config(page_title="emofuse", page_icon="🎭", layout="wide")
 
-
-@st.cache_resource(show_spinner="Loading models…")
-def get_analyzer():
-    """One Analyzer (and its models) per server process, shared by every session and rerun."""
-    from emofuse.pipeline import Analyzer
-
-    analyzer = Analyzer()
-    _ = analyzer.speech, analyzer.face  # load both models now, not on the first upload
-    return analyzer
+TITLES = {"fused": "Fused", "speech": "Voice", "face": "Face"}
+NOTHING = {"fused": "nothing to fuse", "speech": "no voice", "face": "no face"}
 
 
-def current_analyzer():
-    """The shared analyzer, or one reading voices relative to this session's calibration (models shared)."""
-    from emofuse.pipeline import Analyzer
-
-    shared = get_analyzer()
+def profile_json() -> str:
+    """This browser session's voice calibration, as the cache key of its analyses ('' for none)."""
     profile = st.session_state.get("voice_profile")
-    if profile is None:
-        return shared
-    return Analyzer(shared.config, shared.learned_fusion, shared.speech, shared.face, profile=profile)
+    return "" if profile is None else json.dumps(profile.to_dict(), sort_keys=True)
 
 
 def calibration_sidebar() -> None:
@@ -55,7 +46,7 @@ def calibration_sidebar() -> None:
         return
     try:
         with saved_upload(source.name, source.getvalue()) as path:
-            st.session_state["voice_profile"] = get_analyzer().speech.enrol(load_audio(path))
+            st.session_state["voice_profile"] = shared_analyzer().speech.enrol(load_audio(path))
     except ValueError as exc:  # silence: say so
         st.sidebar.error(f"{source.name}: {exc}")
         return
@@ -65,85 +56,85 @@ def calibration_sidebar() -> None:
     st.rerun()
 
 
-def show_probabilities(block: dict, title: str) -> None:
-    import pandas as pd
+# ---------------------------------------------------------------- pieces
+def show_block(block: dict | None, name: str) -> None:
+    """A modality's label with its own probability, and its probabilities as bars (0-1, fixed colours)."""
+    if not block or not block.get("label"):
+        st.metric(TITLES[name], "–")
+        st.caption(NOTHING[name])
+        return
+    label = block["label"]
+    st.metric(TITLES[name], f"{label} {block['probabilities'][label]:.0%}")
+    st.altair_chart(probability_bars(block["probabilities"], block["labels"]), use_container_width=True)
 
-    st.metric(title, block["label"] or "–")
-    if block["probabilities"]:
-        frame = pd.DataFrame({"probability": block["probabilities"]}).sort_values("probability", ascending=False)
-        st.bar_chart(frame, horizontal=True, height=220)
 
-
-def show_timeline(block: dict | None, title: str) -> None:
-    import pandas as pd
-
-    columns = timeline_columns(block)
-    if len(columns.get("time", [])) > 1:
+def show_timeline(block: dict | None, title: str, track_id: int | None = None) -> None:
+    columns = timeline_columns(block, track_id)
+    if block and len(columns.get("time", [])) > 1:
         st.caption(title)
-        st.area_chart(pd.DataFrame(columns).set_index("time"), height=220, stack=True)
+        st.altair_chart(timeline(columns, block["labels"]), use_container_width=True)
 
 
-def analyse_upload(upload, action) -> dict | None:
-    """Run ``action(path)`` on an upload inside a temporary folder; show a friendly error on failure."""
+def analysed(kind: str, upload) -> dict | None:
+    """The cached analysis of an upload; a friendly message in the page when it fails."""
     try:
-        with saved_upload(upload.name, upload.getvalue()) as path, st.spinner(f"Analysing {upload.name}…"):
-            result = action(path)
-        return result.renamed(upload.name).to_dict()
+        with st.spinner(f"Analysing {upload.name}…"):
+            return analyse_upload(kind, upload.name, upload.getvalue(), profile_json())
     except Exception as exc:  # noqa: BLE001 - every failure becomes a message in the page
         st.error(friendly_message(exc, upload.name))
         return None
 
 
 def downloads(result: dict, key: str) -> None:
+    """JSON, CSV and HTML of a result; clicking one does not re-run the page."""
     from emofuse.report import report_html
 
     cols = st.columns(3)
-    cols[0].download_button("JSON", json.dumps(result, indent=2), "emofuse.json", "application/json", key=f"{key}j")
-    cols[1].download_button("CSV", csv_text([result]), "emofuse.csv", "text/csv", key=f"{key}c")
-    cols[2].download_button("HTML report", report_html([result]), "emofuse.html", "text/html", key=f"{key}h")
+    cols[0].download_button("JSON", json.dumps(result, indent=2), "emofuse.json", "application/json",
+                            key=f"{key}j", on_click="ignore")
+    cols[1].download_button("CSV", csv_text([result]), "emofuse.csv", "text/csv", key=f"{key}c", on_click="ignore")
+    cols[2].download_button("HTML report", report_html([result]), "emofuse.html", "text/html", key=f"{key}h",
+                            on_click="ignore")
 
 
+# ---------------------------------------------------------------- pages
 def voice_page() -> None:
     st.write("Upload a recording or record one; the voice is split into voiced windows and classified.")
     upload = st.file_uploader("Audio file", type=AUDIO_TYPES, key="voice_upload")
     recording = st.audio_input("…or record from the microphone", key="voice_record")
-    source = upload or recording
-    if source is None:
-        return
-    result = analyse_upload(source, current_analyzer().analyze_audio)
-    if result is None:
-        return
-    speech = result["speech"]
-    if speech["label"] is None:
-        st.warning("No speech found: the recording seems silent.")
-        return
-    show_probabilities(speech, "Voice")
-    show_timeline(speech, "Speech emotion over time")
-    downloads(result, "voice")
+    for source, key in ((upload, "voice_file"), (recording, "voice_rec")):
+        if source is None:
+            continue
+        result = analysed("audio", source)
+        if result is None:
+            continue
+        st.subheader("Your recording" if source is recording else source.name)
+        speech = result["speech"]
+        if speech["label"] is None:
+            st.warning(f"{source.name}: no speech found, the recording seems silent.")
+            continue
+        show_block(speech, "speech")
+        show_timeline(speech, "Voice over time")
+        downloads(result, key)
 
 
 def face_page() -> None:
     from emofuse.face.draw import annotate
-    from emofuse.media import load_image
 
     st.write("Upload photos or take a snapshot; every face is found, aligned and classified.")
     uploads = st.file_uploader("Photos", type=IMAGE_TYPES, accept_multiple_files=True, key="face_upload")
     snapshot = st.camera_input("…or take a snapshot", key="face_camera")
     for source in [*(uploads or []), *([snapshot] if snapshot else [])]:
-        try:
-            with saved_upload(source.name, source.getvalue()) as path:
-                image = load_image(path)
-            result = get_analyzer().analyze_image(image).to_dict()
-        except Exception as exc:  # noqa: BLE001 - every failure becomes a message in the page
-            st.error(friendly_message(exc, source.name))
+        result = analysed("image", source)
+        if result is None:
             continue
         faces = result["face"]["faces"]
         st.subheader(source.name)
-        st.image(annotate(image, faces), caption=f"{len(faces)} face(s)")
+        st.image(annotate(decoded_image(source.name, source.getvalue()), faces), caption=f"{len(faces)} face(s)")
         if not faces:
             st.warning(f"{source.name}: no face found.")
         for i, face in enumerate(faces, 1):
-            st.write(f"Face {i}: **{face['label']}** ({face['probabilities'][face['label']]:.0%})")
+            st.write(f"Face {i}: **{face['label']}** {face['probabilities'][face['label']]:.0%}")
 
 
 def video_page() -> None:
@@ -151,26 +142,51 @@ def video_page() -> None:
     upload = st.file_uploader("Video", type=VIDEO_TYPES, key="video_upload")
     if upload is None:
         return
-    result = analyse_upload(upload, current_analyzer().analyze_video)
+    result = analysed("video", upload)
     if result is None:
         return
-    cols = st.columns(3)
-    for col, name in zip(cols, ("fused", "speech", "face")):
+    for col, name in zip(st.columns(3), ("fused", "speech", "face")):
         with col:
-            block = result[name]
-            if block and block["label"]:
-                show_probabilities(block, name.capitalize())
-            else:
-                st.metric(name.capitalize(), "–")
-                st.caption("no voice" if name == "speech" else "no face" if name == "face" else "nothing to fuse")
+            show_block(result[name], name)
     if result["fused"]["missing"]:
-        st.info(f"Missing modality: {', '.join(result['fused']['missing'])}; the other one carries the result.")
+        missing = " and ".join(NOTHING[m] for m in result["fused"]["missing"])
+        st.info(f"{missing[0].upper()}{missing[1:]}: the result rests on what there is.")
     if note := fusion_summary(result):
         st.caption(note)
     show_timeline(result["fused"], "Fused emotion over time")
     show_timeline(result["speech"], "Voice over time")
-    show_timeline(result["face"], "Face over time (main face)")
+    faces = (result["face"] or {}).get("faces") or []
+    for face in faces:
+        title = "Face over time" if len(faces) == 1 else f"Face #{face['track_id']} over time ({face['frames']} frames)"
+        show_timeline(result["face"], title, face["track_id"])
+    segment_table(result)
     downloads(result, "video")
+
+
+def segment_table(result: dict) -> None:
+    """One row per fused window: time, fused label and probability, what each modality said, sources."""
+    import pandas as pd
+
+    fused = result["fused"]["segments"]
+    if not fused:
+        return
+
+    def said(block: dict | None, start: float) -> str:
+        """What a modality's timeline (its main face, for faces) says at ``start``."""
+        if not block:
+            return "–"
+        wanted = block.get("primary_track")
+        for seg in block["segments"]:
+            if seg["start"] <= start < seg["end"] and seg.get("track_id", wanted) == wanted:
+                return f"{seg['label']} {seg['probabilities'][seg['label']]:.0%}"
+        return "–"
+
+    rows = [{"start (s)": s["start"], "end (s)": s["end"],
+             "fused": f"{s['label']} {s['probabilities'][s['label']]:.0%}",
+             "voice": said(result["speech"], s["start"]), "face": said(result["face"], s["start"]),
+             "from": " + ".join(s["sources"])} for s in fused]
+    with st.expander("Per-window table"):
+        st.dataframe(pd.DataFrame(rows), hide_index=True, use_container_width=True)
 
 
 def pair_page() -> None:
@@ -180,17 +196,13 @@ def pair_page() -> None:
     if not (audio and image):
         return
     try:
-        with saved_upload(audio.name, audio.getvalue()) as audio_path, \
-                saved_upload(image.name, image.getvalue()) as image_path:
-            result = current_analyzer().analyze_pair(audio_path, image_path).to_dict()
+        result = analyse_pair(audio.name, audio.getvalue(), image.name, image.getvalue(), profile_json())
     except Exception as exc:  # noqa: BLE001
         st.error(friendly_message(exc, f"{audio.name} / {image.name}"))
         return
-    cols = st.columns(3)
-    for col, name in zip(cols, ("fused", "speech", "face")):
+    for col, name in zip(st.columns(3), ("fused", "speech", "face")):
         with col:
-            block = result[name]
-            show_probabilities(block, name.capitalize()) if block and block["label"] else st.metric(name, "–")
+            show_block(result[name], name)
     if note := fusion_summary(result):
         st.caption(note)
 
@@ -198,7 +210,7 @@ def pair_page() -> None:
 def live_page() -> None:
     from emofuse.app.live import live_view
 
-    live_view(get_analyzer().face)
+    live_view(shared_analyzer())
 
 
 st.title("emofuse")

@@ -6,10 +6,8 @@ from pathlib import Path
 
 import numpy as np
 
+from emofuse.labels import colour_rgb
 from emofuse.media import load_image
-
-COLOURS = {"angry": (220, 40, 40), "disgust": (120, 160, 40), "fearful": (150, 60, 200), "happy": (250, 190, 0),
-           "sad": (40, 110, 220), "surprised": (250, 120, 20), "neutral": (160, 160, 160), "calm": (90, 190, 190)}
 
 
 def annotate(image: np.ndarray, faces: list[dict]) -> np.ndarray:
@@ -21,7 +19,7 @@ def annotate(image: np.ndarray, faces: list[dict]) -> np.ndarray:
     for face in faces:
         x0, y0, x1, y1 = (int(round(v)) for v in face["box"])
         label = face.get("label") or "?"
-        colour = COLOURS.get(label, (0, 200, 0))
+        colour = colour_rgb(label)
         cv2.rectangle(out, (x0, y0), (x1, y1), colour, thickness)
         share = face.get("probabilities", {}).get(label, 0.0)
         text = f"{label} {share:.0%}" + (f" #{face['track_id']}" if "track_id" in face else "")

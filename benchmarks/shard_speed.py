@@ -1,0 +1,59 @@
+"""A long video analysed whole in one process vs cut into shards for 2 worker processes, on this machine.
+
+Generates a 720p 30 fps clip of ``--seconds`` (a RAVDESS face moving, RAVDESS speech looped; as video_speed.py),
+then runs ``emofuse analyze clip.mp4 --json`` with ``--workers 1`` and with ``--workers 2 --shard-seconds S``;
+reports wall time, x real time, and whether the two results agree (duration, frames, windows, labels).
+
+    python benchmarks/shard_speed.py [--seconds 3600] [--shard-seconds 300]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from _common import save, table
+from video_speed import make_clip
+
+
+def analyse(clip: Path, out: Path, options: list[str]) -> tuple[float, dict]:
+    start = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "emofuse.cli", "analyze", str(clip), "--json", str(out), "-q", *options],
+                   check=True)
+    return time.perf_counter() - start, json.loads(out.read_text())
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seconds", type=float, default=3600.0)
+    parser.add_argument("--shard-seconds", type=float, default=300.0)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as folder:
+        clip = Path(folder) / "long.mp4"
+        make_clip(clip, args.seconds)
+        runs = {"whole, one process (--workers 1)": ["--workers", "1"],
+                f"shards of {args.shard_seconds:g} s, --workers 2": ["--workers", "2", "--shard-seconds",
+                                                                     str(args.shard_seconds)]}
+        rows, results = [], []
+        for name, options in runs.items():
+            seconds, result = analyse(clip, Path(folder) / f"{len(rows)}.json", options)
+            results.append(result)
+            rows.append({"mode": name, "seconds": round(seconds, 1), "x_realtime": round(args.seconds / seconds, 2),
+                         "duration": result["duration"], "frames": result["video"]["frames_analysed"],
+                         "fused_windows": len(result["fused"]["segments"]), "fused": result["fused"]["label"],
+                         "speech": result["speech"]["label"], "face": result["face"]["label"],
+                         "face_tracks": len(result["face"]["faces"])})
+    rows[1]["speedup"] = round(rows[0]["seconds"] / rows[1]["seconds"], 2)
+    table(rows)
+    save(f"shard_speed_{int(args.seconds)}s", {
+        "protocol": f"generated {args.seconds:g} s 1280x720@30 H.264 + AAC clip, default analysis settings; wall time "
+                    "of the whole command (process start, model loading, joining included)", "rows": rows})
+
+
+if __name__ == "__main__":
+    main()

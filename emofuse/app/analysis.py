@@ -1,0 +1,66 @@
+"""The app's analyses, cached by upload content: a click, a download or a page switch re-runs nothing.
+
+Streamlit re-runs the page script on every interaction; these functions only run when an upload's bytes (or
+the voice calibration) are new. ``CALLS`` counts the analyses actually run (for tests and the curious).
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+
+import streamlit as st
+
+from emofuse.app.uploads import saved_upload
+
+CALLS: Counter[str] = Counter()
+
+
+@st.cache_resource(show_spinner="Loading models…")
+def shared_analyzer():
+    """One Analyzer (and its models) per server process, shared by every session and rerun."""
+    from emofuse.pipeline import Analyzer
+
+    analyzer = Analyzer()
+    _ = analyzer.speech, analyzer.face  # load both models now, not on the first upload
+    return analyzer
+
+
+def analyzer_for(profile_json: str):
+    """The shared analyzer, or one reading voices relative to a calibration (models shared)."""
+    from emofuse.audio.adapt import VoiceProfile
+    from emofuse.pipeline import Analyzer
+
+    shared = shared_analyzer()
+    if not profile_json:
+        return shared
+    profile = VoiceProfile.from_dict(json.loads(profile_json))
+    return Analyzer(shared.config, shared.learned_fusion, shared.speech, shared.face, profile=profile)
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def analyse_upload(kind: str, name: str, data: bytes, profile_json: str = "") -> dict:
+    """The result (JSON form) of an uploaded audio, video or image file, under the upload's own name."""
+    CALLS[kind] += 1
+    analyzer = analyzer_for(profile_json)
+    action = {"audio": analyzer.analyze_audio, "video": analyzer.analyze_video, "image": analyzer.analyze_image}[kind]
+    with saved_upload(name, data) as path:
+        return action(path).renamed(name).to_dict()
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def analyse_pair(audio_name: str, audio: bytes, image_name: str, image: bytes, profile_json: str = "") -> dict:
+    """The fused result of a recording and a photo of the speaker."""
+    CALLS["pair"] += 1
+    with saved_upload(audio_name, audio) as audio_path, saved_upload(image_name, image) as image_path:
+        result = analyzer_for(profile_json).analyze_pair(audio_path, image_path).renamed(audio_name)
+    return {**result.to_dict(), "image": image_name}
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def decoded_image(name: str, data: bytes):
+    """An uploaded image as RGB (for drawing its faces)."""
+    from emofuse.media import load_image
+
+    with saved_upload(name, data) as path:
+        return load_image(path)
