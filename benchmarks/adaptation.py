@@ -36,6 +36,7 @@ from emofuse.train.speech import (
     Pool,
     corpus_accuracy,
     corpus_classes,
+    enrolment_referenced,
     fit,
     fold_masks,
     load_pool,
@@ -84,10 +85,13 @@ def score(test: Pool, probs: np.ndarray, scored: np.ndarray) -> dict[str, float]
     return out
 
 
-def evaluate(train: Pool, test: Pool, config: HeadConfig, draws: int) -> dict[str, dict[str, float]]:
-    """Accuracy per corpus of ``test`` under every mode, heads trained on ``train``."""
+def evaluate(train: Pool, test: Pool, config: HeadConfig, draws: int,
+             adapted_training: str = "speaker mean") -> dict[str, dict[str, float]]:
+    """Accuracy per corpus of ``test`` under every mode, heads trained on ``train``; the adapted head on features
+    minus each training speaker's mean ("speaker mean") or minus enrolment-like references ("enrolments")."""
     plain, plain_norm = fit(train, config, 0)
-    adapted, adapted_norm = fit(referenced(train), config, 0)
+    shifted_train = referenced(train) if adapted_training == "speaker mean" else enrolment_referenced(train)
+    adapted, adapted_norm = fit(shifted_train, config, 0)
     clean = train.take(train.copy == 0)
     offset, train_mean = neutral_offset(clean), clean.x.astype(np.float32).mean(0)
     results = {"none": score(test, predict(plain, plain_norm, test, config), np.ones(len(test.y), bool))}
@@ -107,6 +111,8 @@ def main() -> None:
     parser.add_argument("--copies", type=int, default=2)
     parser.add_argument("--draws", type=int, default=3)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--adapted-training", default="speaker mean", choices=["speaker mean", "enrolments"],
+                        help="what the adapted head is trained to expect (default: %(default)s)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     card = load_card("speech")
@@ -118,21 +124,24 @@ def main() -> None:
     folds = []
     for k in range(len(ACTOR_FOLDS)):
         held = fold_masks(pool, k)
-        folds.append(evaluate(pool.take(~held), pool.take(held & (pool.copy == 0)), config, args.draws))
+        folds.append(evaluate(pool.take(~held), pool.take(held & (pool.copy == 0)), config, args.draws,
+                              args.adapted_training))
         print(f"fold {k + 1}:", {m: {c: round(v, 3) for c, v in r.items()} for m, r in folds[-1].items()}, flush=True)
     within = {m: {c: float(np.mean([f[m][c] for f in folds])) for c in folds[0][m]} for m in MODES}
     ravdess_only = load_pool(args.features, encoder, ["ravdess"], args.copies)
     others = load_pool(args.features, encoder, ["emodb", "crema_d"], 0)
-    cross = evaluate(ravdess_only, others, config, args.draws)
+    cross = evaluate(ravdess_only, others, config, args.draws, args.adapted_training)
     rows = [{"mode": m, "RAVDESS CV (8 cl.)": within[m]["ravdess"], "EmoDB CV (6 cl.)": within[m]["emodb"],
              "EmoDB, RAVDESS-only model": cross[m]["emodb"], "CREMA-D 9, RAVDESS-only model": cross[m]["crema_d"]}
             for m in MODES]
     table(rows)
-    save("adaptation", {
+    name = "adaptation" if args.adapted_training == "speaker mean" else "adaptation_enrolment_trained"
+    save(name, {
         "protocol": "clip-level features of the speech recipe's cache; (a) RAVDESS + EmoDB training, 5 folds of 4 "
                     "RAVDESS actors + 2 EmoDB speakers held out; (c) RAVDESS-only training scored on EmoDB (6 "
                     "classes) and 9 CREMA-D clips; enrolment clips are not scored; enrol/session: mean of "
-                    f"{args.draws} random draws", "head": config.name, "rows": rows, "folds": folds})
+                    f"{args.draws} random draws", "head": config.name, "adapted_head_trained_on": args.adapted_training,
+        "rows": rows, "folds": folds})
 
 
 if __name__ == "__main__":

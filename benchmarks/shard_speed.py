@@ -1,10 +1,11 @@
 """A long video analysed whole in one process vs cut into shards for 2 worker processes, on this machine.
 
-Generates a 720p 30 fps clip of ``--seconds`` (a RAVDESS face moving, RAVDESS speech looped; as video_speed.py),
+Generates a 30 fps clip of ``--seconds`` at ``--size`` (a RAVDESS face moving, RAVDESS speech looped; as
+video_speed.py),
 then runs ``emofuse analyze clip.mp4 --json`` with ``--workers 1`` and with ``--workers 2 --shard-seconds S``;
 reports wall time, x real time, and whether the two results agree (duration, frames, windows, labels).
 
-    python benchmarks/shard_speed.py [--seconds 3600] [--shard-seconds 300]
+    python benchmarks/shard_speed.py [--seconds 3600] [--shard-seconds 300] [--size 640x360]
 """
 
 from __future__ import annotations
@@ -32,10 +33,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=float, default=3600.0)
     parser.add_argument("--shard-seconds", type=float, default=300.0)
+    parser.add_argument("--size", default="640x360", help="frame size (default: %(default)s, as RAVDESS video)")
     args = parser.parse_args()
+    width, height = (int(v) for v in args.size.split("x"))
     with tempfile.TemporaryDirectory() as folder:
         clip = Path(folder) / "long.mp4"
-        make_clip(clip, args.seconds)
+        make_clip(clip, args.seconds, (width, height))
         runs = {"whole, one process (--workers 1)": ["--workers", "1"],
                 f"shards of {args.shard_seconds:g} s, --workers 2": ["--workers", "2", "--shard-seconds",
                                                                      str(args.shard_seconds)]}
@@ -51,8 +54,9 @@ def main() -> None:
     rows[1]["speedup"] = round(rows[0]["seconds"] / rows[1]["seconds"], 2)
     table(rows)
     save(f"shard_speed_{int(args.seconds)}s", {
-        "protocol": f"generated {args.seconds:g} s 1280x720@30 H.264 + AAC clip, default analysis settings; wall time "
-                    "of the whole command (process start, model loading, joining included)", "rows": rows})
+        "protocol": f"generated {args.seconds:g} s {args.size}@30 H.264 + AAC clip, default analysis settings; "
+                    "wall time of the whole command (process start, model loading, joining included)",
+        "rows": rows})
 
 
 if __name__ == "__main__":

@@ -20,8 +20,8 @@ import numpy as np
 from _common import SHARED, save, table
 
 
-def make_clip(path: Path, seconds: float) -> None:
-    """720p30 H.264 + AAC: a RAVDESS face moving slowly, RAVDESS speech looped."""
+def make_clip(path: Path, seconds: float, size: tuple[int, int] = (1280, 720)) -> None:
+    """H.264 (30 fps, ``size``, 720p by default) + AAC: a RAVDESS face moving slowly, RAVDESS speech looped."""
     import av
 
     from emofuse.media import iter_video_frames, load_audio
@@ -30,11 +30,11 @@ def make_clip(path: Path, seconds: float) -> None:
                 if t > 1.0)
     import cv2
 
-    face = cv2.resize(face, (1280, 720))
+    face = cv2.resize(face, size)
     speech = np.concatenate([load_audio(p) for p in sorted((SHARED / "ravdess").glob("Actor_01/*.flac"))[:20]])
     with av.open(str(path), "w") as container:
         video = container.add_stream("libx264", rate=30, options={"preset": "ultrafast"})
-        video.width, video.height, video.pix_fmt = 1280, 720, "yuv420p"
+        video.width, video.height, video.pix_fmt = size[0], size[1], "yuv420p"
         audio = container.add_stream("aac", rate=16_000)
         audio.layout = "mono"
         for i in range(int(seconds * 30)):

@@ -8,9 +8,9 @@ dies (the driver, a worker, the machine), running the same command again analyse
 - a failure is a row too (``{"input", "source", "error"}``); ``retry_errors`` drops those rows and runs them again;
 - a line torn by a kill is cut off (``repair_jsonl``) and its input analysed again.
 
-Workers load the models once each and share the cores (onnxruntime threads = cores / workers). A worker that
+Workers load the models once each and share the cores (compute threads = cores / workers). A worker that
 dies mid-file (killed, out of memory) is replaced and the file retried; a file that kills ``MAX_ATTEMPTS``
-workers gets an error row.
+workers gets an error row. Long videos are cut into shards analysed side by side and joined into one row.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The ``emofuse`` command: a thin layer over the Python API (emofuse.pipeline, emofuse.evaluate)."""
+"""The ``emofuse`` command: a thin layer over the Python API (emofuse.pipeline, batch, live, evaluate)."""
 
 from __future__ import annotations
 
@@ -10,26 +10,10 @@ from pathlib import Path
 from emofuse import __version__
 from emofuse.audio.adapt import ADAPT_MODES
 from emofuse.errors import EmofuseError
-from emofuse.media import MEDIA_SUFFIXES
 
 
 def fail(message: str) -> None:
     print(f"emofuse: error: {message}", file=sys.stderr)
-
-
-def expand_inputs(paths: list[str]) -> list[Path]:
-    """Files as given, and the media files (by suffix) inside folders, sorted; a folder without any is an error."""
-    files: list[Path] = []
-    for raw in paths:
-        path = Path(raw)
-        if path.is_dir():
-            found = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in MEDIA_SUFFIXES)
-            if not found:
-                raise EmofuseError(f"{path}: folder holds no image, audio or video files")
-            files += found
-        else:
-            files.append(path)
-    return files
 
 
 # ---------------------------------------------------------------- analyze

@@ -254,6 +254,39 @@ def referenced(pool: Pool) -> Pool:
     return Pool(x, pool.y, pool.speakers, pool.corpus, pool.copy)
 
 
+ENROLMENT_SIZES = (1, 2, 4)
+"""Neutral clips per simulated enrolment when the adapted head is trained on enrolment-like references."""
+
+
+def enrolment_referenced(pool: Pool, draws: int = 4, seed: int = 0) -> Pool:
+    """``pool`` repeated ``draws`` times, each clip minus a reference made as ``emofuse enrol`` makes one: from k
+    random neutral clips of its group (k in ENROLMENT_SIZES), plus the neutral offset, shrunk towards the training
+    mean. A head trained on this expects the references users give it (a few calm clips), noise included,
+    rather than the mean of all of a speaker's clips, which no user has."""
+    from emofuse.audio.adapt import enrol_profile
+
+    rng = np.random.default_rng(seed)
+    keys = group_keys(pool)
+    clean = pool.take(pool.copy == 0)
+    offset, train_mean = neutral_offset(clean), clean.x.astype(np.float32).mean(0)
+    neutral = SPEECH_LABELS.index("neutral")
+    parts = []
+    for _ in range(draws):
+        x = pool.x.astype(np.float32).copy()
+        for key in np.unique(keys):
+            rows = keys == key
+            candidates = np.flatnonzero(rows & (pool.y == neutral))
+            if not len(candidates):
+                x[rows] -= x[rows].mean(0)
+                continue
+            k = min(int(rng.choice(ENROLMENT_SIZES)), len(candidates))
+            chosen = rng.choice(candidates, size=k, replace=False)
+            x[rows] -= enrol_profile(pool.x[chosen].astype(np.float32), 0.0, offset, train_mean).mean
+        parts.append(Pool(x, pool.y, pool.speakers, pool.corpus, pool.copy))
+    return Pool(*(np.concatenate([getattr(part, name) for part in parts])
+                  for name in ("x", "y", "speakers", "corpus", "copy")))
+
+
 def neutral_offset(pool: Pool) -> np.ndarray:
     """Mean over speakers of (all clips' mean - neutral clips' mean): turns a neutral enrolment into a reference."""
     keys = group_keys(pool)
