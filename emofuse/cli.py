@@ -381,7 +381,7 @@ def build_parser() -> argparse.ArgumentParser:
     enrol.set_defaults(func=cmd_enrol)
 
     live = sub.add_parser("live", help="live fused emotion from a camera and microphone, or a recording",
-                          description="Read a person live: voice every half second, face on every frame it can keep "
+                          description="Read a person live: voice four times a second, face on every frame it can keep "
                                       "up with, both fused. The same engine as the app's Live page.")
     live.add_argument("--source", help="play this recording at its own pace as if it were camera and microphone")
     live.add_argument("--fast", action="store_true", help="with --source: as fast as the analysis goes")
@@ -393,7 +393,7 @@ def build_parser() -> argparse.ArgumentParser:
     live.add_argument("--profile", help="a voice profile from 'emofuse enrol': read the voice relative to it")
     live.add_argument("--adapt", default="none", choices=["none", "enrol", "session"],
                       help="session: read the voice relative to this session's running mean (needs ~10 s of voice)")
-    live.add_argument("--jsonl", help="append one JSON object per update (every 0.5 s)")
+    live.add_argument("--jsonl", help="append one JSON object per update (4 a second)")
     live.add_argument("--json", help="write the whole session at the end, in the results schema")
     live.add_argument("--csv", help="write the session timeline at the end, one row per window and modality")
     live.add_argument("-q", "--quiet", action="store_true", help="no line per update")

@@ -34,12 +34,12 @@ from emofuse.labels import FACE_LABELS, FUSION_LABELS, SPEECH_LABELS
 from emofuse.media import SAMPLE_RATE, resample
 from emofuse.results import FaceResult, FusedResult, Result, Segment, SpeechResult
 
-SPEECH_WINDOW = 3.0
+SPEECH_WINDOW = 2.0
 """Seconds of the most recent audio the voice is read from (the speech model's window)."""
-STEP = 0.5
+STEP = 0.25
 """Seconds between two readings of the voice, and between two fused updates."""
-FACE_MEMORY = 1.0
-"""The face evidence of an update: the main face over this many recent seconds."""
+FACE_MEMORY = 0.5
+"""The face of an update: the main face over this many recent seconds (its track is smoothed already)."""
 VOICE_MEMORY = 2.0
 """A voice reading counts for this long after it was made (then the voice is treated as silent)."""
 

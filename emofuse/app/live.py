@@ -54,7 +54,7 @@ def live_view(analyzer) -> None:
         silent.sample_rate, silent.pts, silent.time_base = frame.sample_rate, frame.pts, frame.time_base
         return silent  # what comes back to the browser: silence (no echo of the user's voice)
 
-    st.write("Start: your face is boxed and labelled live, your voice is read every half second, and both are "
+    st.write("Start: your face is boxed and labelled live, your voice is read four times a second, and both are "
              "fused. Nothing is recorded or sent anywhere but this machine.")
     webrtc_streamer(key="live", mode=WebRtcMode.SENDRECV, rtc_configuration={"iceServers": ice_servers()},
                     video_frame_callback=on_frame, audio_frame_callback=on_audio, async_processing=True,
