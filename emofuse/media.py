@@ -135,6 +135,20 @@ def load_image(path: str | Path) -> np.ndarray:
     return to_rgb8(image, bgr=True)
 
 
+def image_array(image: np.ndarray) -> np.ndarray:
+    """The API's boundary for image arrays: (H, W) grey, (H, W, 3) RGB or (H, W, 4) RGBA, of any integer or float
+    depth (floats in [0, 1] or [0, 255]; NaN as 0), to uint8 RGB; anything else is an InputError."""
+    array = np.asarray(image)
+    if array.ndim not in (2, 3) or array.shape[0] < 1 or array.shape[1] < 1 or \
+            (array.ndim == 3 and array.shape[2] not in (1, 3, 4)):
+        raise InputError(None, f"an image array must be (H, W), (H, W, 3) RGB or (H, W, 4) RGBA, not {array.shape}")
+    if array.dtype.kind not in "uifb":
+        raise InputError(None, f"an image array must hold numbers, not {array.dtype}")
+    if array.dtype.kind == "f":
+        array = np.nan_to_num(array, nan=0.0, posinf=255.0, neginf=0.0)
+    return to_rgb8(array.astype(np.uint8) if array.dtype.kind == "b" else array)
+
+
 def to_rgb8(image: np.ndarray, bgr: bool = False) -> np.ndarray:
     """Convert a grey, RGB(A) or BGR(A) array of any integer or float depth to uint8 RGB."""
     import cv2

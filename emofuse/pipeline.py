@@ -22,7 +22,7 @@ from emofuse.fusion import FusionConfig, LearnedFusion, fuse_clip, fuse_timeline
 from emofuse.fusion.decide import speech_domain_match
 from emofuse.fusion.evidence import evidence_reliability
 from emofuse.labels import FACE_LABELS
-from emofuse.media import SAMPLE_RATE, has_audio, load_audio, load_image, sniff, video_info
+from emofuse.media import SAMPLE_RATE, has_audio, image_array, load_audio, load_image, sniff, video_info
 from emofuse.results import FaceResult, FusedResult, Result, SpeechResult
 
 Progress = Callable[[float, float], None]
@@ -116,8 +116,9 @@ class Analyzer:
         return self.analyze_video(path, progress=progress)
 
     def analyze_image(self, image: str | Path | np.ndarray, face_crop: bool = False) -> Result:
-        """Every face of an RGB image (uint8 (H, W, 3); a path is read and converted)."""
-        array = load_image(image) if isinstance(image, (str, Path)) else image
+        """Every face of an image: a path, or an RGB array (uint8 (H, W, 3); grey, RGBA and other depths are
+        converted where they enter: emofuse.media.image_array)."""
+        array = load_image(image) if isinstance(image, (str, Path)) else image_array(image)
         face = self.face.analyze_image(array, face_crop=face_crop)
         fused = fuse_clip(None, face, {"speech": 0.0, "face": 1.0 if face.faces else 0.0}, self.fusion_config(),
                           self.learned_fusion)

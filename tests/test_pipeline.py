@@ -113,3 +113,21 @@ def test_reading_the_models_changes_no_setting():
     assert analyzer.config.fusion is before and before.speech_temperature is None and before.face_temperature == 2.5
     used = analyzer.fusion_config()
     assert used.speech_temperature == analyzer.speech.temperature and used.face_temperature == 2.5
+
+
+def test_image_arrays_enter_through_one_boundary(analyzer, face_frame):
+    """Grey, RGBA, float and uint16 arrays give the uint8 RGB result; a wrong shape or type is an InputError."""
+    from emofuse.errors import InputError
+
+    reference = analyzer.analyze_image(face_frame).face
+    rgba = np.dstack([face_frame, np.full(face_frame.shape[:2], 255, np.uint8)])
+    as_float = face_frame.astype(np.float32) / 255.0
+    as_float[0, 0, 0] = np.nan
+    for variant in (rgba, as_float, face_frame.astype(np.uint16) * 257):
+        result = analyzer.analyze_image(variant).face
+        assert len(result.faces) == len(reference.faces) and result.label == reference.label
+    grey = analyzer.analyze_image(face_frame.mean(axis=2).astype(np.uint8)).face
+    assert len(grey.faces) == 1
+    for bad in (np.zeros((10, 10, 5), np.uint8), np.zeros((0, 10, 3), np.uint8), np.zeros(10), np.array([["a"]])):
+        with pytest.raises(InputError, match="image array"):
+            analyzer.analyze_image(bad)
