@@ -1,0 +1,90 @@
+"""Why do posed faces in real video read wrong? Face accuracy on the 24 paired clips under crop variants.
+
+Every clip's frames at 5 fps, faces found once by MTCNN; each variant cuts the crops differently and the shipped
+face model classifies them. Per frame: the largest face's label (7 fusion labels); per clip: the mean of its
+frames' probabilities. The clips' labels are the posed emotion (frames before the expression forms count as
+wrong for everyone: compare variants, not absolute numbers). 2 RAVDESS actors and 1 CREMA-D actor: a variant that
+helps here must be explained, not just measured, before it ships.
+
+    python benchmarks/face_video.py
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+from _common import SHARED, save, table
+
+from emofuse.evaluate import list_labelled_videos
+from emofuse.face.align import FER_LANDMARKS, face_crop, similarity_transform
+from emofuse.face.classifier import FaceClassifier
+from emofuse.face.crops import CROP_SIZE
+from emofuse.labels import FACE_LABELS, FUSION_LABELS, to_fusion_label, to_fusion_probabilities
+from emofuse.media import iter_video_frames
+
+
+def zoomed(grey, det, factor: float) -> np.ndarray:
+    """The aligned crop with the face made ``factor`` times larger (>1: tighter) around the landmarks' centre."""
+    target = FER_LANDMARKS.mean(0) + (FER_LANDMARKS - FER_LANDMARKS.mean(0)) * factor
+    matrix = similarity_transform(np.asarray(det.landmarks, np.float64), target * 2)
+    big = cv2.warpAffine(grey, matrix, (CROP_SIZE * 2, CROP_SIZE * 2), flags=cv2.INTER_LINEAR,
+                         borderMode=cv2.BORDER_REPLICATE)
+    return cv2.resize(big, (CROP_SIZE, CROP_SIZE), interpolation=cv2.INTER_AREA)
+
+
+def box_crop(grey, det, margin: float = 0.0) -> np.ndarray:
+    x0, y0, x1, y1 = det.box
+    side = max(x1 - x0, y1 - y0) * (1 + margin)
+    cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
+    scale = CROP_SIZE * 2 / side
+    matrix = np.array([[scale, 0, CROP_SIZE - scale * cx], [0, scale, CROP_SIZE - scale * cy]])
+    big = cv2.warpAffine(grey, matrix, (CROP_SIZE * 2, CROP_SIZE * 2), borderMode=cv2.BORDER_REPLICATE)
+    return cv2.resize(big, (CROP_SIZE, CROP_SIZE), interpolation=cv2.INTER_AREA)
+
+
+VARIANTS = {
+    "aligned (shipped)": lambda g, d: face_crop(g, d),
+    "aligned + equalised": lambda g, d: cv2.equalizeHist(face_crop(g, d)),
+    "aligned + CLAHE": lambda g, d: cv2.createCLAHE(2.0, (4, 4)).apply(face_crop(g, d)),
+    "aligned, face 15% smaller": lambda g, d: zoomed(g, d, 0.85),
+    "aligned, face 15% larger": lambda g, d: zoomed(g, d, 1.15),
+    "detector box, square": lambda g, d: box_crop(g, d, 0.0),
+    "detector box + 20% margin": lambda g, d: box_crop(g, d, 0.2),
+}
+
+
+def main() -> None:
+    clf = FaceClassifier()
+    clips = list_labelled_videos(SHARED / "ravdess_video") + list_labelled_videos(SHARED / "crema_d")
+    per_variant = {name: {"frames": [], "clips": []} for name in VARIANTS}
+    for path, label in clips:
+        truth = FUSION_LABELS.index(to_fusion_label(label))
+        crops = {name: [] for name in VARIANTS}
+        for _, frame in iter_video_frames(path, fps=5):
+            faces = clf.detect(frame)
+            if not faces or faces[0].landmarks is None:
+                continue
+            grey = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
+            for name, cut in VARIANTS.items():
+                crops[name].append(cut(grey, faces[0]))
+        for name in VARIANTS:
+            if not crops[name]:
+                continue
+            probs = to_fusion_probabilities(clf.classify_batch(np.stack(crops[name])), FACE_LABELS)
+            per_variant[name]["frames"] += list(probs.argmax(1) == truth)
+            per_variant[name]["clips"].append((path.suffix, int(probs.mean(0).argmax() == truth)))
+    rows = []
+    for name, got in per_variant.items():
+        clips_hit = got["clips"]
+        rows.append({"crop": name, "frames right": f"{np.mean(got['frames']):.1%} of {len(got['frames'])}",
+                     "RAVDESS clips": sum(h for s, h in clips_hit if s == ".mp4"),
+                     "CREMA-D clips": sum(h for s, h in clips_hit if s == ".flv"),
+                     "all 24 clips": sum(h for _, h in clips_hit)})
+    table(rows)
+    save("face_video", {"protocol": "24 paired clips (15 RAVDESS mp4 of actors 01/05, 9 CREMA-D flv of actor "
+                                    "1001), frames at 5 fps, MTCNN largest face, shipped face model, 7 fusion "
+                                    "labels; clip = mean of its frames' probabilities", "rows": rows})
+
+
+if __name__ == "__main__":
+    main()
