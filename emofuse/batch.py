@@ -16,6 +16,7 @@ workers gets an error row. Long videos are cut into shards analysed side by side
 from __future__ import annotations
 
 import glob
+import json
 import math
 import os
 import signal
@@ -160,8 +161,6 @@ def plan(jobs: Sequence[Job], jsonl: str | Path | None, retry_errors: bool = Fal
 
 
 def _json_line(row: dict) -> str:
-    import json
-
     return json.dumps(row, allow_nan=False) + "\n"
 
 
@@ -177,7 +176,7 @@ class WorkerSpec:
     speaker_from: str | None = None
     face_crop: bool = False
     file_timeout: float | None = None  # seconds one file (or shard) may take; None = no limit
-    threads: int | None = None  # onnxruntime threads per worker
+    threads: int | None = None  # compute threads per worker (None: the process's default)
 
     def build(self) -> FileAnalyzer:
         if self.threads:
