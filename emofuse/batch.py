@@ -395,6 +395,20 @@ class RayWorker:
         return self.analyse(task)
 
 
+def _check_reachable(address: str | None, timeout: float = 5.0) -> None:
+    """Fail fast, in one line, when a ``host:port`` cluster address does not answer (Ray itself retries for
+    minutes); ``auto`` and ``ray://`` addresses are left to Ray."""
+    import socket
+
+    if not address or address == "auto" or "://" in address or ":" not in address:
+        return
+    host, _, port = address.rpartition(":")
+    try:
+        socket.create_connection((host, int(port)), timeout=timeout).close()
+    except (OSError, ValueError) as exc:
+        raise EmofuseError(f"cannot start or reach the Ray cluster at {address}: {exc}") from None
+
+
 def run_ray(tasks: Sequence[Task], spec: WorkerSpec, address: str | None, workers: int | None) -> Iterator[Output]:
     """Outputs as they finish, from Ray actors (one CPU each): a local Ray runtime (``address`` None) or the
     cluster at ``address`` (``auto``, ``host:port``, ``ray://host:10001``).
@@ -407,10 +421,16 @@ def run_ray(tasks: Sequence[Task], spec: WorkerSpec, address: str | None, worker
     except ImportError:
         raise EmofuseError("--ray needs Ray: pip install 'emofuse[ray]'") from None
     if not ray.is_initialized():
+        _check_reachable(address)
         options: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False}
         if address is None:
             options["num_cpus"] = workers or os.cpu_count() or 1
-        ray.init(address=address, **options)
+        try:
+            ray.init(address=address, **options)
+        except (ConnectionError, RuntimeError, ValueError) as exc:
+            where = f"the Ray cluster at {address}" if address else "a local Ray runtime"
+            first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise EmofuseError(f"cannot start or reach {where}: {first_line}") from None
     count = workers or max(1, int(ray.available_resources().get("CPU", 1)))
     actor_class = ray.remote(num_cpus=1, max_restarts=-1, max_task_retries=MAX_ATTEMPTS - 1)(RayWorker)
     actors = [actor_class.remote(replace(spec, threads=1)) for _ in range(count)]
