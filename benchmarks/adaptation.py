@@ -46,7 +46,8 @@ from emofuse.train.speech import (
 )
 
 NEUTRAL = SPEECH_LABELS.index("neutral")
-MODES = ("none", "enrol 1", "enrol 2", "enrol 4", "session (50% neutral)", "batch per speaker", "batch per corpus")
+MODES = ("none", "enrol 1", "enrol 2", "enrol 4", "session (50% neutral)", "batch per speaker", "batch per corpus",
+         "enrol 2 + plain head", "session (50% neutral) + plain head", "batch per speaker + plain head")
 
 
 def references(test: Pool, mode: str, offset: np.ndarray, train_mean: np.ndarray,
@@ -94,13 +95,18 @@ def evaluate(train: Pool, test: Pool, config: HeadConfig, draws: int,
     adapted, adapted_norm = fit(shifted_train, config, 0)
     clean = train.take(train.copy == 0)
     offset, train_mean = neutral_offset(clean), clean.x.astype(np.float32).mean(0)
-    results = {"none": score(test, predict(plain, plain_norm, test, config), np.ones(len(test.y), bool))}
+    plain_probs = predict(plain, plain_norm, test, config)
+    results = {"none": score(test, plain_probs, np.ones(len(test.y), bool))}
     for mode in MODES[1:]:
+        base = mode.removesuffix(" + plain head")
         runs = []
-        for draw in range(draws if mode.startswith(("enrol", "session")) else 1):
-            refs, scored = references(test, mode, offset, train_mean, np.random.default_rng(draw))
+        for draw in range(draws if base.startswith(("enrol", "session")) else 1):
+            refs, scored = references(test, base, offset, train_mean, np.random.default_rng(draw))
             shifted = Pool(test.x - refs, test.y, test.speakers, test.corpus, test.copy)
-            runs.append(score(test, predict(adapted, adapted_norm, shifted, config), scored))
+            probs = predict(adapted, adapted_norm, shifted, config)
+            if mode.endswith(" + plain head"):  # both readings of the voice, averaged
+                probs = (probs + plain_probs) / 2
+            runs.append(score(test, probs, scored))
         results[mode] = {c: float(np.mean([r[c] for r in runs])) for c in runs[0]}
     return results
 

@@ -167,15 +167,15 @@ class LiveSession:
         voice = _Voice(at=at, voiced=voiced / max(len(window) / SAMPLE_RATE, 1e-6))
         if windows:
             features = speech.features([np.concatenate(windows)])
-            reference = None
             if self.analyzer.profile is not None:
-                reference = self.analyzer.profile.mean
+                voice.probs = speech.classify_profiled(features, self.analyzer.profile)[0]
             elif self.session_reference is not None:
                 if at >= self._next_reference:  # non-overlapping windows, as in a recording read whole
                     self.session_reference.update(features, voiced)
                     self._next_reference = at + SPEECH_WINDOW
-                reference = self.session_reference.profile().mean
-            voice.probs = speech.classify_features(features, reference)[0]
+                voice.probs = speech.classify_features(features, self.session_reference.profile().mean)[0]
+            else:
+                voice.probs = speech.classify_features(features)[0]
             from emofuse.audio.quality import domain_match, snr_from_levels
 
             voice.snr_db = snr_from_levels(levels)
