@@ -30,6 +30,8 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     if not args.inputs and not args.from_list:
         raise EmofuseError("no input given (files, folders, patterns, --from-list FILE, or --audio A --image I)")
     paths = collect_inputs(args.inputs, args.from_list)
+    if args.annotate_video:
+        return _analyze_annotated_video(spec, paths, args)
     if args.adapt == "batch":
         spec = _with_batch_profiles(spec, paths, args)
     return _analyze_batch(spec, paths, args)
@@ -63,6 +65,28 @@ def _analyze_pair(spec, args: argparse.Namespace) -> int:
         append_jsonl(row, args.jsonl)
     if not args.quiet:
         print(summary_line(row))
+    _write_outputs([row], args, single=True)
+    return 0
+
+
+def _analyze_annotated_video(spec, paths: list[Path], args: argparse.Namespace) -> int:
+    """--annotate-video: one video, analysed and written back with its faces drawn on every frame."""
+    from emofuse.media import sniff
+    from emofuse.pipeline import Analyzer
+    from emofuse.progress import progress_bar
+    from emofuse.results import append_jsonl
+
+    if len(paths) != 1 or sniff(paths[0]) != "video":
+        raise EmofuseError("--annotate-video takes one video file")
+    check_output_paths(args.annotate_video)
+    analyzer = Analyzer(spec.config, spec.learned_fusion, profile=spec.profile)
+    with progress_bar(None, paths[0].name, quiet=args.quiet, unit="s") as bar:
+        row = analyzer.analyze_video_annotated(paths[0], args.annotate_video, progress=bar.update_to).to_dict()
+    if args.jsonl:
+        append_jsonl(row, args.jsonl)
+    if not args.quiet:
+        print(summary_line(row))
+        print(f"annotated video: {args.annotate_video}")
     _write_outputs([row], args, single=True)
     return 0
 
@@ -355,6 +379,8 @@ def build_parser() -> argparse.ArgumentParser:
     analyze.add_argument("--csv", help="write the timeline, one row per window and modality")
     analyze.add_argument("--report", help="write a self-contained HTML report")
     analyze.add_argument("--annotate", help="write images with face boxes and labels (PNG)")
+    analyze.add_argument("--annotate-video", metavar="OUT.mp4",
+                         help="write the video with every face's box and label on every frame, audio kept")
     analyze.add_argument("--face-crops", action="store_true", help="images are already-cropped faces: skip detection")
     analyze.add_argument("--fps", type=float, default=5.0, help="video frames analysed per second (default: 5)")
     analyze.add_argument("--hop", type=float, default=1.0, help="fusion window in seconds (default: 1)")

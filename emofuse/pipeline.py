@@ -147,6 +147,16 @@ class Analyzer:
         """Frames sampled at ``fps`` (streamed), faces tracked and classified; audio track classified; fused."""
         return self.join_video(path, [self.analyze_video_span(path, progress=progress)])
 
+    def analyze_video_annotated(self, path: str | Path, target: str | Path,
+                                progress: Progress | None = None) -> Result:
+        """``analyze_video``, and the video written to ``target`` (mp4) with every face's box and label drawn on
+        every frame, its audio kept."""
+        from emofuse.video.annotate import write_annotated_video
+
+        part = self.analyze_video_span(path, progress=progress)
+        write_annotated_video(path, part.samples, target)
+        return self.join_video(path, [part])
+
     def analyze_video_span(self, path: str | Path, start: float = 0.0, end: float = math.inf,
                            progress: Progress | None = None) -> VideoPart:
         """The faces and the voice of [start, end) seconds of a video (a shard of a long one; the whole by

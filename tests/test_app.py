@@ -97,6 +97,7 @@ def test_video_page_shows_fused_result(app):
     assert not app.exception and not app.error
     labels = {m.label: m.value for m in app.metric}
     assert labels["Fused"] != "–" and labels["Voice"] != "–" and labels["Face"] != "–"
+    assert app.get("video")  # the player of the video with its faces labelled
     assert labels["Fused"].endswith("%")  # the label with its own probability
 
 

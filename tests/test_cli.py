@@ -229,3 +229,22 @@ def test_the_app_contacts_nothing_outside_even_on_every_interface(tmp_path):
         stop.set()
     assert "Network URL" in output and "External URL" not in output
     assert contacts == [], "the app made an outside request"
+
+
+def test_annotate_video_draws_every_frame_and_keeps_the_audio(tmp_path):
+    import av
+
+    clip = need(RAVDESS_VIDEO) / "01-01-06-02-02-01-05.mp4"
+    out, result = tmp_path / "boxed.mp4", tmp_path / "r.json"
+    assert main(["analyze", str(clip), "--annotate-video", str(out), "--json", str(result), "-q"]) == 0
+    with av.open(str(clip)) as source, av.open(str(out)) as written:
+        frames_in = sum(1 for _ in source.decode(video=0))
+        frames_out = sum(1 for _ in written.decode(video=0))
+        assert written.streams.audio and frames_out == frames_in
+    jsonschema.validate(json.loads(result.read_text()), result_schema())
+    from emofuse.media import iter_video_frames
+
+    original = next(f for t, f in iter_video_frames(clip) if t > 1.5)
+    drawn = next(f for t, f in iter_video_frames(out) if t > 1.5)
+    assert np.abs(drawn.astype(int) - original[:drawn.shape[0], :drawn.shape[1]].astype(int)).max() > 100  # a box
+    assert main(["analyze", str(tmp_path / "r.json"), "--annotate-video", str(out), "-q"]) == 2  # not a video

@@ -41,11 +41,38 @@ def analyzer_for(profile_json: str):
 @st.cache_data(max_entries=32, show_spinner=False)
 def analyse_upload(kind: str, name: str, data: bytes, profile_json: str = "") -> dict:
     """The result (JSON form) of an uploaded audio, video or image file, under the upload's own name."""
+    if kind == "video":
+        return analyse_video(name, data, profile_json)[0]
     CALLS[kind] += 1
     analyzer = analyzer_for(profile_json)
-    action = {"audio": analyzer.analyze_audio, "video": analyzer.analyze_video, "image": analyzer.analyze_image}[kind]
+    action = analyzer.analyze_audio if kind == "audio" else analyzer.analyze_image
     with saved_upload(name, data) as path:
         return action(path).renamed(name).to_dict()
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def analyse_video(name: str, data: bytes, profile_json: str = "") -> tuple[dict, list]:
+    """A video's result and its face samples (what the annotated video is drawn from)."""
+    CALLS["video"] += 1
+    analyzer = analyzer_for(profile_json)
+    with saved_upload(name, data) as path:
+        part = analyzer.analyze_video_span(path)
+        return analyzer.join_video(path, [part]).renamed(name).to_dict(), part.samples
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def annotated_video(name: str, data: bytes, profile_json: str = "") -> bytes:
+    """The uploaded video with every face's box and label on every frame (mp4 bytes), audio kept."""
+    import tempfile
+    from pathlib import Path
+
+    from emofuse.video.annotate import write_annotated_video
+
+    _, samples = analyse_video(name, data, profile_json)
+    with saved_upload(name, data) as path, tempfile.TemporaryDirectory(prefix="emofuse-") as folder:
+        target = Path(folder) / "annotated.mp4"
+        write_annotated_video(path, samples, target)
+        return target.read_bytes()
 
 
 @st.cache_data(max_entries=16, show_spinner=False)

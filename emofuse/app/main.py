@@ -10,7 +10,7 @@ import json
 
 import streamlit as st
 
-from emofuse.app.analysis import analyse_pair, analyse_upload, decoded_image, shared_analyzer
+from emofuse.app.analysis import analyse_pair, analyse_upload, annotated_video, decoded_image, shared_analyzer
 from emofuse.app.charts import probability_bars, timeline
 from emofuse.app.uploads import AUDIO_TYPES, IMAGE_TYPES, MAX_UPLOAD_MB, VIDEO_TYPES, friendly_message, saved_upload
 from emofuse.results import csv_text, fusion_summary, timeline_columns
@@ -145,6 +145,9 @@ def video_page() -> None:
     result = analysed("video", upload)
     if result is None:
         return
+    if st.toggle("Show the video with the faces labelled", value=True, key="video_annotated"):
+        with st.spinner("Drawing the faces on the video…"):
+            st.video(annotated_video(upload.name, upload.getvalue(), profile_json()))
     for col, name in zip(st.columns(3), ("fused", "speech", "face")):
         with col:
             show_block(result[name], name)
