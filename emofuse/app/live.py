@@ -21,6 +21,9 @@ from emofuse.labels import FACE_LABELS, FUSION_LABELS, SPEECH_LABELS
 from emofuse.live import LiveSession, LiveUpdate, audio_samples
 
 REFRESH_SECONDS = 0.5
+MICROPHONE = {"channelCount": 1, "echoCancellation": False, "noiseSuppression": False, "autoGainControl": False}
+"""The voice as spoken: the browser's echo cancelling, noise suppression and gain control change the very cues
+the speech model reads (and cost CPU); one channel is all it uses."""
 
 
 def ice_servers() -> list[dict]:
@@ -52,13 +55,13 @@ def live_view(analyzer) -> None:
         silent = av.AudioFrame.from_ndarray(np.zeros_like(frame.to_ndarray()), format=frame.format.name,
                                             layout=frame.layout.name)
         silent.sample_rate, silent.pts, silent.time_base = frame.sample_rate, frame.pts, frame.time_base
-        return silent  # what comes back to the browser: silence (no echo of the user's voice)
+        return silent  # what goes back to the browser: silence (no echo of the user's voice)
 
     st.write("Start: your face is boxed and labelled live, your voice is read four times a second, and both are "
              "fused. Nothing is recorded or sent anywhere but this machine.")
     webrtc_streamer(key="live", mode=WebRtcMode.SENDRECV, rtc_configuration={"iceServers": ice_servers()},
                     video_frame_callback=on_frame, audio_frame_callback=on_audio, async_processing=True,
-                    media_stream_constraints={"video": True, "audio": True})
+                    media_stream_constraints={"video": True, "audio": MICROPHONE})
     live_panel(session)
     if st.button("New session", key="live_reset"):
         st.session_state.live_session = LiveSession(analyzer)
