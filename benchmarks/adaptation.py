@@ -27,7 +27,7 @@ import numpy as np
 import torch
 from _common import save, table
 
-from emofuse.audio.adapt import SessionReference, enrol_profile
+from emofuse.audio.adapt import SESSION_PRIOR_WINDOWS, SessionReference, enrol_profile
 from emofuse.datasets.ravdess import ACTOR_FOLDS
 from emofuse.labels import SPEECH_LABELS
 from emofuse.models import load_card
@@ -66,7 +66,8 @@ def references(test: Pool, mode: str, offset: np.ndarray, train_mean: np.ndarray
         if mode.startswith("enrol"):
             k = min(int(mode.split()[1]), len(neutral))
             chosen = rng.choice(neutral, size=k, replace=False)
-            refs[rows] = enrol_profile(test.x[chosen].astype(np.float32), 0.0, offset, train_mean).mean
+            prior = float(mode.split("prior ")[1].split(")")[0]) if "prior " in mode else SESSION_PRIOR_WINDOWS
+            refs[rows] = enrol_profile(test.x[chosen].astype(np.float32), 0.0, offset, train_mean, prior).mean
             scored[chosen] = False
         elif mode.startswith("session"):
             others = rng.choice(rows[test.y[rows] != NEUTRAL], size=len(neutral), replace=False)
@@ -119,7 +120,13 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--adapted-training", default="speaker mean", choices=["speaker mean", "enrolments"],
                         help="what the adapted head is trained to expect (default: %(default)s)")
+    parser.add_argument("--enrol-priors", help="instead of the usual modes: enrol 2 + plain head with these "
+                                               "shrinkage priors (windows), e.g. 0.5,1,4,8")
     args = parser.parse_args()
+    if args.enrol_priors:
+        global MODES
+        MODES = ("none", "enrol 2", "enrol 2 + plain head",
+                 *(f"enrol 2 (prior {p}) + plain head" for p in args.enrol_priors.split(",")))
     torch.set_num_threads(args.threads)
     card = load_card("speech")
     head = card["head"]
@@ -142,6 +149,7 @@ def main() -> None:
             for m in MODES]
     table(rows)
     name = "adaptation" if args.adapted_training == "speaker mean" else "adaptation_enrolment_trained"
+    name = "adaptation_prior_sweep" if args.enrol_priors else name
     save(name, {
         "protocol": "clip-level features of the speech recipe's cache; (a) RAVDESS + EmoDB training, 5 folds of 4 "
                     "RAVDESS actors + 2 EmoDB speakers held out; (c) RAVDESS-only training scored on EmoDB (6 "
