@@ -21,7 +21,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -79,13 +79,6 @@ class _Voice:
     at: float = -np.inf
 
 
-@dataclass
-class _FaceTrail:
-    """Recent samples of the main face (time, probabilities, size, detector score)."""
-
-    samples: deque = field(default_factory=lambda: deque(maxlen=256))
-
-
 class LiveSession:
     """One live session: thread-safe; frames and audio may arrive from different threads."""
 
@@ -107,7 +100,7 @@ class LiveSession:
         self._frame_lock = threading.Lock()
         self._audio = np.zeros(0, np.float32)
         self._voice = _Voice()
-        self._face = _FaceTrail()
+        self._face_trail: deque = deque(maxlen=256)  # main face: (time, probabilities, size, score)
         self._faces_now = 0
         self._updates: list[LiveUpdate] = []
         self._start = time.monotonic()
@@ -140,7 +133,7 @@ class LiveSession:
             if faces:
                 main = faces[0]
                 probs = np.array([main["probabilities"][k] for k in FACE_LABELS], np.float32)
-                self._face.samples.append((at, probs, main["size"], main["score"]))
+                self._face_trail.append((at, probs, main["size"], main["score"]))
         self._maybe_update(at)
         return annotate(frame, faces), faces
 
@@ -203,7 +196,7 @@ class LiveSession:
             speech_ev = ModalityEvidence.from_model(heard[None], SPEECH_LABELS, np.array([voice.voiced]),
                                                     config.speech_temperature,
                                                     voice.domain_match if config.use_domain_match else 1.0)
-        recent = [s for s in self._face.samples if at - FACE_MEMORY <= s[0] <= at]
+        recent = [s for s in self._face_trail if at - FACE_MEMORY <= s[0] <= at]
         face_probs = np.mean([s[1] for s in recent], axis=0) if recent else None
         if recent:
             times, probs, sizes, scores = (np.array([s[i] for s in recent]) for i in range(4))
