@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from emofuse.audio.quality import domain_match, snr_from_levels
 from emofuse.face.draw import annotate
 from emofuse.fusion import ModalityEvidence, face_evidence, fuse_clip, fuse_windows
 from emofuse.fusion.evidence import evidence_reliability
@@ -70,11 +71,11 @@ class LiveUpdate:
 
 @dataclass
 class _Voice:
-    """The latest voice reading: probabilities, voiced share of its window, recording SNR, and when."""
+    """The latest voice reading: probabilities, voiced share of its window, how closely the recording's SNR
+    matches the training audio, and when."""
 
     probs: np.ndarray | None = None
     voiced: float = 0.0
-    snr_db: float | None = None
     domain_match: float = 1.0
     at: float = -np.inf
 
@@ -123,17 +124,16 @@ class LiveSession:
         small = frame if scale == 1.0 else cv2.resize(frame, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
         with self._frame_lock:  # the tracker follows one frame after another
             steps = self.stream.step(small)
+        steps.sort(key=lambda step: -step[1].size)  # largest face first: the main one
         faces = [{"box": [v / scale for v in det.box], "track_id": track.track_id,
                   "label": FACE_LABELS[int(smoothed.argmax())], "size": det.size / scale, "score": det.score,
                   "probabilities": dict(zip(FACE_LABELS, map(float, smoothed)))} for track, det, smoothed in steps]
-        faces.sort(key=lambda f: -f["size"])
         with self._lock:
             self._frame_times.append(at)
             self._faces_now = len(faces)
-            if faces:
-                main = faces[0]
-                probs = np.array([main["probabilities"][k] for k in FACE_LABELS], np.float32)
-                self._face_trail.append((at, probs, main["size"], main["score"]))
+            if steps:
+                _, main, smoothed = steps[0]
+                self._face_trail.append((at, smoothed.astype(np.float32), main.size / scale, main.score))
         self._maybe_update(at)
         return annotate(frame, faces), faces
 
@@ -156,7 +156,7 @@ class LiveSession:
     # ------------------------------------------------------------ readings
     def _read_voice(self, window: np.ndarray, at: float) -> None:
         speech = self.analyzer.speech
-        spans, windows, levels, voiced = speech.voiced_windows(window)
+        _, windows, levels, voiced = speech.voiced_windows(window)
         voice = _Voice(at=at, voiced=voiced / max(len(window) / SAMPLE_RATE, 1e-6))
         if windows:
             features = speech.features([np.concatenate(windows)])
@@ -169,10 +169,8 @@ class LiveSession:
                 voice.probs = speech.classify_features(features, self.session_reference.profile().mean)[0]
             else:
                 voice.probs = speech.classify_features(features)[0]
-            from emofuse.audio.quality import domain_match, snr_from_levels
-
-            voice.snr_db = snr_from_levels(levels)
-            voice.domain_match = domain_match(round(voice.snr_db, 1), speech.card.get("recording_snr_db"))
+            snr = round(snr_from_levels(levels), 1)
+            voice.domain_match = domain_match(snr, speech.card.get("recording_snr_db"))
         with self._lock:
             self._voice = voice
 
