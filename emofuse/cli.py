@@ -10,6 +10,7 @@ from pathlib import Path
 from emofuse import __version__
 from emofuse.audio.adapt import ADAPT_MODES
 from emofuse.errors import EmofuseError
+from emofuse.results import label_with_share
 
 
 def fail(message: str) -> None:
@@ -215,16 +216,9 @@ def summary_line(result: dict) -> str:
     ``clip.mp4: happy 71% (voice happy 64%, face happy 80%; weighed voice 40%, face 60%)``; a missing modality is
     named in words: ``silence.wav: nothing to read (no voice, no face)``.
     """
-    def label(block: dict | None) -> str | None:
-        if not block or not block.get("label"):
-            return None
-        return f"{block['label']} {block['probabilities'][block['label']]:.0%}"
-
-    fused = label(result.get("fused")) or "nothing to read"
-    voice, face = label(result.get("speech")), label(result.get("face"))
-    parts = [f"voice {voice}" if voice else "no voice", f"face {face}" if face else "no face"]
+    fused = label_with_share(result.get("fused")) or "nothing to read"
     weights = (result.get("fused") or {}).get("weights") or {}
-    text = f"{result['input']}: {fused} ({', '.join(parts)}"
+    text = f"{result['input']}: {fused} ({_voice_and_face(result)}"
     if weights and all(weights.get(m) for m in ("speech", "face")):
         text += f"; weighed voice {weights['speech']:.0%}, face {weights['face']:.0%}"
     return text + ")"
@@ -280,14 +274,14 @@ def cmd_live(args: argparse.Namespace) -> int:
 def live_line(update) -> str:
     """``  12.5 s  happy 64%  (voice happy 58%, face happy 71%)``."""
     row = update.to_dict()
+    fused = label_with_share(row["fused"]) or "nothing to read"
+    return f"{row['time']:7.1f} s  {fused}  ({_voice_and_face(row)})"
 
-    def said(block: dict | None) -> str | None:
-        return None if block is None else f"{block['label']} {block['probabilities'][block['label']]:.0%}"
 
-    fused = said(row["fused"]) or "nothing to read"
-    voice, face = said(row["speech"]), said(row["face"])
-    parts = [f"voice {voice}" if voice else "no voice", f"face {face}" if face else "no face"]
-    return f"{row['time']:7.1f} s  {fused}  ({', '.join(parts)})"
+def _voice_and_face(row: dict) -> str:
+    """``voice happy 64%, face happy 80%``; a modality with nothing to say is named in words (``no face``)."""
+    voice, face = label_with_share(row.get("speech")), label_with_share(row.get("face"))
+    return f"{f'voice {voice}' if voice else 'no voice'}, {f'face {face}' if face else 'no face'}"
 
 
 # ---------------------------------------------------------------- evaluate, train, app

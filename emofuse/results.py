@@ -283,6 +283,13 @@ def result_schema() -> dict:
     return json.loads(SCHEMA_FILE.read_text(encoding="utf-8"))
 
 
+def label_with_share(record: dict | None) -> str | None:
+    """``happy 71%``: the label of a block, segment or face (JSON form) with its own probability; None without one."""
+    if not record or not record.get("label"):
+        return None
+    return f"{record['label']} {record['probabilities'][record['label']]:.0%}"
+
+
 def fusion_summary(result: dict) -> str | None:
     """One sentence on how the clip's fused label weighed the modalities (None when only one was present)."""
     fused, speech = result.get("fused") or {}, result.get("speech") or {}

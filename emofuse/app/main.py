@@ -13,7 +13,7 @@ import streamlit as st
 from emofuse.app.analysis import analyse_pair, analyse_upload, annotated_video, decoded_image, shared_analyzer
 from emofuse.app.charts import probability_bars, timeline
 from emofuse.app.uploads import AUDIO_TYPES, IMAGE_TYPES, MAX_UPLOAD_MB, VIDEO_TYPES, friendly_message, saved_upload
-from emofuse.results import csv_text, fusion_summary, timeline_columns
+from emofuse.results import csv_text, fusion_summary, label_with_share, timeline_columns
 
 st.set_page_config(page_title="emofuse", page_icon="🎭", layout="wide")
 
@@ -63,8 +63,7 @@ def show_block(block: dict | None, name: str) -> None:
         st.metric(TITLES[name], "–")
         st.caption(NOTHING[name])
         return
-    label = block["label"]
-    st.metric(TITLES[name], f"{label} {block['probabilities'][label]:.0%}")
+    st.metric(TITLES[name], label_with_share(block))
     st.altair_chart(probability_bars(block["probabilities"], block["labels"]), use_container_width=True)
 
 
@@ -181,11 +180,11 @@ def segment_table(result: dict) -> None:
         wanted = block.get("primary_track")
         for seg in block["segments"]:
             if seg["start"] <= start < seg["end"] and seg.get("track_id", wanted) == wanted:
-                return f"{seg['label']} {seg['probabilities'][seg['label']]:.0%}"
+                return label_with_share(seg) or "–"
         return "–"
 
     rows = [{"start (s)": s["start"], "end (s)": s["end"],
-             "fused": f"{s['label']} {s['probabilities'][s['label']]:.0%}",
+             "fused": label_with_share(s),
              "voice": said(result["speech"], s["start"]), "face": said(result["face"], s["start"]),
              "from": " + ".join(s["sources"])} for s in fused]
     with st.expander("Per-window table"):
