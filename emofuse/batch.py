@@ -100,6 +100,10 @@ class Job:
     def source(self) -> dict[str, Any]:
         return {"path": self.path, "size": self.size, "mtime_ns": self.mtime_ns}
 
+    def error_row(self, message: str) -> dict:
+        """The ledger row of a failure (``message`` names the file and the problem)."""
+        return {"input": self.input, "error": message, "source": self.source()}
+
 
 @dataclass(frozen=True)
 class Task:
@@ -178,6 +182,10 @@ class WorkerSpec:
     file_timeout: float | None = None  # seconds one file (or shard) may take; None = no limit
     threads: int | None = None  # compute threads per worker (None: the process's default)
 
+    def analyzer(self) -> Analyzer:
+        """An Analyzer with these settings (models load on first use)."""
+        return Analyzer(self.config, self.learned_fusion, profile=self.profile)
+
     def build(self) -> FileAnalyzer:
         if self.threads:
             limit_threads(self.threads)
@@ -218,7 +226,7 @@ class FileAnalyzer:
 
     def __init__(self, spec: WorkerSpec):
         self.spec = spec
-        self.analyzer = Analyzer(spec.config, spec.learned_fusion, profile=spec.profile)
+        self.analyzer = spec.analyzer()
         self._by_group: dict[str, Analyzer] = {}
 
     def _analyzer_for(self, job: Job) -> Analyzer:
@@ -243,23 +251,21 @@ class FileAnalyzer:
                 if task.span is not None:
                     return analyzer.analyze_video_span(job.input, *task.span)
                 result = analyzer.analyze(job.input, face_crop=self.spec.face_crop, progress=progress)
-            row = result.to_dict()
         except FileTimeout:
-            row = {"input": job.input, "error": f"{job.input}: took longer than {self.spec.file_timeout:g} s "
-                                                "(the per-file time limit)"}
+            limit = self.spec.file_timeout
+            return job.error_row(f"{job.input}: took longer than {limit:g} s (the per-file time limit)")
         except EmofuseError as exc:
-            row = {"input": job.input, "error": str(exc)}
+            return job.error_row(str(exc))
         except Exception as exc:  # noqa: BLE001 - one bad file must not stop the batch
-            row = {"input": job.input, "error": f"{job.input}: unexpected {type(exc).__name__}: {exc}"}
-        row["source"] = job.source()
-        return row
+            return job.error_row(f"{job.input}: unexpected {type(exc).__name__}: {exc}")
+        return {**result.to_dict(), "source": job.source()}
 
 
 class ShardJoiner:
     """Collects the shards of long videos as they finish and joins each video's into its row."""
 
     def __init__(self, spec: WorkerSpec):
-        self.analyzer = Analyzer(spec.config, spec.learned_fusion)  # joining loads no model
+        self.analyzer = spec.analyzer()  # joining loads no model
         self.parts: dict[Job, list[VideoPart]] = {}
         self.failed: set[Job] = set()
 
@@ -282,11 +288,9 @@ class ShardJoiner:
             return None
         del self.parts[job]
         try:
-            row = self.analyzer.join_video(job.input, parts).to_dict()
+            return {**self.analyzer.join_video(job.input, parts).to_dict(), "source": job.source()}
         except EmofuseError as exc:
-            row = {"input": job.input, "error": str(exc)}
-        row["source"] = job.source()
-        return row
+            return job.error_row(str(exc))
 
 
 class FileTimeout(Exception):
@@ -381,8 +385,7 @@ def run_pool(tasks: Sequence[Task], spec: WorkerSpec, workers: int) -> Iterator[
 
 
 def worker_died_row(job: Job, times: int) -> dict:
-    return {"input": job.input, "error": f"{job.input}: the worker analysing it died {times} times "
-                                         "(killed, crashed or out of memory)", "source": job.source()}
+    return job.error_row(f"{job.input}: the worker analysing it died {times} times (killed, crashed or out of memory)")
 
 
 class RayWorker:

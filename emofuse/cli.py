@@ -56,10 +56,11 @@ def _learned_fusion(args: argparse.Namespace):
 
 
 def _analyze_pair(spec, args: argparse.Namespace) -> int:
-    from emofuse.pipeline import Analyzer
+    return _finish_one(spec.analyzer().analyze_pair(args.audio, args.image).to_dict(), args)
 
-    result = Analyzer(spec.config, spec.learned_fusion, profile=spec.profile).analyze_pair(args.audio, args.image)
-    row = result.to_dict()
+
+def _finish_one(row: dict, args: argparse.Namespace) -> int:
+    """The outputs of a single result (--audio/--image, --annotate-video): JSONL, terminal line, JSON/CSV/report."""
     if args.jsonl:
         from emofuse.results import append_jsonl
 
@@ -73,23 +74,17 @@ def _analyze_pair(spec, args: argparse.Namespace) -> int:
 def _analyze_annotated_video(spec, paths: list[Path], args: argparse.Namespace) -> int:
     """--annotate-video: one video, analysed and written back with its faces drawn on every frame."""
     from emofuse.media import sniff
-    from emofuse.pipeline import Analyzer
     from emofuse.progress import progress_bar
-    from emofuse.results import append_jsonl
 
     if len(paths) != 1 or sniff(paths[0]) != "video":
         raise EmofuseError("--annotate-video takes one video file")
     check_output_paths(args.annotate_video)
-    analyzer = Analyzer(spec.config, spec.learned_fusion, profile=spec.profile)
     with progress_bar(None, paths[0].name, quiet=args.quiet, unit="s") as bar:
-        row = analyzer.analyze_video_annotated(paths[0], args.annotate_video, progress=bar.update_to).to_dict()
-    if args.jsonl:
-        append_jsonl(row, args.jsonl)
+        result = spec.analyzer().analyze_video_annotated(paths[0], args.annotate_video, progress=bar.update_to)
+    code = _finish_one(result.to_dict(), args)
     if not args.quiet:
-        print(summary_line(row))
         print(f"annotated video: {args.annotate_video}")
-    _write_outputs([row], args, single=True)
-    return 0
+    return code
 
 
 def _analyze_batch(spec, paths: list[Path], args: argparse.Namespace) -> int:
