@@ -242,20 +242,27 @@ def _load_audio_av(path: Path, sample_rate: int) -> np.ndarray:
 
 def iter_audio_chunks(path: str | Path, sample_rate: int = SAMPLE_RATE) -> Iterator[np.ndarray]:
     """Stream the first audio track of any container as mono float32 chunks at ``sample_rate``."""
-    import av
-
     path = Path(path)
     _check_file(path)
+    for _, chunk in _resampled_audio(path, sample_rate):
+        yield chunk
+
+
+def _resampled_audio(path: Path, sample_rate: int, start: float = 0.0) -> Iterator[tuple[float | None, np.ndarray]]:
+    """(time in seconds the resampler gives it, mono float32 chunk) of the first audio track, from the frame at or
+    before ``start`` (a seek) to the end."""
+    import av
+
     with decoding(path, "cannot decode audio"), av.open(str(path)) as container:
         if not container.streams.audio:
             raise InputError(path, "has no audio track")
         stream = container.streams.audio[0]
+        if start > 0:
+            container.seek(int(start * av.time_base))
         resampler = av.AudioResampler(format="flt", layout="mono", rate=sample_rate)
-        for frame in container.decode(stream):
+        for frame in itertools.chain(container.decode(stream), [None]):  # None flushes the resampler
             for out in resampler.resample(frame):
-                yield out.to_ndarray().reshape(-1).astype(np.float32, copy=False)
-        for out in resampler.resample(None):
-            yield out.to_ndarray().reshape(-1).astype(np.float32, copy=False)
+                yield out.time, out.to_ndarray().reshape(-1).astype(np.float32, copy=False)
 
 
 def has_audio(path: str | Path) -> bool:
@@ -330,30 +337,19 @@ def iter_video_frames(path: str | Path, fps: float | None = None, start: float =
 
 def load_audio_span(path: str | Path, start: float, end: float, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
     """The audio of [start, end) seconds of a file (a shard of a long video), mono float32 at ``sample_rate``."""
-    import av
-
     path = Path(path)
     _check_file(path)
     first = int(round(start * sample_rate))
     last = int(round(min(end, MAX_AUDIO_SECONDS) * sample_rate))
     chunks: list[np.ndarray] = []
-    with decoding(path, "cannot decode audio"), av.open(str(path)) as container:
-        if not container.streams.audio:
-            raise InputError(path, "has no audio track")
-        stream = container.streams.audio[0]
-        if start > 0:
-            container.seek(int(start * av.time_base))
-        resampler = av.AudioResampler(format="flt", layout="mono", rate=sample_rate)
-        position: int | None = None
-        for frame in itertools.chain(container.decode(stream), [None]):
-            for out in resampler.resample(frame):
-                if position is None:
-                    position = int(round(float(out.time) * sample_rate)) if out.time is not None else 0
-                samples = out.to_ndarray().reshape(-1).astype(np.float32, copy=False)
-                low, high = max(first - position, 0), min(last - position, len(samples))
-                if high > low:
-                    chunks.append(samples[low:high])
-                position += len(samples)
-            if position is not None and position >= last:
-                break
+    position: int | None = None
+    for time, samples in _resampled_audio(path, sample_rate, start):
+        if position is None:
+            position = int(round(float(time) * sample_rate)) if time is not None else 0
+        low, high = max(first - position, 0), min(last - position, len(samples))
+        if high > low:
+            chunks.append(samples[low:high])
+        position += len(samples)
+        if position >= last:
+            break
     return np.concatenate(chunks) if chunks else np.zeros(0, np.float32)

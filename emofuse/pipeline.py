@@ -53,9 +53,11 @@ class AnalyzerConfig:
 
 @dataclass(frozen=True, eq=False)
 class VideoPart:
-    """What one span of a video gave (``Analyzer.analyze_video_span``): face samples, frames analysed and the
-    last frame's time (None: no frame), and the voice of its audio (times relative to ``start``)."""
+    """What one span of a video gave (``Analyzer.analyze_video_span``): the container's facts, face samples,
+    frames analysed and the last frame's time (None: no frame), and the voice of its audio (times relative to
+    ``start``)."""
 
+    info: dict
     start: float
     samples: list
     frames_seen: int
@@ -164,7 +166,8 @@ class Analyzer:
         from emofuse.media import load_audio_span
         from emofuse.video import track_faces
 
-        declared = video_info(path)["duration"]
+        info = video_info(path)
+        declared = info["duration"]
         report = (lambda t: progress(min(t, declared), declared)) if progress else None
         whole = start == 0.0 and end == math.inf
         samples, frames_seen, last_frame = track_faces(self.face, path, self.config.fps, self.config.detect_every,
@@ -173,7 +176,7 @@ class Analyzer:
         if has_audio(path):
             audio = load_audio(path) if whole else load_audio_span(path, start, end)
         speech = self._speech_result(audio) if audio is not None else None
-        return VideoPart(start, samples, frames_seen, last_frame if frames_seen else None, speech,
+        return VideoPart(info, start, samples, frames_seen, last_frame if frames_seen else None, speech,
                          0.0 if audio is None else len(audio) / SAMPLE_RATE)
 
     def join_video(self, path: str | Path, parts: list[VideoPart]) -> Result:
@@ -182,8 +185,8 @@ class Analyzer:
         from emofuse.models import load_card
         from emofuse.video import face_result, link_shards
 
-        info = video_info(path)
         parts = sorted(parts, key=lambda part: part.start)
+        info = parts[0].info
         samples = link_shards([part.samples for part in parts], [part.start for part in parts[1:]])
         spoken = [(part.speech, part.start, part.audio_seconds) for part in parts if part.speech is not None]
         card = self._speech.card if self._speech is not None else load_card("speech")
