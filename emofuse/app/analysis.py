@@ -38,11 +38,16 @@ def analyzer_for(profile_json: str):
     return Analyzer(shared.config, shared.learned_fusion, shared.speech, shared.face, profile=profile)
 
 
-@st.cache_data(max_entries=32, show_spinner=False)
 def analyse_upload(kind: str, name: str, data: bytes, profile_json: str = "") -> dict:
     """The result (JSON form) of an uploaded audio, video or image file, under the upload's own name."""
     if kind == "video":
         return analyse_video(name, data, profile_json)[0]
+    return analyse_file(kind, name, data, profile_json)
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def analyse_file(kind: str, name: str, data: bytes, profile_json: str = "") -> dict:
+    """The result of an uploaded audio or image file."""
     CALLS[kind] += 1
     analyzer = analyzer_for(profile_json)
     action = analyzer.analyze_audio if kind == "audio" else analyzer.analyze_image
