@@ -33,7 +33,7 @@ from emofuse.fusion import ModalityEvidence, face_evidence, fuse_clip, fuse_wind
 from emofuse.fusion.evidence import evidence_reliability
 from emofuse.labels import FACE_LABELS, FUSION_LABELS, SPEECH_LABELS
 from emofuse.media import SAMPLE_RATE, resample
-from emofuse.results import FaceResult, FusedResult, Result, Segment, SpeechResult
+from emofuse.results import FaceResult, FusedResult, Result, Segment, SpeechResult, top_label
 
 SPEECH_WINDOW = 2.0
 """Seconds of the most recent audio the voice is read from (the speech model's window)."""
@@ -61,7 +61,7 @@ class LiveUpdate:
         def block(probs, labels):
             if probs is None:
                 return None
-            return {"label": labels[int(np.argmax(probs))],
+            return {"label": top_label(probs, labels),
                     "probabilities": {k: round(float(p), 4) for k, p in zip(labels, probs)}}
 
         return {"time": round(self.time, 3), "fused": block(self.fused, FUSION_LABELS),
@@ -245,7 +245,7 @@ class LiveSession:
         for u in self.updates():
             cells = [f"{u.time:.3f}", "+".join(u.sources), u.faces]
             for probs, labels in ((u.fused, FUSION_LABELS), (u.speech, SPEECH_LABELS), (u.face, FACE_LABELS)):
-                cells.append("" if probs is None else labels[int(np.argmax(probs))])
+                cells.append(top_label(probs, labels) or "")
             for probs, labels in ((u.fused, FUSION_LABELS), (u.speech, SPEECH_LABELS), (u.face, FACE_LABELS)):
                 cells += [""] * len(labels) if probs is None else [f"{p:.4f}" for p in probs]
             writer.writerow(cells)

@@ -108,8 +108,8 @@ class FaceRecord:
     start: float | None = None
     end: float | None = None
 
-    def label(self, labels: Sequence[str]) -> str:
-        return labels[int(np.argmax(self.probs))]
+    def label(self, labels: Sequence[str]) -> str | None:
+        return top_label(self.probs, labels)
 
     def to_dict(self, labels: Sequence[str]) -> dict:
         record: dict[str, Any] = {}

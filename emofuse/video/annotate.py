@@ -11,6 +11,7 @@ from emofuse.errors import InputError
 from emofuse.face.draw import annotate
 from emofuse.labels import FACE_LABELS
 from emofuse.media import SAMPLE_RATE, decoding, iter_video_frames, load_audio
+from emofuse.results import top_label
 from emofuse.video.faces import FaceSample
 
 HOLD_SECONDS = 0.5
@@ -23,7 +24,7 @@ def faces_at(samples: Sequence[FaceSample], time: float) -> list[dict]:
     for sample in samples:
         if time - HOLD_SECONDS <= sample.time <= time + 1e-6:
             latest[sample.track_id] = sample
-    return [{"box": list(s.box), "track_id": s.track_id, "label": FACE_LABELS[int(np.argmax(s.probs))],
+    return [{"box": list(s.box), "track_id": s.track_id, "label": top_label(s.probs, FACE_LABELS),
              "probabilities": dict(zip(FACE_LABELS, map(float, s.probs)))} for s in latest.values()]
 
 
