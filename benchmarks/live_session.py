@@ -27,14 +27,15 @@ MARKS = (2, 5, 10, 15, 20, 30, 60)
 
 class Recorder:
     """Stands in for the speech classifier's classify_features: keeps each voice reading's features, its
-    reference and the seconds of voice behind that reference."""
+    reference and the seconds of voice behind that reference (the plain readings that estimate the session's
+    emotion mix are passed through)."""
 
     def __init__(self, speech, session: LiveSession):
         self.speech, self.session, self.readings = speech, session, []
 
     def __call__(self, features, reference=None):
-        heard = self.session.session_reference.seconds
-        self.readings.append((features.copy(), np.array(reference), heard))
+        if reference is not None:
+            self.readings.append((features.copy(), np.array(reference), self.session.session_reference.seconds))
         return type(self.speech).classify_features(self.speech, features, reference)
 
 
@@ -50,7 +51,7 @@ def session_curve(analyzer: Analyzer, clips, rng) -> list[dict]:
     finally:
         del analyzer.speech.classify_features
     final = session.session_reference.profile().mean
-    start = session.session_reference.train_mean
+    start = session.session_reference.prior_mean
     features = np.concatenate([f for f, _, _ in recorder.readings])
     with_final = analyzer.speech.classify_features(features, final).argmax(1)
     with_then = np.array([analyzer.speech.classify_features(f, ref).argmax(1)[0] for f, ref, _ in recorder.readings])

@@ -165,8 +165,8 @@ def _load_profile(args: argparse.Namespace):
         if args.adapt == "enrol":
             raise EmofuseError("--adapt enrol needs --profile (made by 'emofuse enrol --voice me.wav --out me.json')")
         return None
-    if args.adapt not in ("none", "enrol"):
-        raise EmofuseError(f"--profile and --adapt {args.adapt} do not go together: a profile is the reference")
+    if args.adapt == "batch":
+        raise EmofuseError("--profile and --adapt batch do not go together: the batch makes its own profiles")
     from emofuse.audio.adapt import VoiceProfile
 
     return VoiceProfile.load(args.profile)
@@ -382,7 +382,8 @@ def build_parser() -> argparse.ArgumentParser:
     analyze.add_argument("--profile", help="a voice profile from 'emofuse enrol': read the voice relative to it")
     analyze.add_argument("--adapt", default="none", choices=ADAPT_MODES,
                          help="speech adaptation: none (default); enrol (needs --profile); session (each recording's "
-                              "own running statistics); batch (statistics of all inputs, per --speaker-from group)")
+                              "own running statistics, starting from --profile when given); batch (statistics of all "
+                              "inputs, per --speaker-from group)")
     analyze.add_argument("--speaker-from", help="with --adapt batch: a regular expression on the file name whose "
                                                 "first group (or match) names the speaker, e.g. '^(\\d+)_'")
     analyze.add_argument("-q", "--quiet", action="store_true", help="no progress bars or summary lines")
@@ -407,7 +408,8 @@ def build_parser() -> argparse.ArgumentParser:
     live.add_argument("--detector", default="mtcnn", choices=["mtcnn", "haar"], help="face detector")
     live.add_argument("--profile", help="a voice profile from 'emofuse enrol': read the voice relative to it")
     live.add_argument("--adapt", default="none", choices=["none", "enrol", "session"],
-                      help="session: read the voice relative to this session's running mean (needs ~10 s of voice)")
+                      help="session: read the voice relative to this session's running mean (needs ~10 s of voice; "
+                           "starts from --profile when given)")
     live.add_argument("--jsonl", help="append one JSON object per update (4 a second)")
     live.add_argument("--json", help="write the whole session at the end, in the results schema")
     live.add_argument("--csv", help="write the session timeline at the end, one row per window and modality")

@@ -86,8 +86,8 @@ class LiveSession:
     def __init__(self, analyzer=None, detect_every: int = 2, max_side: int = 480, history_seconds: float = 3600,
                  adapt: str = "none"):
         """``analyzer``: an emofuse Analyzer (its models, fusion settings and voice profile are used);
-        ``adapt="session"``: read the voice relative to the running mean of this session's voice (emofuse.audio.adapt);
-        a profile on the analyzer takes precedence."""
+        ``adapt="session"``: read the voice relative to the running reference of this session's voice
+        (emofuse.audio.adapt), starting from the analyzer's profile when it has one."""
         from emofuse.face.track import FaceStream, IoUTracker
         from emofuse.pipeline import Analyzer
 
@@ -95,8 +95,8 @@ class LiveSession:
         self.max_side, self.history_seconds = max_side, history_seconds
         self.stream = FaceStream(self.analyzer.face, detect_every,
                                  IoUTracker(max_misses=detect_every * 3, smoothing=0.6))
-        self.session_reference = (self.analyzer.speech.session_reference()
-                                  if adapt == "session" and self.analyzer.profile is None else None)
+        self.session_reference = (self.analyzer.speech.session_reference(self.analyzer.profile)
+                                  if adapt == "session" else None)
         self._lock = threading.Lock()
         self._frame_lock = threading.Lock()
         self._audio = np.zeros(0, np.float32)
@@ -160,13 +160,13 @@ class LiveSession:
         voice = _Voice(at=at, voiced=voiced / max(len(window) / SAMPLE_RATE, 1e-6))
         if windows:
             features = speech.features([np.concatenate(windows)])
-            if self.analyzer.profile is not None:
-                voice.probs = speech.classify_profiled(features, self.analyzer.profile)[0]
-            elif self.session_reference is not None:
+            if self.session_reference is not None:
                 if at >= self._next_reference:  # non-overlapping windows, as in a recording read whole
-                    self.session_reference.update(features, voiced)
+                    self.session_reference.update(features, speech.classify_features(features), voiced)
                     self._next_reference = at + SPEECH_WINDOW
                 voice.probs = speech.classify_features(features, self.session_reference.profile().mean)[0]
+            elif self.analyzer.profile is not None:
+                voice.probs = speech.classify_profiled(features, self.analyzer.profile)[0]
             else:
                 voice.probs = speech.classify_features(features)[0]
             snr = round(snr_from_levels(levels), 1)
@@ -271,10 +271,10 @@ class LiveSession:
         return Result(name, "live", duration, speech_result, face_result, fused)
 
     def _adaptation(self) -> dict:
+        if self.session_reference is not None:
+            return self.session_reference.describe()
         if self.analyzer.profile is not None:
             return self.analyzer.profile.describe()
-        if self.session_reference is not None:
-            return self.session_reference.profile().describe()
         return {"mode": "none"}
 
 

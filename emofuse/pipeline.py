@@ -39,7 +39,7 @@ class AnalyzerConfig:
     detect_every: int = 2  # run the detector on every k-th analysed frame; tracking fills in between
     min_face_size: int = 40  # pixels, in the original image
     detect_max_side: int = 640  # frames are searched for faces at most this large (crops come from full size)
-    adapt: str = "none"  # speech adaptation without a profile: "none" or "session" (emofuse.audio.adapt)
+    adapt: str = "none"  # speech adaptation: "none" or "session" (from the profile, when given); emofuse.audio.adapt
     fusion: FusionConfig = field(default_factory=FusionConfig)
 
     def __post_init__(self) -> None:
@@ -201,8 +201,7 @@ class Analyzer:
         return Result(str(path), "video", duration, speech, face, fused, video={**info, "frames_analysed": frames_seen})
 
     def _speech_result(self, audio: np.ndarray, sample_rate: int = SAMPLE_RATE) -> SpeechResult:
-        return self.speech.analyze(audio, sample_rate, profile=self.profile,
-                                   session=self.profile is None and self.config.adapt == "session")
+        return self.speech.analyze(audio, sample_rate, profile=self.profile, session=self.config.adapt == "session")
 
     def _fuse_timeline(self, duration: float, speech: SpeechResult | None, face: FaceResult | None,
                        samples: list) -> FusedResult:

@@ -6,9 +6,17 @@ import shutil
 import numpy as np
 import pytest
 
-from emofuse.audio.adapt import SessionReference, VoiceProfile, batch_profile, enrol_profile
+from emofuse.audio.adapt import (
+    SessionReference,
+    VoiceProfile,
+    balanced_mean,
+    batch_profile,
+    enrol_profile,
+    estimated_mix,
+)
 from emofuse.cli import main
 from emofuse.errors import InputError
+from emofuse.labels import SPEECH_LABELS
 from emofuse.media import load_audio
 from tests.conftest import RAVDESS, need
 
@@ -23,8 +31,14 @@ def speech():
     return clf
 
 
+def offsets_with_neutral(value: float, dim: int = 4) -> np.ndarray:
+    offsets = np.zeros((len(SPEECH_LABELS), dim), np.float32)
+    offsets[SPEECH_LABELS.index("neutral")] = value
+    return offsets
+
+
 def test_profile_round_trip_and_bad_files(tmp_path):
-    profile = enrol_profile(np.ones((3, 4), np.float32), 9.0, np.full(4, 0.5, np.float32), np.zeros(4, np.float32),
+    profile = enrol_profile(np.ones((3, 4), np.float32), 9.0, offsets_with_neutral(-0.5), np.zeros(4, np.float32),
                             prior_windows=1.0)
     np.testing.assert_allclose(profile.mean, 1.5 * 3 / 4)  # 3 windows of 1.5, shrunk by one window of 0
     assert profile.describe() == {"mode": "enrol", "windows": 3, "seconds": 9.0}
@@ -37,17 +51,40 @@ def test_profile_round_trip_and_bad_files(tmp_path):
     with pytest.raises(InputError, match="no such profile"):
         VoiceProfile.load(tmp_path / "missing.json")
     with pytest.raises(ValueError, match="no voiced audio"):
-        batch_profile(np.zeros((0, 4), np.float32), 0.0)
+        batch_profile(np.zeros((0, 4), np.float32), np.zeros((0, len(SPEECH_LABELS))), 0.0, offsets_with_neutral(0.0))
+
+
+def test_balanced_mean_undoes_a_lopsided_mix():
+    rng = np.random.default_rng(0)
+    offsets = rng.normal(size=(len(SPEECH_LABELS), 6)).astype(np.float32)
+    offsets -= offsets.mean(0)  # as measured: each emotion's departure from the speaker's mean
+    speaker = rng.normal(size=6).astype(np.float32)
+    labels = np.array([0] * 7 + [3] * 2 + [4])  # mostly neutral, some sad, one angry
+    heard = speaker + offsets[labels]
+    shares = np.bincount(labels, minlength=len(SPEECH_LABELS)) / len(labels)
+    np.testing.assert_allclose(balanced_mean(heard, shares, offsets), speaker, atol=1e-5)
+    assert np.abs(heard.mean(0) - speaker).max() > 0.1  # the plain mean is pulled towards the mix
+    readings = np.eye(len(SPEECH_LABELS))[labels]  # a plain head that is always right and sure
+    np.testing.assert_allclose(estimated_mix(readings.mean(0), trust=1.0), shares)
+    np.testing.assert_allclose(estimated_mix(readings.mean(0), trust=0.5), (shares + 1 / len(SPEECH_LABELS)) / 2)
+    assert estimated_mix(readings.mean(0)).sum() == pytest.approx(1.0)
 
 
 def test_session_reference_moves_from_the_training_mean_to_the_voice():
-    session = SessionReference(np.zeros(2, np.float32), prior_windows=2.0)
+    offsets = offsets_with_neutral(-1.0, dim=2)
+    one_hot = np.eye(len(SPEECH_LABELS), dtype=np.float32)
+    neutral, angry = one_hot[SPEECH_LABELS.index("neutral")], one_hot[SPEECH_LABELS.index("angry")]
+    session = SessionReference(offsets, np.zeros(2, np.float32), prior_windows=2.0, mix_trust=1.0)
     np.testing.assert_allclose(session.profile().mean, 0.0)  # nothing heard: the training mean
-    session.update(np.full((2, 2), 4.0, np.float32), 6.0)
-    np.testing.assert_allclose(session.profile().mean, 2.0)  # two windows against a prior of two
-    session.update(np.full((96, 2), 4.0, np.float32), 288.0)
+    session.update(np.full((2, 2), 3.0, np.float32), np.stack([neutral, neutral]), 6.0)
+    np.testing.assert_allclose(session.profile().mean, 2.0)  # two calm windows (4 all told) against a prior of two
+    session.update(np.full((96, 2), 4.0, np.float32), np.tile(angry, (96, 1)), 288.0)
     assert session.profile().mean[0] == pytest.approx(4.0 * 98 / 100)
-    assert session.profile().describe() == {"mode": "session", "windows": 98, "seconds": 294.0}
+    assert session.describe() == {"mode": "session", "windows": 98, "seconds": 294.0}
+    start = VoiceProfile(np.ones(2, np.float32), "enrol", 3, 9.0)
+    from_profile = SessionReference(offsets, start.mean, start=start)
+    np.testing.assert_allclose(from_profile.profile().mean, 1.0)  # nothing heard yet: the person's profile
+    assert from_profile.describe()["prior"] == {"mode": "enrol", "windows": 3, "seconds": 9.0}
 
 
 def test_enrolment_and_session_on_real_speech(speech):
@@ -62,6 +99,10 @@ def test_enrolment_and_session_on_real_speech(speech):
     assert adapted["probabilities"] != plain["probabilities"] and adapted["label"] is not None
     session = speech.analyze(np.concatenate([calm, angry]), session=True).to_dict()
     assert session["adaptation"]["mode"] == "session" and session["adaptation"]["windows"] == len(session["segments"])
+    assert "prior" not in session["adaptation"]
+    continued = speech.analyze(angry, profile=profile, session=True).to_dict()  # a session from the enrolment
+    assert continued["adaptation"]["prior"] == profile.describe() and continued["label"] is not None
+    assert continued["probabilities"] not in (plain["probabilities"], adapted["probabilities"])
     silent = speech.analyze(np.zeros(32_000, np.float32), profile=profile).to_dict()  # silence: no error
     assert silent["label"] is None and silent["adaptation"]["mode"] == "enrol"
     with pytest.raises(ValueError, match="no voiced audio"):
@@ -79,6 +120,10 @@ def test_cli_enrol_profile_and_batch(tmp_path, speech):
                  "-q"]) == 0
     assert json.loads(out.read_text())["speech"]["adaptation"]["mode"] == "enrol"
     assert main(["analyze", str(calm), "--adapt", "enrol", "-q"]) == 2  # enrol needs a profile
+    assert main(["analyze", str(calm), "--profile", str(profile), "--adapt", "batch", "-q"]) == 2
+    assert main(["analyze", str(actor / "03-01-05-01-01-01-09.flac"), "--profile", str(profile), "--adapt", "session",
+                 "--json", str(out), "-q"]) == 0
+    assert json.loads(out.read_text())["speech"]["adaptation"]["prior"]["mode"] == "enrol"
     folder = tmp_path / "batch"
     folder.mkdir()
     sources = sorted(actor.glob("*-01-01-09.flac"))[:4] + sorted((RAVDESS / "Actor_10").glob("*-01-01-10.flac"))[:4]

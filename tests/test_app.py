@@ -50,6 +50,9 @@ def test_calibrate_to_me_reads_the_voice_against_the_profile(app, speech_wav, tm
     assert not app.exception
     assert "Voice calibrated" in app.sidebar.success[0].value
     assert app.session_state["voice_profile"].mode == "enrol"
+    start = app.session_state["live_session"].session_reference.start  # Live reads the voice from the calibration on
+    assert start.describe() == app.session_state["voice_profile"].describe()
+    np.testing.assert_allclose(start.mean, app.session_state["voice_profile"].mean, atol=1e-5)
     uploader(app, "voice_upload").upload("speech.wav", speech_wav.read_bytes(), "audio/wav")
     app.run()
     assert not app.exception and app.metric[0].label == "Voice" and app.metric[0].value != "–"

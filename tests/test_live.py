@@ -72,6 +72,22 @@ def test_frames_and_audio_from_two_threads(analyzer, face_frame):
     assert session.fps > 2 and 2.5 < result["duration"] < 4.5
 
 
+def test_a_live_session_starts_from_the_persons_profile(analyzer):
+    from emofuse.media import load_audio
+    from tests.conftest import RAVDESS
+
+    actor = need(RAVDESS) / "Actor_05"
+    profile = analyzer.speech.enrol(load_audio(actor / "03-01-01-01-01-01-05.flac"))  # neutral
+    personal = Analyzer(analyzer.config, speech_model=analyzer.speech, face_model=analyzer.face, profile=profile)
+    session = LiveSession(personal, adapt="session")
+    np.testing.assert_allclose(session.session_reference.profile().mean, profile.mean)  # nothing heard yet
+    voice = load_audio(actor / "03-01-05-02-01-01-05.flac")  # angry
+    for k in range(len(voice) // 1600):
+        session.add_audio(voice[k * 1600:(k + 1) * 1600], 16_000, at=(k + 1) / 10)
+    adaptation = session.to_result().to_dict()["speech"]["adaptation"]
+    assert adaptation["mode"] == "session" and adaptation["windows"] >= 1 and adaptation["prior"] == profile.describe()
+
+
 def test_emofuse_live_plays_a_recording_and_writes_both_modalities(tmp_path):
     out, whole = tmp_path / "live.jsonl", tmp_path / "live.json"
     done = subprocess.run([sys.executable, "-m", "emofuse.cli", "live", "--source", str(need(RAVDESS_VIDEO) / CLIP),

@@ -30,9 +30,13 @@ def ice_servers() -> list[dict]:
     return json.loads(os.environ.get("EMOFUSE_ICE_SERVERS", "[]"))
 
 
-def live_view(analyzer) -> None:
+def live_view(analyzer, adapt: str = "none", settings: str = "") -> None:
     """Camera and microphone together; falls back to snapshots without streamlit-webrtc or with
-    EMOFUSE_NO_WEBRTC=1."""
+    EMOFUSE_NO_WEBRTC=1. ``adapt``: the LiveSession's speech adaptation; ``settings`` names the analyzer's (its
+    calibration): a change of either starts a new session."""
+    if st.session_state.get("live_settings") != (adapt, settings):
+        st.session_state.live_session = LiveSession(analyzer, adapt=adapt)
+        st.session_state.live_settings = (adapt, settings)
     try:
         if os.environ.get("EMOFUSE_NO_WEBRTC"):
             raise ImportError("disabled by EMOFUSE_NO_WEBRTC")
@@ -42,8 +46,6 @@ def live_view(analyzer) -> None:
         st.info("Live video is off (it needs streamlit-webrtc). Take snapshots instead.")
         snapshot_view(analyzer)
         return
-    if "live_session" not in st.session_state:
-        st.session_state.live_session = LiveSession(analyzer)
     session: LiveSession = st.session_state.live_session
 
     def on_frame(frame):
@@ -64,7 +66,7 @@ def live_view(analyzer) -> None:
                     media_stream_constraints={"video": True, "audio": MICROPHONE})
     live_panel(session)
     if st.button("New session", key="live_reset"):
-        st.session_state.live_session = LiveSession(analyzer)
+        st.session_state.live_session = LiveSession(analyzer, adapt=adapt)
         st.rerun()
 
 

@@ -10,7 +10,14 @@ import json
 
 import streamlit as st
 
-from emofuse.app.analysis import analyse_pair, analyse_upload, annotated_video, decoded_image, shared_analyzer
+from emofuse.app.analysis import (
+    analyse_pair,
+    analyse_upload,
+    analyzer_for,
+    annotated_video,
+    decoded_image,
+    shared_analyzer,
+)
 from emofuse.app.charts import probability_bars, timeline
 from emofuse.app.uploads import AUDIO_TYPES, IMAGE_TYPES, MAX_UPLOAD_MB, VIDEO_TYPES, friendly_message, saved_upload
 from emofuse.results import csv_text, fusion_summary, label_with_share, timeline_columns
@@ -212,7 +219,11 @@ def pair_page() -> None:
 def live_page() -> None:
     from emofuse.app.live import live_view
 
-    live_view(shared_analyzer())
+    adapt = st.checkbox("Adapt to this voice as the session goes", value=True, key="live_adapt",
+                        help="Reads your voice relative to how it has sounded so far in this session (settles after "
+                             "about 10 s of speech), starting from your calibration when you made one.")
+    profile = profile_json()
+    live_view(analyzer_for(profile), "session" if adapt else "none", profile)
 
 
 st.title("emofuse")

@@ -1,17 +1,21 @@
 """Adaptation of the speech model to a person, a session or a batch: a reference the features are read against.
 
 Emotion in a voice is a departure from that voice's own baseline. The speech card ships a second head trained on
-*speaker-referenced* features (each training speaker's and room's mean subtracted); adaptation supplies the
-reference for the person being analysed:
+*speaker-referenced* features (each training speaker's and room's mean over all their clips subtracted);
+adaptation supplies that reference for the person being analysed. A speaker's mean over all emotions is what the
+head expects, but what a user gives is a calm recording, or a session with more of some emotions than others. So
+every reference is the mean of what was heard minus the offsets of the emotions it holds (``class_offsets`` on
+the card: over the training speakers, each emotion's mean minus the speaker's mean), weighted by their share:
 
-- ``enrol``: a short calm recording of the person; its mean plus the training speakers' mean gap between all
-  their clips and their neutral ones (``neutral_offset`` on the card), shrunk towards the training mean like a
-  session (a few windows are a noisy estimate: unshrunk, 2 neutral clips cost 6 points on RAVDESS);
-- ``session``: the running mean of what has been heard so far, shrunk towards the training mean while little
-  has been heard (``SESSION_PRIOR_WINDOWS`` windows of prior);
-- ``batch``: the mean of a whole batch of unlabelled recordings (optionally per speaker).
+- ``enrol``: a short calm recording of the person: all of it neutral. Shrunk towards the training mean like a
+  short session (unshrunk, 2 neutral clips cost 6 points on RAVDESS);
+- ``session``: the running mean of what has been heard so far, its emotion mix estimated from the plain head's
+  readings (half trusted: ``MIX_TRUST``), shrunk towards a prior (the training mean, or the person's enrolment
+  profile) while little has been heard (``SESSION_PRIOR_WINDOWS`` windows of prior);
+- ``batch``: the mean of a whole batch of unlabelled recordings (optionally per speaker), mix estimated likewise.
 
 Mode ``none`` (the default) uses the plain head. A ``VoiceProfile`` is saved as JSON (``emofuse enrol``).
+Measured in benchmarks/adaptation.py; the table is on the model card.
 """
 
 from __future__ import annotations
@@ -24,11 +28,16 @@ from typing import Literal, get_args
 import numpy as np
 
 from emofuse.errors import InputError
+from emofuse.labels import SPEECH_LABELS
 
 AdaptMode = Literal["none", "enrol", "session", "batch"]
 ADAPT_MODES: tuple[str, ...] = get_args(AdaptMode)
 SESSION_PRIOR_WINDOWS = 2.0
 """Weight, in windows, of the training mean in a session reference: after ~10 s of voice it has little say."""
+MIX_TRUST = 0.5
+"""How far a session's or batch's emotion mix is taken from the plain head's readings (the rest: all emotions
+alike). Trusted fully, the head's own confusions bias the mix: RAVDESS CV 81.7% with a batch per speaker against
+83.4% for an even mix, though 80.1% against 78.8% for a half-neutral session (benchmarks/adaptation.py)."""
 
 
 @dataclass(frozen=True)
@@ -70,39 +79,76 @@ class VoiceProfile:
             raise InputError(path, f"not a readable emofuse profile ({exc})") from None
 
 
-def enrol_profile(features: np.ndarray, seconds: float, neutral_offset: np.ndarray, train_mean: np.ndarray,
+def balanced_mean(features: np.ndarray, mix: np.ndarray, class_offsets: np.ndarray) -> np.ndarray:
+    """The mean a speaker's voice would have over all emotions alike, from ``features`` (N, dim) heard in the
+    emotion ``mix`` (8,) of SPEECH_LABELS: their mean minus the emotions' offsets (8, dim) in that mix."""
+    return features.mean(0) - np.tensordot(np.asarray(mix, np.float32), class_offsets, axes=1)
+
+
+def estimated_mix(mean_reading: np.ndarray, trust: float = MIX_TRUST) -> np.ndarray:
+    """The emotion mix (8,) of recordings whose plain-head probabilities average ``mean_reading`` (8,), as far as
+    that is trusted."""
+    return trust * mean_reading + (1 - trust) / len(mean_reading)
+
+
+def calm_mix() -> np.ndarray:
+    """The emotion mix of an enrolment: all neutral."""
+    return np.eye(len(SPEECH_LABELS), dtype=np.float32)[SPEECH_LABELS.index("neutral")]
+
+
+def enrol_profile(features: np.ndarray, seconds: float, class_offsets: np.ndarray, train_mean: np.ndarray,
                   prior_windows: float = SESSION_PRIOR_WINDOWS) -> VoiceProfile:
     """Profile from the encoder features (N, dim) of a calm enrolment recording."""
     if not len(features):
         raise ValueError("the enrolment recording holds no voiced audio")
     n = len(features)
-    mean = (n * (features.mean(0) + neutral_offset) + prior_windows * train_mean) / (n + prior_windows)
+    heard = balanced_mean(features, calm_mix(), class_offsets)
+    mean = (n * heard + prior_windows * train_mean) / (n + prior_windows)
     return VoiceProfile(mean.astype(np.float32), "enrol", n, seconds)
 
 
-def batch_profile(features: np.ndarray, seconds: float) -> VoiceProfile:
-    """Profile from the features (N, dim) of a batch of unlabelled recordings."""
+def batch_profile(features: np.ndarray, probs: np.ndarray, seconds: float, class_offsets: np.ndarray,
+                  mix_trust: float = MIX_TRUST) -> VoiceProfile:
+    """Profile from the features (N, dim) of a batch of unlabelled recordings and the plain head's readings of them
+    (N, 8), which estimate the batch's emotion mix."""
     if not len(features):
         raise ValueError("the batch holds no voiced audio")
-    return VoiceProfile(features.mean(0), "batch", len(features), seconds)
+    mean = balanced_mean(features, estimated_mix(probs.mean(0), mix_trust), class_offsets)
+    return VoiceProfile(mean.astype(np.float32), "batch", len(features), seconds)
 
 
 class SessionReference:
-    """Running reference of a live or long recording: the mean so far, shrunk towards the training mean."""
+    """Running reference of a live or long recording: the balanced mean so far, shrunk towards a prior (the training
+    mean, or a profile of the person) while little has been heard."""
 
-    def __init__(self, train_mean: np.ndarray, prior_windows: float = SESSION_PRIOR_WINDOWS):
-        self.train_mean = np.asarray(train_mean, np.float32)
-        self.prior = prior_windows
-        self.total = np.zeros_like(self.train_mean)
+    def __init__(self, class_offsets: np.ndarray, prior_mean: np.ndarray, prior_windows: float = SESSION_PRIOR_WINDOWS,
+                 start: VoiceProfile | None = None, mix_trust: float = MIX_TRUST):
+        """``prior_mean``: the training mean, or ``start.mean`` when the session starts from a person's profile."""
+        self.class_offsets = np.asarray(class_offsets, np.float32)
+        self.prior_mean = np.asarray(prior_mean, np.float32)
+        self.prior_windows = prior_windows
+        self.start = start
+        self.mix_trust = mix_trust
+        self.total = np.zeros_like(self.prior_mean)
+        self.probs = np.zeros(len(self.class_offsets), np.float32)
         self.windows = 0
         self.seconds = 0.0
 
-    def update(self, features: np.ndarray, seconds: float) -> None:
-        """Add the features (N, dim) of newly heard windows lasting ``seconds`` in all."""
+    def update(self, features: np.ndarray, probs: np.ndarray, seconds: float) -> None:
+        """Add newly heard windows: their features (N, dim), the plain head's readings of them (N, 8) and how many
+        seconds they last in all."""
         self.total += features.sum(0)
+        self.probs += np.asarray(probs, np.float32).sum(0)
         self.windows += len(features)
         self.seconds += seconds
 
     def profile(self) -> VoiceProfile:
-        mean = (self.total + self.prior * self.train_mean) / (self.windows + self.prior)
+        mix = estimated_mix(self.probs / max(self.windows, 1), self.mix_trust)
+        heard = self.total - self.windows * np.tensordot(mix, self.class_offsets, axes=1)  # windows x balanced mean
+        mean = (heard + self.prior_windows * self.prior_mean) / (self.windows + self.prior_windows)
         return VoiceProfile(mean.astype(np.float32), "session", self.windows, self.seconds)
+
+    def describe(self) -> dict:
+        """What the results record: the session's windows and seconds, and the profile it started from."""
+        described = self.profile().describe()
+        return described if self.start is None else {**described, "prior": self.start.describe()}

@@ -86,27 +86,33 @@ class SpeechClassifier:
             probs = (probs + self.classify_features(features)) / 2
         return probs
 
-    def session_reference(self) -> SessionReference:
-        """An empty running reference for a session (live or a long recording)."""
-        return SessionReference(np.asarray(self._adapted_entry()["train_mean"], np.float32))
+    def session_reference(self, start: VoiceProfile | None = None) -> SessionReference:
+        """An empty running reference for a session (live or a long recording), starting from the training speakers'
+        mean or from ``start``, a profile of the person (their enrolment)."""
+        entry = self._adapted_entry()
+        prior = start.mean if start is not None else np.asarray(entry["train_mean"], np.float32)
+        return SessionReference(self._class_offsets(), prior, start=start)
 
     def enrol(self, audio: np.ndarray, sample_rate: int = SAMPLE_RATE) -> VoiceProfile:
         """A person's profile from a calm recording of them (about 10 s of speech is plenty)."""
         features, seconds = self._voiced_features(audio, sample_rate)
-        entry = self._adapted_entry()
-        return enrol_profile(features, seconds, np.asarray(entry["neutral_offset"], np.float32),
-                             np.asarray(entry["train_mean"], np.float32))
+        return enrol_profile(features, seconds, self._class_offsets(),
+                             np.asarray(self._adapted_entry()["train_mean"], np.float32))
 
     def batch_profile(self, audios: list[np.ndarray]) -> VoiceProfile:
         """The profile of a batch of unlabelled 16 kHz recordings (of one speaker, or of a whole corpus)."""
-        self._adapted_entry()
+        offsets = self._class_offsets()
         parts = [self._voiced_features(a, SAMPLE_RATE) for a in audios]
-        return batch_profile(np.concatenate([f for f, _ in parts]), sum(s for _, s in parts))
+        features = np.concatenate([f for f, _ in parts])
+        return batch_profile(features, self.classify_features(features), sum(s for _, s in parts), offsets)
 
     def _voiced_features(self, audio: np.ndarray, sample_rate: int) -> tuple[np.ndarray, float]:
         audio = resample(audio, sample_rate)
         _, windows, _, voiced = self.voiced_windows(audio)
         return self.features(windows), voiced
+
+    def _class_offsets(self) -> np.ndarray:
+        return np.asarray(self._adapted_entry()["class_offsets"], np.float32)
 
     def _adapted_entry(self) -> dict:
         if not self.adaptable:
@@ -129,7 +135,8 @@ class SpeechClassifier:
         ``audio``: mono (N,) or (N, channels) at ``sample_rate``; it is down-mixed, resampled to 16 kHz and NaN/inf
         samples are zeroed here (emofuse.media.resample).
         ``profile``: read the voice relative to this reference (enrol or batch); ``session``: relative to the
-        running mean of the recording so far (each window sees only what came before it and itself).
+        running reference of the recording so far (each window sees only what came before it and itself), which
+        starts from ``profile`` when one is given and from the training speakers' mean otherwise.
         Silence gives ``label`` None, empty probabilities and no segments (never an error). ``snr_db`` and
         ``domain_match`` say how close the recording is to the training recordings (emofuse.audio.quality);
         ``adaptation`` says which reference was used and from how much audio.
@@ -139,16 +146,11 @@ class SpeechClassifier:
         spans, windows, levels, voiced = self.voiced_windows(audio)
         features = self.features(windows)
         adaptation = {"mode": "none"}
-        if profile is not None:
+        if session:
+            probs, adaptation = self._classify_session(spans, features, profile)
+        elif profile is not None:
             probs = self.classify_profiled(features, profile)
             adaptation = profile.describe()
-        elif session:
-            running, refs = self.session_reference(), []
-            for (s, e), row in zip(spans, features):
-                running.update(row[None], e - s)
-                refs.append(running.profile().mean)
-            probs = self.classify_features(features, np.array(refs) if refs else None)
-            adaptation = running.profile().describe()
         else:
             probs = self.classify_features(features)
         weights = np.array([e - s for s, e in spans])
@@ -159,6 +161,16 @@ class SpeechClassifier:
                             voiced_ratio=float(voiced / duration) if duration else 0.0, snr_db=snr,
                             domain_match=domain_match(round(snr, 1), self.card.get("recording_snr_db")),
                             adaptation=adaptation)
+
+    def _classify_session(self, spans: list[tuple[float, float]], features: np.ndarray,
+                          start: VoiceProfile | None) -> tuple[np.ndarray, dict]:
+        """Each window read against the session's reference after it (causal: nothing later is used)."""
+        running, refs = self.session_reference(start), []
+        for (s, e), row, plain in zip(spans, features, self.classify_features(features)):
+            running.update(row[None], plain[None], e - s)
+            refs.append(running.profile().mean)
+        probs = self.classify_features(features, np.array(refs)) if refs else self.classify_features(features)
+        return probs, running.describe()
 
     def classify_file(self, path: str | Path, profile: VoiceProfile | None = None,
                       session: bool = False) -> SpeechResult:

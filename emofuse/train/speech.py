@@ -260,7 +260,7 @@ ENROLMENT_SIZES = (1, 2, 4)
 
 def enrolment_referenced(pool: Pool, draws: int = 4, seed: int = 0) -> Pool:
     """``pool`` repeated ``draws`` times, each clip minus a reference made as ``emofuse enrol`` makes one: from k
-    random neutral clips of its group (k in ENROLMENT_SIZES), plus the neutral offset, shrunk towards the training
+    random neutral clips of its group (k in ENROLMENT_SIZES), less the neutral offset, shrunk towards the training
     mean. A head trained on this expects the references users give it (a few calm clips), noise included,
     rather than the mean of all of a speaker's clips, which no user has."""
     from emofuse.audio.adapt import enrol_profile
@@ -268,7 +268,7 @@ def enrolment_referenced(pool: Pool, draws: int = 4, seed: int = 0) -> Pool:
     rng = np.random.default_rng(seed)
     keys = group_keys(pool)
     clean = pool.take(pool.copy == 0)
-    offset, train_mean = neutral_offset(clean), clean.x.astype(np.float32).mean(0)
+    offsets, train_mean = class_offsets(clean), clean.x.astype(np.float32).mean(0)
     neutral = SPEECH_LABELS.index("neutral")
     parts = []
     for _ in range(draws):
@@ -281,19 +281,26 @@ def enrolment_referenced(pool: Pool, draws: int = 4, seed: int = 0) -> Pool:
                 continue
             k = min(int(rng.choice(ENROLMENT_SIZES)), len(candidates))
             chosen = rng.choice(candidates, size=k, replace=False)
-            x[rows] -= enrol_profile(pool.x[chosen].astype(np.float32), 0.0, offset, train_mean).mean
+            x[rows] -= enrol_profile(pool.x[chosen].astype(np.float32), 0.0, offsets, train_mean).mean
         parts.append(Pool(x, pool.y, pool.speakers, pool.corpus, pool.copy))
     return Pool(*(np.concatenate([getattr(part, name) for part in parts])
                   for name in ("x", "y", "speakers", "corpus", "copy")))
 
 
-def neutral_offset(pool: Pool) -> np.ndarray:
-    """Mean over speakers of (all clips' mean - neutral clips' mean): turns a neutral enrolment into a reference."""
+def class_offsets(pool: Pool) -> np.ndarray:
+    """(8, ...) per emotion, the mean over speakers (and recording conditions) of that emotion's mean minus the
+    speaker's mean: what turns the mean of a recording with a known or estimated emotion mix into the speaker's
+    mean over all emotions (emofuse.audio.adapt.balanced_mean). Emotions a speaker lacks are left out for them."""
     keys = group_keys(pool)
-    neutral = SPEECH_LABELS.index("neutral")
-    gaps = [pool.x[keys == k].mean(0) - pool.x[(keys == k) & (pool.y == neutral)].mean(0)
-            for k in np.unique(keys) if ((keys == k) & (pool.y == neutral)).any()]
-    return np.mean(gaps, axis=0).astype(np.float32)
+    offsets = np.zeros((N_CLASSES, *pool.x.shape[1:]), np.float64)
+    counts = np.zeros(N_CLASSES)
+    for key in np.unique(keys):
+        rows = keys == key
+        speaker_mean = pool.x[rows].mean(0)
+        for label in np.unique(pool.y[rows]):
+            offsets[label] += pool.x[rows & (pool.y == label)].mean(0) - speaker_mean
+            counts[label] += 1
+    return (offsets / np.maximum(counts, 1).reshape(-1, *[1] * (pool.x.ndim - 1))).astype(np.float32)
 
 
 # ---------------------------------------------------------------- the recipe
@@ -411,10 +418,10 @@ def export_adapted_head(pool: Pool, config: HeadConfig, path: Path, seed: int) -
     model, norm = fit(referenced(pool), config, seed)
     export_head(model, norm, path)
     clean = pool.take(pool.copy == 0)
-    offset = select(neutral_offset(clean)[None], config)[0]
+    offsets = select(class_offsets(clean), config)
     train_mean = select(clean.x, config).mean(0)
     return {"file": path.name, "normalization": norm.to_dict(),
-            "neutral_offset": offset.round(6).tolist(), "train_mean": train_mean.round(6).tolist(),
+            "class_offsets": offsets.round(5).tolist(), "train_mean": train_mean.round(6).tolist(),
             "trained_on": "features minus the mean of their speaker and recording condition (corpus, speaker, "
                           "augmentation copy)"}
 
