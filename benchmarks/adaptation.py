@@ -72,7 +72,7 @@ def references(test: Pool, plain_probs: np.ndarray, mode: str, offsets: np.ndarr
             rows = test.corpus == corpus
             refs[rows] = balanced_mean(test.x[rows], estimated_mix(plain_probs[rows].mean(0), mix_trust), offsets)
         return refs, scored
-    for corpus, speaker in {(c, s) for c, s in zip(test.corpus, test.speakers)}:
+    for corpus, speaker in sorted(set(zip(test.corpus.tolist(), test.speakers.tolist()))):  # fixed order, fixed draws
         rows = np.flatnonzero((test.corpus == corpus) & (test.speakers == speaker))
         neutral = rows[test.y[rows] == NEUTRAL]
         if mode.startswith("enrol"):

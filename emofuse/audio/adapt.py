@@ -36,8 +36,8 @@ SESSION_PRIOR_WINDOWS = 2.0
 """Weight, in windows, of the training mean in a session reference: after ~10 s of voice it has little say."""
 MIX_TRUST = 0.5
 """How far a session's or batch's emotion mix is taken from the plain head's readings (the rest: all emotions
-alike). Trusted fully, the head's own confusions bias the mix: RAVDESS CV 81.7% with a batch per speaker against
-83.4% for an even mix, though 80.1% against 78.8% for a half-neutral session (benchmarks/adaptation.py)."""
+alike). RAVDESS CV, half-neutral session / balanced batch per speaker: trust 0 78.8% / 83.5%, 0.5 79.6% / 83.0%,
+1 79.8% / 81.7%: trusted fully, the head's own confusions bias a balanced mix (benchmarks/adaptation.py)."""
 
 
 @dataclass(frozen=True)

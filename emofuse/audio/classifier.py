@@ -79,8 +79,8 @@ class SpeechClassifier:
     def classify_profiled(self, features: np.ndarray, profile: VoiceProfile) -> np.ndarray:
         """Probabilities (N, 8) read against a profile. An enrolment's reading is averaged with the plain head's:
         a few calm clips are a noisy reference, and the two readings together were right more often
-        (benchmarks/adaptation.py, same heads and draws: RAVDESS CV 76.0% -> 77.0%, EmoDB CV 90.7% -> 91.4%,
-        EmoDB from RAVDESS 66.4% -> 67.4%); for session and batch references averaging did not help."""
+        (benchmarks/adaptation.py, same heads and draws: RAVDESS CV 76.2% -> 77.1%, EmoDB CV 91.1% -> 92.0%,
+        EmoDB from RAVDESS 66.6% -> 67.6%); for session and batch references averaging did not help."""
         probs = self.classify_features(features, profile.mean)
         if profile.mode == "enrol" and len(features):
             probs = (probs + self.classify_features(features)) / 2
