@@ -32,8 +32,8 @@ def ice_servers() -> list[dict]:
 
 def live_view(analyzer, adapt: str = "none", settings: str = "") -> None:
     """Camera and microphone together; falls back to snapshots without streamlit-webrtc or with
-    EMOFUSE_NO_WEBRTC=1. ``adapt``: the LiveSession's speech adaptation; ``settings`` names the analyzer's (its
-    calibration): a change of either starts a new session."""
+    EMOFUSE_NO_WEBRTC=1. ``adapt``: the LiveSession's speech adaptation; ``settings``: what the analyzer was made
+    from (the calibration's JSON). A change of either starts a new session."""
     if st.session_state.get("live_settings") != (adapt, settings):
         st.session_state.live_session = LiveSession(analyzer, adapt=adapt)
         st.session_state.live_settings = (adapt, settings)

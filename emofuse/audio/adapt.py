@@ -33,7 +33,8 @@ from emofuse.labels import SPEECH_LABELS
 AdaptMode = Literal["none", "enrol", "session", "batch"]
 ADAPT_MODES: tuple[str, ...] = get_args(AdaptMode)
 SESSION_PRIOR_WINDOWS = 2.0
-"""Weight, in windows, of the training mean in a session reference: after ~10 s of voice it has little say."""
+"""Weight, in windows, of a reference's prior (the training mean, or the person's profile): after ~10 s of voice it
+has little say."""
 MIX_TRUST = 0.5
 """How far a session's or batch's emotion mix is taken from the plain head's readings (the rest: all emotions
 alike). RAVDESS CV, half-neutral session / balanced batch per speaker: trust 0 78.8% / 83.5%, 0.5 79.6% / 83.0%,
@@ -130,7 +131,7 @@ class SessionReference:
         self.start = start
         self.mix_trust = mix_trust
         self.total = np.zeros_like(self.prior_mean)
-        self.probs = np.zeros(len(self.class_offsets), np.float32)
+        self.readings = np.zeros(len(self.class_offsets), np.float32)  # sum of the plain head's readings
         self.windows = 0
         self.seconds = 0.0
 
@@ -138,12 +139,12 @@ class SessionReference:
         """Add newly heard windows: their features (N, dim), the plain head's readings of them (N, 8) and how many
         seconds they last in all."""
         self.total += features.sum(0)
-        self.probs += np.asarray(probs, np.float32).sum(0)
+        self.readings += np.asarray(probs, np.float32).sum(0)
         self.windows += len(features)
         self.seconds += seconds
 
     def profile(self) -> VoiceProfile:
-        mix = estimated_mix(self.probs / max(self.windows, 1), self.mix_trust)
+        mix = estimated_mix(self.readings / max(self.windows, 1), self.mix_trust)
         heard = self.total - self.windows * np.tensordot(mix, self.class_offsets, axes=1)  # windows x balanced mean
         mean = (heard + self.prior_windows * self.prior_mean) / (self.windows + self.prior_windows)
         return VoiceProfile(mean.astype(np.float32), "session", self.windows, self.seconds)
