@@ -75,11 +75,13 @@ def references(test: Pool, plain_probs: np.ndarray, mode: str, offsets: np.ndarr
     for corpus, speaker in sorted(set(zip(test.corpus.tolist(), test.speakers.tolist()))):  # fixed order, fixed draws
         rows = np.flatnonzero((test.corpus == corpus) & (test.speakers == speaker))
         neutral = rows[test.y[rows] == NEUTRAL]
+        enrolment = None
         if mode.startswith("enrol"):
             k = min(int(mode.split()[1]), len(neutral))
             chosen = rng.choice(neutral, size=k, replace=False)
             prior = float(mode.split("prior ")[1].split(")")[0]) if "prior " in mode else SESSION_PRIOR_WINDOWS
-            refs[rows] = enrol_profile(test.x[chosen].astype(np.float32), 0.0, offsets, train_mean, prior).mean
+            enrolment = enrol_profile(test.x[chosen].astype(np.float32), 0.0, offsets, train_mean, prior)
+            refs[rows] = enrolment.mean
             scored[chosen] = False
             neutral = np.setdiff1d(neutral, chosen)
         heard = rows
@@ -87,8 +89,7 @@ def references(test: Pool, plain_probs: np.ndarray, mode: str, offsets: np.ndarr
             others = rng.choice(rows[test.y[rows] != NEUTRAL], size=len(neutral), replace=False)
             heard = np.concatenate([neutral, others])
         if "session" in mode:
-            session = SessionReference(offsets, refs[rows[0]] if mode.startswith("enrol") else train_mean,
-                                       mix_trust=mix_trust)
+            session = SessionReference(offsets, train_mean, start=enrolment, mix_trust=mix_trust)
             session.update(test.x[heard].astype(np.float32), plain_probs[heard], 0.0)
             refs[rows] = session.profile().mean
         elif mode.startswith("batch"):

@@ -126,7 +126,7 @@ class LiveSession:
             steps = self.stream.step(small)
         steps.sort(key=lambda step: -step[1].size)  # largest face first: the main one
         faces = [{"box": [v / scale for v in det.box], "track_id": track.track_id,
-                  "label": FACE_LABELS[int(smoothed.argmax())], "size": det.size / scale, "score": det.score,
+                  "label": top_label(smoothed, FACE_LABELS), "size": det.size / scale, "score": det.score,
                   "probabilities": dict(zip(FACE_LABELS, map(float, smoothed)))} for track, det, smoothed in steps]
         with self._lock:
             self._frame_times.append(at)

@@ -82,7 +82,7 @@ def test_session_reference_moves_from_the_training_mean_to_the_voice():
     assert session.profile().mean[0] == pytest.approx(4.0 * 98 / 100)
     assert session.describe() == {"mode": "session", "windows": 98, "seconds": 294.0}
     start = VoiceProfile(np.ones(2, np.float32), "enrol", 3, 9.0)
-    from_profile = SessionReference(offsets, start.mean, start=start)
+    from_profile = SessionReference(offsets, np.zeros(2, np.float32), start=start)
     np.testing.assert_allclose(from_profile.profile().mean, 1.0)  # nothing heard yet: the person's profile
     assert from_profile.describe()["prior"] == {"mode": "enrol", "windows": 3, "seconds": 9.0}
 

@@ -122,11 +122,11 @@ class SessionReference:
     """Running reference of a live or long recording: the balanced mean so far, shrunk towards a prior (the training
     mean, or a profile of the person) while little has been heard."""
 
-    def __init__(self, class_offsets: np.ndarray, prior_mean: np.ndarray, prior_windows: float = SESSION_PRIOR_WINDOWS,
+    def __init__(self, class_offsets: np.ndarray, train_mean: np.ndarray, prior_windows: float = SESSION_PRIOR_WINDOWS,
                  start: VoiceProfile | None = None, mix_trust: float = MIX_TRUST):
-        """``prior_mean``: the training mean, or ``start.mean`` when the session starts from a person's profile."""
+        """The prior is ``start``'s mean when the session starts from a person's profile, else ``train_mean``."""
         self.class_offsets = np.asarray(class_offsets, np.float32)
-        self.prior_mean = np.asarray(prior_mean, np.float32)
+        self.prior_mean = np.asarray(train_mean if start is None else start.mean, np.float32)
         self.prior_windows = prior_windows
         self.start = start
         self.mix_trust = mix_trust

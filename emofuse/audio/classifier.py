@@ -89,9 +89,8 @@ class SpeechClassifier:
     def session_reference(self, start: VoiceProfile | None = None) -> SessionReference:
         """An empty running reference for a session (live or a long recording), starting from the training speakers'
         mean or from ``start``, a profile of the person (their enrolment)."""
-        entry = self._adapted_entry()
-        prior = start.mean if start is not None else np.asarray(entry["train_mean"], np.float32)
-        return SessionReference(self._class_offsets(), prior, start=start)
+        train_mean = np.asarray(self._adapted_entry()["train_mean"], np.float32)
+        return SessionReference(self._class_offsets(), train_mean, start=start)
 
     def enrol(self, audio: np.ndarray, sample_rate: int = SAMPLE_RATE) -> VoiceProfile:
         """A person's profile from a calm recording of them (about 10 s of speech is plenty)."""
@@ -169,8 +168,7 @@ class SpeechClassifier:
         for (s, e), row, plain in zip(spans, features, self.classify_features(features)):
             running.update(row[None], plain[None], e - s)
             refs.append(running.profile().mean)
-        probs = self.classify_features(features, np.array(refs)) if refs else self.classify_features(features)
-        return probs, running.describe()
+        return self.classify_features(features, np.array(refs)), running.describe()  # no windows: (0, 8)
 
     def classify_file(self, path: str | Path, profile: VoiceProfile | None = None,
                       session: bool = False) -> SpeechResult:
