@@ -77,6 +77,7 @@ def test_speech_recipe_cross_validates_exports_and_resumes(tmp_path):
 
 
 def test_face_recipe_trains_and_exports(tmp_path):
+    from emofuse.errors import EmofuseError
     from emofuse.face.classifier import FaceClassifier
     from emofuse.train import face
     from emofuse.train.args import add_face_arguments
@@ -90,16 +91,48 @@ def test_face_recipe_trains_and_exports(tmp_path):
     csv.write_text("\n".join(lines) + "\n")
     parser = argparse.ArgumentParser()
     add_face_arguments(parser)
-    out = tmp_path / "run"
-    args = parser.parse_args(["--data", str(csv), "--out", str(out), "--epochs", "1", "--batch-size", "32",
-                              "--threads", "1"])
-    summary = face.run(args)
-    assert summary["reports"]["plain"]["n"] == 14
-    card = {"members": [{"file": "face_cnn.onnx"}], "dir": str(out)}
+
+    def face_args(work, *extra):
+        return parser.parse_args(["--data", str(csv), "--work", str(work), "--batch-size", "16", "--threads", "1",
+                                  "--widths", "8,8,8,8", *extra])
+
+    straight = face.run(face_args(tmp_path / "straight", "--epochs", "2"))
+    assert straight["report"]["n"] == 14  # PublicTest, scored once at the end
+    assert straight["holdout_report"]["n"] == 7  # 10% of each Training class, never trained on
+    card = {"members": [{"file": "face_cnn.onnx"}], "dir": str(tmp_path / "straight")}
     probs = FaceClassifier(card).classify_batch(np.zeros((3, 48, 48), np.uint8))
     assert probs.shape == (3, len(FACE_LABELS))
-    pair = {"members": [{"file": "face_cnn.onnx"}] * 2, "dir": str(out)}  # an ensemble averages its members
+    pair = {"members": [{"file": "face_cnn.onnx"}] * 2, "dir": str(tmp_path / "straight")}  # an ensemble averages
     np.testing.assert_allclose(FaceClassifier(pair).classify_batch(np.zeros((3, 48, 48), np.uint8)), probs, atol=1e-6)
-    args.epochs = 1
-    again = face.run(args)  # resumes from the checkpoint: no epoch is trained twice
-    assert len(again["history"]) == 1
+
+    # a run stopped after its first epoch and resumed ends exactly where the straight run did
+    stopped = tmp_path / "stopped"
+    face.run(face_args(stopped, "--epochs", "2", "--stop-after", "1"))
+    with pytest.raises(EmofuseError, match="--resume"):
+        face.run(face_args(stopped, "--epochs", "2"))
+    resumed = face.run(face_args(stopped, "--epochs", "2", "--resume"))
+    strip = [{k: v for k, v in row.items() if k != "seconds"} for row in straight["history"]]
+    assert [{k: v for k, v in row.items() if k != "seconds"} for row in resumed["history"]] == strip
+    assert resumed["report"] == straight["report"] and resumed["best_epoch"] == straight["best_epoch"]
+
+
+def test_holdout_is_stratified_and_fixed():
+    from emofuse.datasets.fer2013 import stratified_holdout
+
+    labels = np.repeat(np.arange(7), [400, 40, 400, 700, 500, 300, 500])
+    held = stratified_holdout(labels, 0.1)
+    assert np.array_equal(np.bincount(labels[held]), [40, 4, 40, 70, 50, 30, 50])
+    assert np.array_equal(held, stratified_holdout(labels, 0.1))
+
+
+def test_augment_erases_and_shifts_within_bounds():
+    import torch
+
+    from emofuse.train.face import augment, erase_masks
+
+    gen = torch.Generator().manual_seed(0)
+    masks = erase_masks(2000, gen)
+    areas = masks.flatten(1).sum(1)
+    assert 0.2 < (areas > 0).float().mean() < 0.3 and areas.max() <= 19 * 19 and areas[areas > 0].min() >= 64
+    x = torch.full((4, 1, 48, 48), 0.25)
+    assert augment(x, gen).shape == x.shape

@@ -44,6 +44,16 @@ class FaceSet:
         return FaceSet(self.images[mask], self.labels[mask], self.usage[mask], soft)
 
 
+def stratified_holdout(labels: np.ndarray, fraction: float, seed: int = 2013) -> np.ndarray:
+    """A fixed boolean mask choosing ``fraction`` of each class (the same for every training seed)."""
+    rng = np.random.default_rng(seed)
+    held = np.zeros(len(labels), dtype=bool)
+    for label in np.unique(labels):
+        members = np.flatnonzero(labels == label)
+        held[rng.choice(members, int(round(fraction * len(members))), replace=False)] = True
+    return held
+
+
 def _open_text(path: Path) -> io.TextIOBase:
     opener = _OPENERS.get(path.suffix.lower(), open)
     return opener(path, "rt", newline="")

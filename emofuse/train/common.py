@@ -38,27 +38,28 @@ def snapshot(model: torch.nn.Module) -> dict:
 
 
 class Checkpoint:
-    """One resumable training run: model, optimiser, scheduler, epoch and history in one file.
+    """One resumable training run in one file: model, optimiser, scheduler, epoch, history and any extra state.
 
-    Saved with ``torch.save`` of tensors and plain data, loaded with ``weights_only=True``.
+    ``extra`` holds tensors or plain data (EMA weights, the augmentation generator's state, the best epoch).
+    Written atomically with ``torch.save`` (a stop mid-write keeps the previous epoch's file), read back with
+    ``weights_only=True``; the global torch RNG is saved and restored too, so a resumed run continues exactly.
     """
 
     def __init__(self, path: Path):
         self.path = path
 
-    def save(self, model, optimizer, scheduler, epoch: int, history: list, best_state: dict | None,
-             extra: dict | None = None) -> None:
+    def save(self, model, optimizer, scheduler, epoch: int, history: list, extra: dict | None = None) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_suffix(".tmp")
         torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
                     "scheduler": scheduler.state_dict() if scheduler else None, "epoch": epoch,
-                    "history": json.dumps(history), "best": best_state, "extra": json.dumps(extra or {}),
-                    "rng": torch.get_rng_state()}, tmp)
+                    "history": json.dumps(history), "extra": extra or {}, "rng": torch.get_rng_state()}, tmp)
         os.replace(tmp, self.path)
 
-    def load(self, model, optimizer, scheduler) -> tuple[int, list, dict | None, dict]:
-        """Restore state; returns (next epoch, history, best state, extra). (0, [], None, {}) if none."""
+    def load(self, model, optimizer, scheduler) -> tuple[int, list, dict]:
+        """Restore state; returns (next epoch, history, extra); (0, [], {}) when there is no checkpoint."""
         if not self.path.exists():
-            return 0, [], None, {}
+            return 0, [], {}
         state = torch.load(self.path, map_location="cpu", weights_only=True)
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
@@ -66,7 +67,7 @@ class Checkpoint:
             scheduler.load_state_dict(state["scheduler"])
         torch.set_rng_state(state["rng"])
         log.info("resumed %s at epoch %d", self.path, state["epoch"] + 1)
-        return state["epoch"] + 1, json.loads(state["history"]), state["best"], json.loads(state["extra"])
+        return state["epoch"] + 1, json.loads(state["history"]), state["extra"]
 
 
 def export_onnx(model: torch.nn.Module, example: torch.Tensor, path: Path, dynamic_axes: dict) -> None:
@@ -83,5 +84,8 @@ class Timer:
     def __init__(self) -> None:
         self.start = time.time()
 
+    def seconds(self) -> float:
+        return time.time() - self.start
+
     def __str__(self) -> str:
-        return f"{time.time() - self.start:.0f}s"
+        return f"{self.seconds():.0f}s"

@@ -1,7 +1,10 @@
-"""Face recipe: train the expression CNN on FER2013 ``Training``, select on ``PublicTest``, export ONNX.
+"""Face recipe: train the expression CNN on FER2013 ``Training``, select on a hold-out of it, export ONNX.
 
-Run with ``emofuse train face --data fer2013.csv.xz [--ferplus fer2013new.csv] --out runs/face``.
-Each epoch is checkpointed; an interrupted run resumes where it stopped.
+Run with ``emofuse train face --data fer2013.csv.xz [--ferplus fer2013new.csv] [--work DIR] [--resume]``.
+A fixed, stratified 10% of ``Training`` is held out for choosing the epoch (raw or EMA weights); ``PublicTest``
+is scored once, at the end, with the same test-time rule (``--tta``) that chose the epoch and that ships.
+Every epoch is checkpointed under ``--work`` (outside the repository by default: ``~/.cache/emofuse/train/face``)
+with the model, optimiser, schedule, EMA weights and random state; ``--resume`` continues exactly there.
 """
 
 from __future__ import annotations
@@ -13,8 +16,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from emofuse.datasets.fer2013 import load_fer2013
-from emofuse.face.crops import crops_to_input
+from emofuse.datasets.fer2013 import load_fer2013, stratified_holdout
+from emofuse.errors import EmofuseError
+from emofuse.face.crops import CROP_SIZE, crops_to_input
 from emofuse.labels import FACE_LABELS
 from emofuse.metrics import classification_report
 from emofuse.results import write_json
@@ -31,16 +35,30 @@ from emofuse.train.common import (
 )
 from emofuse.train.nets import FaceCNN
 
-PROTOCOL = "FER2013 PublicTest (3,589 images), 7 classes; trained on Training (28,709), model chosen on PublicTest"
+PROTOCOL = ("FER2013 PublicTest (3,589 images), 7 classes, scored once after training; trained on 90% of Training, "
+            "epoch and weights chosen on a fixed stratified 10% hold-out of Training")
+HOLDOUT_PROTOCOL = "FER2013 Training hold-out (fixed stratified 10%, never trained on), 7 classes"
 
 
-def augment(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
-    """Random flip, rotation (+-15 deg), scale (0.9-1.1), shift (+-8%), contrast/brightness and erasing."""
+def erase_masks(n: int, gen: torch.Generator, p: float = 0.25, size: int = CROP_SIZE) -> torch.Tensor:
+    """Random-erasing masks (N, 1, size, size): a rectangle of 8-19 px sides in a ``p`` share of the images."""
+    h, w = torch.randint(8, 20, (2, n), generator=gen)
+    y0 = (torch.rand(n, generator=gen) * (size - h)).long()
+    x0 = (torch.rand(n, generator=gen) * (size - w)).long()
+    on = torch.rand(n, generator=gen) < p
+    pos = torch.arange(size)
+    rows = (pos[None] >= y0[:, None]) & (pos[None] < (y0 + h)[:, None])
+    cols = (pos[None] >= x0[:, None]) & (pos[None] < (x0 + w)[:, None])
+    return (rows[:, :, None] & cols[:, None, :] & on[:, None, None])[:, None]
+
+
+def augment(x: torch.Tensor, gen: torch.Generator, shift_px: float = 4.0) -> torch.Tensor:
+    """Random flip, rotation (+-15 deg), scale (0.9-1.1), shift (+-``shift_px``), contrast/brightness, erasing."""
     n = x.shape[0]
     angle = (torch.rand(n, generator=gen) * 2 - 1) * np.pi / 12
     scale = 1 + (torch.rand(n, generator=gen) * 2 - 1) * 0.1
     flip = torch.where(torch.rand(n, generator=gen) < 0.5, -1.0, 1.0)
-    shift = (torch.rand(n, 2, generator=gen) * 2 - 1) * 0.08
+    shift = (torch.rand(n, 2, generator=gen) * 2 - 1) * (2 * shift_px / CROP_SIZE)  # grid units: 2 = full width
     cos, sin = torch.cos(angle) / scale, torch.sin(angle) / scale
     theta = torch.stack([torch.stack([cos * flip, -sin, shift[:, 0]], 1),
                          torch.stack([sin * flip, cos, shift[:, 1]], 1)], 1)
@@ -49,17 +67,11 @@ def augment(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
     contrast = 1 + (torch.rand(n, 1, 1, 1, generator=gen) * 2 - 1) * 0.3
     bright = (torch.rand(n, 1, 1, 1, generator=gen) * 2 - 1) * 0.1
     x = (x * contrast + bright).clamp(-0.5, 0.5)
-    erase = torch.rand(n, generator=gen) < 0.25
-    for i in torch.nonzero(erase).flatten().tolist():
-        h, w = torch.randint(8, 20, (2,), generator=gen).tolist()
-        y0 = int(torch.randint(0, 48 - h, (1,), generator=gen))
-        x0 = int(torch.randint(0, 48 - w, (1,), generator=gen))
-        x[i, :, y0:y0 + h, x0:x0 + w] = 0
-    return x
+    return x.masked_fill(erase_masks(n, gen), 0.0)
 
 
 @torch.no_grad()
-def predict(model: torch.nn.Module, images: np.ndarray, device: torch.device, flip_tta: bool = True) -> np.ndarray:
+def predict(model: torch.nn.Module, images: np.ndarray, device: torch.device, flip_tta: bool = False) -> np.ndarray:
     """Probabilities (N, 7); with ``flip_tta`` averaged with the mirrored image."""
     model.eval()
     out = []
@@ -72,75 +84,129 @@ def predict(model: torch.nn.Module, images: np.ndarray, device: torch.device, fl
     return np.concatenate(out)
 
 
-def targets(labels: np.ndarray, soft: np.ndarray | None, ferplus_weight: float) -> np.ndarray:
-    """Training targets: the FER2013 label, blended with FER+ vote shares where the row has votes."""
-    onehot = np.eye(len(FACE_LABELS), dtype=np.float32)[labels]
-    if soft is None or ferplus_weight == 0:
-        return onehot
-    has_votes = soft.sum(axis=1, keepdims=True) > 0
-    return np.where(has_votes, (1 - ferplus_weight) * onehot + ferplus_weight * soft, onehot).astype(np.float32)
+def targets(labels: np.ndarray, soft: np.ndarray | None, ferplus_weight: float,
+            label_smoothing: float = 0.0) -> np.ndarray:
+    """Training targets: the FER2013 label, blended with FER+ vote shares where the row has votes, then smoothed."""
+    n_classes = len(FACE_LABELS)
+    target = np.eye(n_classes, dtype=np.float32)[labels]
+    if soft is not None and ferplus_weight > 0:
+        has_votes = soft.sum(axis=1, keepdims=True) > 0
+        target = np.where(has_votes, (1 - ferplus_weight) * target + ferplus_weight * soft, target)
+    return ((1 - label_smoothing) * target + label_smoothing / n_classes).astype(np.float32)
+
+
+class EMA:
+    """Exponential moving average of a model's weights and buffers (what ``--ema`` evaluates and may ship)."""
+
+    def __init__(self, model: torch.nn.Module, decay: float, state: dict | None = None):
+        self.decay = decay
+        self.state = state if state is not None else snapshot(model)
+
+    @torch.no_grad()
+    def update(self, model: torch.nn.Module, step: int) -> None:
+        decay = min(self.decay, (1 + step) / (10 + step))  # short memory while the run is young
+        for name, value in model.state_dict().items():
+            if value.dtype.is_floating_point:
+                self.state[name].mul_(decay).add_(value.detach(), alpha=1 - decay)
+            else:
+                self.state[name].copy_(value)
+
+
+def work_dir(args: argparse.Namespace) -> Path:
+    """The run folder; a folder holding a checkpoint is continued only with ``--resume``."""
+    work = Path(args.work).expanduser()
+    if (work / "face.pt").exists() and not args.resume:
+        raise EmofuseError(f"{work} holds a checkpoint of an earlier run: --resume continues it, "
+                           "or choose another --work")
+    return work
 
 
 def run(args: argparse.Namespace) -> dict:
-    out = Path(args.out)
-    setup_logging(out)
+    work = work_dir(args)
+    setup_logging(work)
     torch.set_num_threads(args.threads)
     seed_everything(args.seed)
     device = pick_device(args.device)
     faces = load_fer2013(args.data, ferplus=args.ferplus)
-    train, test = faces.subset(faces.usage == "Training"), faces.subset(faces.usage == "PublicTest")
-    log.info("FER2013: %d Training, %d PublicTest", len(train), len(test))
-    y_train = torch.from_numpy(targets(train.labels, train.soft_labels, args.ferplus_weight))
+    training = faces.subset(faces.usage == "Training")
+    held = stratified_holdout(training.labels, args.holdout)
+    train, holdout = training.subset(~held), training.subset(held)
+    test = faces.subset(faces.usage == "PublicTest")
+    log.info("FER2013: %d Training (%d trained on, %d held out for selection), %d PublicTest",
+             len(training), len(train), len(holdout), len(test))
+    y_train = torch.from_numpy(targets(train.labels, train.soft_labels, args.ferplus_weight, args.label_smoothing))
     x_train = torch.from_numpy(crops_to_input(train.images))
-    model = FaceCNN(n_classes=len(FACE_LABELS)).to(device)
-    if args.init:  # continue from another run's best weights (a fresh schedule: fine-tuning)
+    widths = tuple(int(w) for w in args.widths.split(","))
+    model = FaceCNN(n_classes=len(FACE_LABELS), widths=widths).to(device)
+    model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]  # 1.2x faster steps on this CPU
+    if args.init:  # continue from another run's chosen weights (a fresh schedule: fine-tuning)
         state = torch.load(Path(args.init) / "face.pt", map_location="cpu", weights_only=True)
-        model.load_state_dict(state["best"]["state"])
-        log.info("initialised from %s (its best epoch %d)", args.init, state["best"]["epoch"])
+        model.load_state_dict(state["extra"]["best"]["state"])
+        log.info("initialised from %s (its chosen epoch %d)", args.init, state["extra"]["best"]["epoch"])
     optimizer = torch.optim.SGD(model.parameters(), lr=args.lr, momentum=0.9, nesterov=True, weight_decay=5e-4)
     steps = int(np.ceil(len(train) / args.batch_size))
     scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, args.lr, total_steps=args.epochs * steps,
                                                     pct_start=0.15)
-    ckpt = Checkpoint(out / "face.pt")
-    start, history, best, extra = ckpt.load(model, optimizer, scheduler)
-    gen = torch.Generator().manual_seed(args.seed + start)
+    ckpt = Checkpoint(work / "face.pt")
+    start, history, extra = ckpt.load(model, optimizer, scheduler)
+    ema = EMA(model, args.ema, extra.get("ema"))
+    gen = torch.Generator().manual_seed(args.seed)
+    if "generator" in extra:
+        gen.set_state(extra["generator"])
+    best = extra.get("best")
+    flip = args.tta == "flip"
     for epoch in range(start, args.epochs):
         model.train()
         timer, losses = Timer(), []
         order = torch.randperm(len(train), generator=gen)
         for b in range(steps):
             idx = order[b * args.batch_size:(b + 1) * args.batch_size]
-            x = augment(x_train[idx], gen).to(device)
+            x = augment(x_train[idx], gen, args.shift_px).to(device).contiguous(memory_format=torch.channels_last)
             y = y_train[idx].to(device)
             loss = -(y * F.log_softmax(model(x), dim=1)).sum(dim=1).mean()
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
             scheduler.step()
+            ema.update(model, epoch * steps + b)
             losses.append(loss.item())
             if b % 50 == 0:
                 log.info("epoch %d step %d/%d loss %.3f", epoch, b, steps, np.mean(losses[-50:]))
-        probs = predict(model, test.images, device)
-        rep = classification_report(test.labels, probs.argmax(1), FACE_LABELS, PROTOCOL)
-        row = {"epoch": epoch, "loss": float(np.mean(losses)), "accuracy": rep["accuracy"], "macro_f1": rep["macro_f1"]}
+        row: dict = {"epoch": epoch, "loss": float(np.mean(losses)), "seconds": round(timer.seconds(), 1)}
+        raw = snapshot(model)
+        for name, weights in (("raw", raw), ("ema", ema.state)):
+            model.load_state_dict(weights)
+            rep = classification_report(holdout.labels, predict(model, holdout.images, device, flip).argmax(1),
+                                        FACE_LABELS, HOLDOUT_PROTOCOL)
+            row[f"holdout_{name}"] = rep["accuracy"]
+            if best is None or rep["accuracy"] > best["score"]:
+                best = {"score": rep["accuracy"], "epoch": epoch, "weights": name, "state": snapshot(model)}
+        model.load_state_dict(raw)
         history.append(row)
-        if best is None or rep["accuracy"] > best["score"]:
-            best = {"score": rep["accuracy"], "epoch": epoch,
-                    "state": snapshot(model)}
-        log.info("epoch %d loss %.3f PublicTest acc %.4f macro-F1 %.3f (%s)", epoch, row["loss"],
-                 rep["accuracy"], rep["macro_f1"], timer)
-        ckpt.save(model, optimizer, scheduler, epoch, history, best, extra)
+        log.info("epoch %d loss %.3f hold-out acc %.4f (EMA %.4f) (%s)", epoch, row["loss"], row["holdout_raw"],
+                 row["holdout_ema"], timer)
+        ckpt.save(model, optimizer, scheduler, epoch, history,
+                  {"ema": ema.state, "generator": gen.get_state(), "best": best})
+        if args.stop_after and args.stop_after <= epoch + 1 < args.epochs:
+            log.info("stopped after epoch %d of %d: --resume continues from %s", epoch, args.epochs, ckpt.path)
+            return {"stopped_after": epoch + 1, "history": history}
     assert best is not None, "at least one epoch ran"
     model.load_state_dict(best["state"])
-    probs_plain = predict(model, test.images, device, flip_tta=False)
-    probs_tta = predict(model, test.images, device, flip_tta=True)
-    reports = {name: classification_report(test.labels, p.argmax(1), FACE_LABELS, PROTOCOL)
-               for name, p in (("plain", probs_plain), ("flip_tta", probs_tta))}
-    export_onnx(model, x_train[:2], out / "face_cnn.onnx", {"input": {0: "batch"}, "logits": {0: "batch"}})
-    result = {"protocol": PROTOCOL, "best_epoch": best["epoch"], "history": history, "reports": reports,
-              "seed": args.seed, "ferplus_weight": args.ferplus_weight, "epochs": args.epochs, "lr": args.lr,
+    holdout_report = classification_report(holdout.labels, predict(model, holdout.images, device, flip).argmax(1),
+                                           FACE_LABELS, HOLDOUT_PROTOCOL)
+    test_report = classification_report(test.labels, predict(model, test.images, device, flip).argmax(1),
+                                        FACE_LABELS, PROTOCOL)
+    log.info("chosen: epoch %d (%s weights), hold-out %.4f; PublicTest (scored once) %.4f", best["epoch"],
+             best["weights"], holdout_report["accuracy"], test_report["accuracy"])
+    export_onnx(model, x_train[:2], work / "face_cnn.onnx",
+                {"input": {0: "batch"}, "logits": {0: "batch"}})
+    result = {"protocol": PROTOCOL, "best_epoch": best["epoch"], "best_weights": best["weights"],
+              "history": history, "tta": args.tta, "holdout_report": holdout_report, "report": test_report,
+              "seed": args.seed, "ferplus_weight": args.ferplus_weight, "label_smoothing": args.label_smoothing,
+              "shift_px": args.shift_px, "ema": args.ema, "widths": list(widths), "holdout": args.holdout,
+              "epochs": args.epochs, "lr": args.lr, "batch_size": args.batch_size,
               "init": str(args.init) if args.init else None}
-    write_json(result, out / "summary.json")
+    write_json(result, work / "summary.json")
     return result
 
 
