@@ -7,6 +7,13 @@ The whole public API, importable without loading any model::
 
 from __future__ import annotations
 
+import os
+
+# Nothing leaves the machine: onnxruntime's wheels send usage events (a DNS lookup of an events host ~9 s after
+# the first session, a device id under ~/.cache/Microsoft) unless this is set before onnxruntime is imported.
+# Every emofuse import passes here first; spawned workers and Ray actors inherit or re-run it.
+os.environ["ORT_DISABLE_TELEMETRY"] = "1"
+
 __version__ = "0.1.0"
 
 _LAZY = {

@@ -88,9 +88,16 @@ def _decoder_errors() -> tuple[type[Exception], ...]:
 
 
 def _short(exc: Exception) -> str:
-    """The decoder's reason in a few words (FFmpeg's strerror, without the file name)."""
+    """The decoder's reason in a few words: FFmpeg's own (its strerror, without the file name), or ours where
+    PyAV failed in Python on a broken structure (its message would name Python internals, not the file's fault)."""
+    import av
+
+    if isinstance(exc, UnicodeDecodeError):
+        return "its metadata is not valid text"
+    if not isinstance(exc, av.FFmpegError):
+        return "its headers or streams are damaged or inconsistent"
     text = getattr(exc, "strerror", None) or str(exc)
-    return text.splitlines()[0][:120] if text else type(exc).__name__
+    return text.splitlines()[0][:120] if text else "FFmpeg could not read it"
 
 
 # ---------------------------------------------------------------- images
@@ -294,6 +301,25 @@ def video_info(path: str | Path) -> dict:
         _check_frame_size(path, width, height)
         return {"duration": duration if np.isfinite(duration) else 0.0, "fps": rate if np.isfinite(rate) else 25.0,
                 "width": width, "height": height}
+
+
+def media_end(path: str | Path) -> float:
+    """Where a file's audio and video really end (s): the latest packet end, found by reading the packets without
+    decoding them. A header's declared duration can say anything; this is what the file holds."""
+    import av
+
+    path = Path(path)
+    _check_file(path)
+    end = 0.0
+    with decoding(path, "not a readable video"), av.open(str(path)) as container:
+        streams = [*container.streams.video[:1], *container.streams.audio[:1]]
+        for packet in container.demux(streams):
+            if packet.pts is None or packet.time_base is None:
+                continue
+            packet_end = float((packet.pts + (packet.duration or 0)) * packet.time_base)
+            if np.isfinite(packet_end):
+                end = max(end, packet_end)
+    return end
 
 
 def _check_frame_size(path: Path, width: int, height: int) -> None:

@@ -193,8 +193,8 @@ class Analyzer:
         speech = join_speech(spoken, card.get("recording_snr_db")) if spoken else None
         frames_seen = sum(part.frames_seen for part in parts)
         last_frame = max((part.last_frame for part in parts if part.last_frame is not None), default=0.0)
-        audio_seconds = max((part.start + part.audio_seconds for part in parts if part.speech is not None),
-                            default=0.0)
+        audio_seconds = max((part.start + part.audio_seconds for part in parts if part.audio_seconds > 0),
+                            default=0.0)  # a shard past the real end decodes nothing: its start is no evidence
         duration = decoded_duration(info["duration"], last_frame + 1.0 / self.config.fps, audio_seconds)
         face = face_result(samples, frames_seen, time_windows(duration, self.config.hop), FACE_LABELS)
         fused = self._fuse_timeline(duration, speech, face, samples)

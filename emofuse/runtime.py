@@ -14,6 +14,7 @@ def onnx_session(path: str | Path, threads: int | None = None):
     """A CPU InferenceSession for ``path``; ``threads`` defaults to $EMOFUSE_THREADS or all cores."""
     import onnxruntime as ort
 
+    ort.disable_telemetry_events()  # belt and braces: the environment variable set by emofuse/__init__ is what works
     options = ort.SessionOptions()
     threads = threads or int(os.environ.get("EMOFUSE_THREADS", "0"))
     if threads:

@@ -134,3 +134,39 @@ def test_a_long_video_in_shards_gives_one_result_shaped_as_the_whole(tmp_path, f
     assert len(joined["fused"]["segments"]) == len(whole["fused"]["segments"]) == 8
     assert joined["face"]["label"] == whole["face"]["label"] and joined["speech"]["label"] is not None
     assert joined["speech"]["segments"][-1]["end"] == pytest.approx(whole["speech"]["segments"][-1]["end"], abs=0.1)
+
+
+def session_processes(sid: int) -> set[int]:
+    """Live processes (not zombies) of the process session ``sid``."""
+    found = set()
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[3]) == sid and fields[0] != "Z":  # after the name: state, ppid, pgrp, session
+            found.add(int(stat.parent.name))
+    return found
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads processes from /proc")
+def test_kill_9_of_the_driver_alone_leaves_no_worker_behind(tmp_path):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for i in range(40):
+        write_wav(folder / f"t{i:02d}.wav", tone(2.0, freq=150 + 5 * i))
+    out = tmp_path / "out.jsonl"
+    command = [sys.executable, "-m", "emofuse.cli", "analyze", str(folder), "--jsonl", str(out), "--workers", "2",
+               "-q"]
+    driver = subprocess.Popen(command, start_new_session=True)  # its own session: every process of ours in it
+    deadline = time.time() + 120
+    while time.time() < deadline and (not out.exists() or not out.read_text()):
+        time.sleep(0.05)
+    ours = session_processes(driver.pid)
+    assert len(ours) >= 3, ours  # the driver, two workers (and the resource tracker)
+    os.kill(driver.pid, signal.SIGKILL)  # the driver alone
+    driver.wait()
+    deadline = time.time() + 5
+    while time.time() < deadline and session_processes(driver.pid):
+        time.sleep(0.1)
+    assert session_processes(driver.pid) == set(), "workers outlived their driver"

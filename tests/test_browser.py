@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -20,6 +21,7 @@ import numpy as np
 import pytest
 
 from tests.conftest import RAVDESS_VIDEO, need, write_wav
+from tests.network import STRACE, outside_contacts, traced
 
 pytestmark = pytest.mark.browser
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -50,11 +52,21 @@ LIVE_CLIP = "01-01-06-02-02-01-05.mp4"
 
 
 @pytest.fixture(scope="module")
-def server():
+def server_log(tmp_path_factory) -> Path | None:
+    """Where strace logs the app server's network calls (None without strace)."""
+    return tmp_path_factory.mktemp("server") / "strace.log" if STRACE else None
+
+
+@pytest.fixture(scope="module")
+def server(server_log):
     port = free_port()
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     command = [sys.executable, "-m", "emofuse.cli", "app", "--port", str(port)]
-    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    if server_log is not None:  # watched: the last test reads what it tried to reach
+        process = traced(command, server_log, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    else:
+        process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                   start_new_session=True)
     url = f"http://localhost:{port}"
     deadline = time.time() + 90
     while time.time() < deadline:
@@ -64,10 +76,10 @@ def server():
         except OSError:
             time.sleep(0.5)
     else:
-        process.kill()
+        os.killpg(process.pid, signal.SIGKILL)
         pytest.fail("the app did not start: " + process.stdout.read().decode()[-2000:])
     yield url
-    process.terminate()
+    os.killpg(process.pid, signal.SIGTERM)
     process.wait(timeout=20)
 
 
@@ -156,3 +168,11 @@ def test_screenshots_of_every_page(page):
         page.get_by_role("tab", name=name, exact=True).click()
         time.sleep(1)
         shot(page, "page_" + name.lower().replace(" + ", "_"))
+
+
+def test_the_app_server_contacted_nothing_outside(server, server_log):
+    """Last in this module: the server, watched by strace since it started, has served every page, the Live
+    page's camera and microphone and two uploads (the models loaded long enough ago for telemetry to fire)."""
+    if server_log is None:
+        pytest.skip("strace is not installed (scripts/test installs it)")
+    assert server_log.exists() and outside_contacts(server_log) == []

@@ -15,14 +15,16 @@ studio audio is confidently wrong on noisy recordings), 1 for the face. A modali
 The product is the default because a weight there is an exponent: a distrusted modality's distribution is
 flattened, while in a sum a peaked but distrusted modality still outvotes a flat trusted one (docs/design.md).
 
-Modules: ``rules`` (calibration, pools, FusionConfig), ``evidence`` (each modality per window), ``decide``
-(timeline and clip decisions), ``learned`` (the learned fusion and its fitting).
+Data flows one way through the modules: ``calibrate`` (temperatures, confidence) -> ``evidence`` (each modality
+per window) -> ``combine`` (pools, weights, FusionConfig) -> ``decide`` (timeline and clip decisions); ``learned``
+(the learned fusion and its fitting) sits beside ``combine``.
 """
 
+from emofuse.fusion.calibrate import calibrate, confidence, fit_temperature
+from emofuse.fusion.combine import POOLS, FusionConfig, fuse, fusion_weights
 from emofuse.fusion.decide import fuse_clip, fuse_timeline, fuse_windows
 from emofuse.fusion.evidence import ModalityEvidence, clip_evidence, face_evidence, speech_evidence, time_windows
 from emofuse.fusion.learned import LearnedFusion
-from emofuse.fusion.rules import POOLS, FusionConfig, calibrate, confidence, fit_temperature, fuse, fusion_weights
 
 __all__ = ["POOLS", "FusionConfig", "LearnedFusion", "ModalityEvidence", "calibrate", "clip_evidence", "confidence",
            "face_evidence", "fit_temperature", "fuse", "fuse_clip", "fuse_timeline", "fuse_windows",

@@ -6,9 +6,9 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
+from emofuse.fusion.combine import FusionConfig, fuse, fusion_weights
 from emofuse.fusion.evidence import ModalityEvidence, Window, clip_evidence
 from emofuse.fusion.learned import LearnedFusion
-from emofuse.fusion.rules import FusionConfig, fuse, fusion_weights
 from emofuse.labels import FUSION_LABELS
 from emofuse.results import FaceResult, FusedResult, Segment, SpeechResult
 

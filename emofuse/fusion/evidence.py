@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from emofuse.fusion.rules import calibrate, confidence
+from emofuse.fusion.calibrate import calibrate, confidence
 from emofuse.labels import FUSION_LABELS, to_fusion_probabilities
 from emofuse.results import ModalityResult, SpeechResult
 

@@ -9,8 +9,9 @@ from pathlib import Path
 import numpy as np
 
 from emofuse.errors import InputError
+from emofuse.fusion.calibrate import EPS
+from emofuse.fusion.combine import FusionConfig
 from emofuse.fusion.evidence import ModalityEvidence, clip_evidence
-from emofuse.fusion.rules import EPS, FusionConfig
 from emofuse.labels import FUSION_LABELS, to_fusion_label
 from emofuse.results import Result
 from emofuse.runtime import softmax

@@ -1,37 +1,14 @@
-"""Fusion rules: calibration, confidence, the pooling rules and the settings that choose between them."""
+"""Combining the modalities' evidence: the pooling rules, the settings that choose between them, the weights."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import numpy as np
 
+from emofuse.fusion.calibrate import EPS
+from emofuse.fusion.evidence import ModalityEvidence
 from emofuse.runtime import softmax
-
-if TYPE_CHECKING:
-    from emofuse.fusion.evidence import ModalityEvidence
-
-EPS = 1e-6
-
-
-def calibrate(probs: np.ndarray, temperature: float) -> np.ndarray:
-    """Temperature scaling of probabilities: softmax(log(p) / T)."""
-    return softmax(np.log(np.clip(probs, EPS, 1.0)) / temperature)
-
-
-def fit_temperature(probs: np.ndarray, labels: np.ndarray, grid: np.ndarray | None = None) -> float:
-    """The temperature (0.5-3.0) minimising the negative log-likelihood of held-out predictions."""
-    grid = np.linspace(0.5, 3.0, 51) if grid is None else grid
-    rows = np.arange(len(labels))
-    nll = [-np.mean(np.log(np.clip(calibrate(probs, t)[rows, labels], 1e-12, 1))) for t in grid]
-    return float(grid[int(np.argmin(nll))])
-
-
-def confidence(probs: np.ndarray) -> np.ndarray:
-    """1 - normalised entropy: 1 for a one-hot distribution, 0 for a uniform one."""
-    p = np.clip(probs, EPS, 1.0)
-    return 1.0 - (-(p * np.log(p)).sum(axis=-1) / np.log(p.shape[-1]))
 
 
 def log_linear_pool(probs: list[np.ndarray], weights: list[np.ndarray]) -> np.ndarray:
