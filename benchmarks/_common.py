@@ -1,16 +1,46 @@
-"""Shared by the benchmark scripts: machine description and result files."""
+"""Shared by the benchmark scripts: the command line (with ``--smoke``), machine description and result files.
+
+``--smoke`` runs a benchmark at tiny sizes and writes its result to a temporary folder ($EMOFUSE_BENCH_RESULTS
+where set), never over the measured results: tests/test_benchmarks.py runs every benchmark so, so none can rot.
+"""
 
 from __future__ import annotations
 
+import argparse
 import datetime
 import json
 import os
 import platform
 import sys
+import tempfile
 from pathlib import Path
 
 RESULTS = Path(__file__).parent / "results"
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+SMOKE = False
+"""True while a benchmark runs with ``--smoke`` (set by ``parse_args``)."""
+
+
+def parse_args(parser: argparse.ArgumentParser | None = None, doc: str | None = None) -> argparse.Namespace:
+    """The benchmark's arguments, with ``--smoke`` added; sets SMOKE."""
+    global SMOKE
+    parser = parser or argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--smoke", action="store_true",
+                        help="tiny sizes, result to a temporary folder (the test suite's run: checks it still works)")
+    args = parser.parse_args()
+    SMOKE = args.smoke
+    return args
+
+
+def few(items, count: int = 2) -> list:
+    """All of ``items``, or only the first ``count`` in a smoke run."""
+    return list(items)[:count] if SMOKE else list(items)
+
+
+def results_dir() -> Path:
+    if SMOKE:
+        return Path(os.environ.get("EMOFUSE_BENCH_RESULTS") or Path(tempfile.gettempdir()) / "emofuse-bench-smoke")
+    return RESULTS
 
 
 def machine() -> dict:
@@ -27,9 +57,10 @@ def machine() -> dict:
 
 
 def save(name: str, data: dict) -> Path:
-    """Write ``benchmarks/results/<name>.json`` with the machine and the command line."""
-    RESULTS.mkdir(exist_ok=True)
-    path = RESULTS / f"{name}.json"
+    """Write ``benchmarks/results/<name>.json`` (a smoke run: ``results_dir()``) with the machine and the command."""
+    folder = results_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{name}.json"
     record = {"benchmark": name, "command": "python " + " ".join(sys.argv), "machine": machine(), **data}
     path.write_text(json.dumps(record, indent=2, default=float) + "\n")
     print(f"\nwrote {path}")

@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from _common import save, table
+from _common import parse_args, save, table
 
 from emofuse.audio.adapt import (
     MIX_TRUST,
@@ -131,6 +131,27 @@ def evaluate(train: Pool, test: Pool, config: HeadConfig, draws: int, adapted_tr
     return results
 
 
+SMOKE_SPEAKERS = {"ravdess": range(1, 21), "emodb": (3, 8, 9, 10, 11, 12, 13, 14, 15, 16), "crema_d": (1001,)}
+
+
+def synthetic_pool(corpora: list[str], copies: int, width: int = 8, seed: int = 0) -> Pool:
+    """A smoke run's stand-in for the feature cache: 2 clips per speaker and emotion (EmoDB and CREMA-D: their 6
+    shared emotions), features (N, 4 layers, mean/std, ``width``) = emotion + speaker offsets + noise."""
+    rng = np.random.default_rng(seed)
+    emotions = rng.normal(size=(len(SPEECH_LABELS), 4, 2, width))
+    parts = []
+    for corpus in corpora:
+        classes = range(8) if corpus == "ravdess" else [SPEECH_LABELS.index(c) for c in
+                                                        ("neutral", "happy", "sad", "angry", "fearful", "disgust")]
+        for speaker in SMOKE_SPEAKERS[corpus]:
+            y = np.repeat(list(classes), 2)
+            x = emotions[y] + rng.normal(size=(1, 4, 2, width)) + 0.5 * rng.normal(size=(len(y), 4, 2, width))
+            for copy in range(copies + 1):
+                parts.append((x + 0.1 * copy, y, np.full(len(y), speaker), np.full(len(y), corpus),
+                              np.full(len(y), copy)))
+    return Pool(*(np.concatenate([p[i] for p in parts]) for i in range(5)))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--features", type=Path, default=Path("runs/whisper_features"))
@@ -144,7 +165,7 @@ def main() -> None:
                              "%(default)s, as shipped; 0: all emotions alike)")
     parser.add_argument("--enrol-priors", help="instead of the usual modes: enrol 2 + plain head with these "
                                                "shrinkage priors (windows), e.g. 0.5,1,4,8")
-    args = parser.parse_args()
+    args = parse_args(parser)
     if args.enrol_priors:
         global MODES
         MODES = ("none", "enrol 2", "enrol 2 + plain head",
@@ -155,7 +176,13 @@ def main() -> None:
     config = HeadConfig(tuple(head["layers"]), head["pooling"], head["hidden"], head["mix"], head["epochs"],
                         head["seeds"])
     encoder = card["encoder"]["model"].split()[1]
-    pool = load_pool(args.features, encoder, ["ravdess", "emodb"], args.copies)
+    if args.smoke:  # synthetic features, one short head, one draw
+        config, args.draws = HeadConfig(config.layers, config.pooling, config.hidden, config.mix, 2, 1), 1
+
+    def load(corpora: list[str], copies: int) -> Pool:
+        return synthetic_pool(corpora, copies) if args.smoke else load_pool(args.features, encoder, corpora, copies)
+
+    pool = load(["ravdess", "emodb"], args.copies)
     folds = []
     for k in range(len(ACTOR_FOLDS)):
         held = fold_masks(pool, k)
@@ -163,8 +190,8 @@ def main() -> None:
                               args.adapted_training, args.mix_trust))
         print(f"fold {k + 1}:", {m: {c: round(v, 3) for c, v in r.items()} for m, r in folds[-1].items()}, flush=True)
     within = {m: {c: float(np.mean([f[m][c] for f in folds])) for c in folds[0][m]} for m in MODES}
-    ravdess_only = load_pool(args.features, encoder, ["ravdess"], args.copies)
-    others = load_pool(args.features, encoder, ["emodb", "crema_d"], 0)
+    ravdess_only = load(["ravdess"], args.copies)
+    others = load(["emodb", "crema_d"], 0)
     cross = evaluate(ravdess_only, others, config, args.draws, args.adapted_training, args.mix_trust)
     rows = [{"mode": m, "RAVDESS CV (8 cl.)": within[m]["ravdess"], "EmoDB CV (6 cl.)": within[m]["emodb"],
              "EmoDB, RAVDESS-only model": cross[m]["emodb"], "CREMA-D 9, RAVDESS-only model": cross[m]["crema_d"]}

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from _common import SHARED, save, table
+from _common import SHARED, parse_args, save, table
 
 from emofuse.media import iter_video_frames
 
@@ -59,7 +59,8 @@ def main() -> None:
 
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=float, default=20.0)
-    args = parser.parse_args()
+    args = parse_args(parser)
+    args.seconds = 3.0 if args.smoke else args.seconds
     port = free_port()
     server = subprocess.Popen([sys.executable, "-m", "emofuse.cli", "app", "--port", str(port)],
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

@@ -19,7 +19,7 @@ import threading
 import time
 from pathlib import Path
 
-from _common import SHARED, save, table
+from _common import SHARED, few, parse_args, save, table
 
 
 def process_rss_mb() -> dict[int, tuple[str, float]]:
@@ -85,13 +85,17 @@ def run(mode: list[str], files: list[Path], work: Path, env: dict | None = None)
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--files", type=int, default=200, help="RAVDESS FLAC clips (default: %(default)s)")
-    args = parser.parse_args()
+    args = parse_args(parser)
+    args.files = 3 if args.smoke else args.files
     files = sorted((SHARED / "ravdess").glob("Actor_*/*.flac"))[:args.files]
-    files += sorted((SHARED / "ravdess_video").glob("*.mp4")) + sorted((SHARED / "crema_d").glob("*.flv"))
+    files += few(sorted((SHARED / "ravdess_video").glob("*.mp4")), 1)
+    files += few(sorted((SHARED / "crema_d").glob("*.flv")), 1)
     modes = {"one process (--workers 1), 2 inference threads": (["--workers", "1"], None),
              "one process, 1 thread (EMOFUSE_THREADS=1)": (["--workers", "1"], {"EMOFUSE_THREADS": "1"}),
              "--workers 2": (["--workers", "2"], None),
              "--ray (local runtime, 2 CPUs)": (["--ray", "--workers", "2"], None)}
+    if args.smoke:  # Ray's start alone takes longer than the rest; tests/test_ray.py runs it
+        modes = {name: mode for name, mode in modes.items() if "ray" not in name}
     rows = []
     with tempfile.TemporaryDirectory() as folder:
         for name, (mode, env) in modes.items():

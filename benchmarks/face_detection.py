@@ -13,7 +13,7 @@ import time
 os.environ.setdefault("EMOFUSE_THREADS", "2")
 
 import numpy as np  # noqa: E402
-from _common import SHARED, save, table  # noqa: E402
+from _common import SHARED, few, parse_args, save, table  # noqa: E402
 
 from emofuse.face.detect import DETECTORS  # noqa: E402
 from emofuse.media import iter_video_frames  # noqa: E402
@@ -23,9 +23,10 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--fps", type=float, default=2.0)
     parser.add_argument("--max-side", type=int, nargs="+", default=[640, 320])
-    args = parser.parse_args()
-    clips = sorted((SHARED / "ravdess_video").glob("*.mp4")) + sorted((SHARED / "crema_d").glob("*.flv"))
+    args = parse_args(parser)
+    clips = few(sorted((SHARED / "ravdess_video").glob("*.mp4"))) + few(sorted((SHARED / "crema_d").glob("*.flv")))
     frames = [frame for clip in clips for _, frame in iter_video_frames(clip, fps=args.fps)]
+    frames = few(frames, 4)
     rows = []
     for name, detector_class in DETECTORS.items():
         for side in args.max_side:

@@ -10,7 +10,7 @@ the reference; the actor's other clips are scored plain and with the probabiliti
 from __future__ import annotations
 
 import numpy as np
-from _common import SHARED, save, table
+from _common import SHARED, parse_args, save, table
 
 from emofuse.evaluate import list_labelled_videos
 from emofuse.labels import FACE_LABELS, FUSION_LABELS, to_fusion_label, to_fusion_probabilities
@@ -27,10 +27,13 @@ def face_probs(analyzer: Analyzer, path) -> np.ndarray | None:
 
 
 def main() -> None:
+    args = parse_args(doc=__doc__)
     analyzer = Analyzer()
     rows, clips = [], []
     for name, (folder, marker) in ACTORS.items():
         items = [(p, to_fusion_label(label)) for p, label in list_labelled_videos(SHARED / folder) if marker in p.name]
+        if args.smoke:  # the neutral clip and one other
+            items = [next(i for i in items if i[1] == "neutral"), next(i for i in items if i[1] != "neutral")]
         probs = {p.name: face_probs(analyzer, p) for p, _ in items}
         neutral = [p for p, label in items if label == "neutral" and probs[p.name] is not None]
         reference = np.mean([probs[p.name] for p in neutral], axis=0)

@@ -1,7 +1,7 @@
 """Face speed on CPU: batched crop classification (crops/s), and detection + classification of a 640x480
 frame with one face (median ms), for each detector and with tracking (detect every 2nd frame).
 
-    python benchmarks/face_speed.py [--threads 2]
+    python benchmarks/face_speed.py [--threads 2] [--smoke]
 """
 
 from __future__ import annotations
@@ -10,19 +10,22 @@ import argparse
 import os
 import time
 
+import _common
+from _common import SHARED, parse_args, save, table
+
 parser = argparse.ArgumentParser()
 parser.add_argument("--threads", type=int, default=2)
 parser.add_argument("--frames", type=int, default=60)
-ARGS = parser.parse_args()
-os.environ["EMOFUSE_THREADS"] = str(ARGS.threads)
+ARGS = parse_args(parser)
+os.environ["EMOFUSE_THREADS"] = str(ARGS.threads)  # before onnxruntime starts
 
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
-from _common import SHARED, save, table  # noqa: E402
 
 from emofuse.face.classifier import FaceClassifier  # noqa: E402
-from emofuse.live import LiveFaceAnalyzer  # noqa: E402
+from emofuse.live import LiveSession  # noqa: E402
 from emofuse.media import iter_video_frames  # noqa: E402
+from emofuse.pipeline import Analyzer, AnalyzerConfig  # noqa: E402
 
 
 def test_frame() -> np.ndarray:
@@ -54,18 +57,19 @@ def frame_ms(step, frame: np.ndarray, n: int) -> float:
 
 def main() -> None:
     frame = test_frame()
+    frames, rounds = (2, 1) if _common.SMOKE else (ARGS.frames, 5)
     rows = []
     for tta in (False, True):
         clf = FaceClassifier(flip_tta=tta)
         rows.append({"what": f"classify 48x48 crops, batch 256, flip TTA {'on' if tta else 'off'}",
-                     "value": crops_per_second(clf), "unit": "crops/s"})
+                     "value": crops_per_second(clf, rounds=rounds), "unit": "crops/s"})
     for detector in ("mtcnn", "haar"):
         clf = FaceClassifier(detector=detector)
         found = len(clf.detect(frame))
-        ms = frame_ms(lambda f, c=clf: c.classify_faces(f, c.detect(f)), frame, ARGS.frames)
+        ms = frame_ms(lambda f, c=clf: c.classify_faces(f, c.detect(f)), frame, frames)
         rows.append({"what": f"640x480 frame, {detector} detect + classify ({found} face)", "value": ms, "unit": "ms"})
-        live = LiveFaceAnalyzer(clf, detect_every=2)
-        ms = frame_ms(lambda f, lv=live: lv.process(f), frame, ARGS.frames)
+        live = LiveSession(Analyzer(AnalyzerConfig(detector=detector)), detect_every=2, max_side=640)
+        ms = frame_ms(lambda f, lv=live: lv.add_frame(f), frame, frames)
         rows.append({"what": f"640x480 frame, live view ({detector}, detect every 2nd, draw)", "value": ms,
                      "unit": "ms"})
     table(rows)

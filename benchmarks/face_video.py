@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import cv2
 import numpy as np
-from _common import SHARED, save, table
+from _common import SHARED, few, parse_args, save, table
 
 from emofuse.evaluate import list_labelled_videos
 from emofuse.face.align import FER_LANDMARKS, face_crop, similarity_transform
@@ -54,8 +54,9 @@ VARIANTS = {
 
 
 def main() -> None:
+    parse_args(doc=__doc__)
     clf = FaceClassifier()
-    clips = list_labelled_videos(SHARED / "ravdess_video") + list_labelled_videos(SHARED / "crema_d")
+    clips = few(list_labelled_videos(SHARED / "ravdess_video")) + few(list_labelled_videos(SHARED / "crema_d"))
     per_variant = {name: {"frames": [], "clips": []} for name in VARIANTS}
     for path, label in clips:
         truth = FUSION_LABELS.index(to_fusion_label(label))

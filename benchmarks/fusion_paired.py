@@ -17,7 +17,7 @@ import itertools
 from pathlib import Path
 
 import numpy as np
-from _common import SHARED, fold_classifiers, save, table
+from _common import SHARED, few, fold_classifiers, parse_args, save, table
 
 from emofuse.datasets import parse_ravdess_name
 from emofuse.evaluate import fusion_index, list_labelled_videos
@@ -38,7 +38,7 @@ def analyse(run: Path | None) -> tuple[list[tuple[str, Result, str]], FusionConf
     by_actor = fold_classifiers(run) if run else {}
     items = []
     for set_name, folder in SETS.items():
-        for path, label in list_labelled_videos(SHARED / folder):
+        for path, label in few(list_labelled_videos(SHARED / folder), 3):
             analyzer = shipped
             if path.suffix == ".mp4" and by_actor:
                 analyzer = Analyzer(speech_model=by_actor[parse_ravdess_name(path).actor], face_model=face)
@@ -49,7 +49,7 @@ def analyse(run: Path | None) -> tuple[list[tuple[str, Result, str]], FusionConf
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--speech-run", type=Path, help="run folder of 'emofuse train speech' with folds.json")
-    args = parser.parse_args()
+    args = parse_args(parser)
     items, config = analyse(args.speech_run)
     truth = np.array([FUSION_LABELS.index(to_fusion_label(label)) for _, _, label in items])
     predictions = {

@@ -15,7 +15,7 @@ from __future__ import annotations
 import argparse
 
 import numpy as np
-from _common import SHARED, save, table
+from _common import SHARED, few, parse_args, save, table
 
 from emofuse.datasets import list_ravdess
 from emofuse.live import LiveSession
@@ -70,11 +70,11 @@ def session_curve(analyzer: Analyzer, clips, rng) -> list[dict]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--actors", default="16,17,18,19,20")
-    args = parser.parse_args()
-    actors = {int(a) for a in args.actors.split(",")}
+    args = parse_args(parser)
+    actors = set(few(sorted(int(a) for a in args.actors.split(",")), 1))
     analyzer = Analyzer()
     clips = list_ravdess(SHARED / "ravdess", actors=actors)
-    curves = [session_curve(analyzer, [c for c in clips if c.actor == actor], np.random.default_rng(actor))
+    curves = [session_curve(analyzer, few([c for c in clips if c.actor == actor], 8), np.random.default_rng(actor))
               for actor in sorted(actors)]
     rows = [{"seconds of voice": mark, "reference distance to final": round(float(np.mean(
         [c[i]["distance"] for c in curves])), 3), "same label as final reference (from then on)": round(float(

@@ -18,7 +18,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from _common import save, table
+from _common import parse_args, save, table
 from video_speed import make_clip
 
 
@@ -34,7 +34,9 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=3600.0)
     parser.add_argument("--shard-seconds", type=float, default=300.0)
     parser.add_argument("--size", default="640x360", help="frame size (default: %(default)s, as RAVDESS video)")
-    args = parser.parse_args()
+    args = parse_args(parser)
+    if args.smoke:
+        args.seconds, args.shard_seconds, args.size = 12.0, 4.0, "160x90"
     width, height = (int(v) for v in args.size.split("x"))
     with tempfile.TemporaryDirectory() as folder:
         clip = Path(folder) / "long.mp4"

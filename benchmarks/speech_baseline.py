@@ -7,7 +7,7 @@
 from __future__ import annotations
 
 import numpy as np
-from _common import SHARED, save, table
+from _common import SHARED, parse_args, save, table
 
 from emofuse.datasets import ACTOR_FOLDS, list_ravdess
 from emofuse.labels import SPEECH_LABELS
@@ -23,7 +23,9 @@ def main() -> None:
     from sklearn.preprocessing import StandardScaler
     from sklearn.svm import SVC
 
+    args = parse_args(doc=__doc__)
     clips = list_ravdess(SHARED / "ravdess", actors=set(range(1, 21)))
+    clips = clips[::20] if args.smoke else clips  # smoke: 3 clips per actor
     smile = opensmile.Smile(feature_set=opensmile.FeatureSet.eGeMAPSv02,
                             feature_level=opensmile.FeatureLevel.Functionals)
     x = np.stack([smile.process_file(str(c.path)).to_numpy()[0] for c in clips])

@@ -11,7 +11,7 @@ import argparse
 from pathlib import Path
 
 import numpy as np
-from _common import SHARED, fold_classifiers, save, table
+from _common import SHARED, fold_classifiers, parse_args, save, table
 
 from emofuse.datasets import list_ravdess
 from emofuse.labels import SPEECH_LABELS
@@ -23,10 +23,18 @@ NOISE_SNRS = (None, 40, 30, 20, 10)
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--speech-run", type=Path, required=True, help="run folder of 'emofuse train speech'")
+    parser.add_argument("--speech-run", type=Path, help="run folder of 'emofuse train speech' (a smoke run without "
+                                                        "one scores 5 clips with the shipped model)")
     parser.add_argument("--every", type=int, default=1, help="use every k-th clip (default: all 1,200)")
-    args = parser.parse_args()
-    by_actor = fold_classifiers(args.speech_run)
+    args = parse_args(parser)
+    if args.speech_run:
+        by_actor = fold_classifiers(args.speech_run)
+    elif args.smoke:
+        from emofuse.audio.classifier import SpeechClassifier
+
+        by_actor, args.every = dict.fromkeys(range(1, 21), SpeechClassifier()), 240
+    else:
+        parser.error("--speech-run is required")
     clips = list_ravdess(SHARED / "ravdess", actors=set(by_actor))[::args.every]
     rng = np.random.default_rng(0)
     rows = []
@@ -37,10 +45,10 @@ def main() -> None:
             audio = audio if snr is None else add_noise(audio, snr, rng, exponent=1.0).astype(np.float32)
             block = by_actor[clip.actor].analyze(audio)
             hits.append((block.label or "neutral") == clip.label)
-            measured.append(block["snr_db"])
-            matches.append(block["domain_match"])
+            measured.append(block.snr_db if block.snr_db is not None else np.nan)
+            matches.append(block.domain_match)
         rows.append({"added noise": "none" if snr is None else f"pink, {snr} dB SNR", "clips": len(clips),
-                     "accuracy": float(np.mean(hits)), "measured SNR (median dB)": float(np.median(measured)),
+                     "accuracy": float(np.mean(hits)), "measured SNR (median dB)": float(np.nanmedian(measured)),
                      "domain match (median)": float(np.median(matches))})
         print(rows[-1], flush=True)
     table(rows)

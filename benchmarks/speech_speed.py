@@ -16,7 +16,7 @@ _threads = sys.argv[sys.argv.index("--threads") + 1] if "--threads" in sys.argv 
 os.environ["EMOFUSE_THREADS"] = _threads  # before any onnxruntime session exists
 
 import numpy as np  # noqa: E402
-from _common import SHARED, save, table  # noqa: E402
+from _common import SHARED, parse_args, save, table  # noqa: E402
 
 from emofuse.audio.classifier import SpeechClassifier  # noqa: E402
 from emofuse.media import load_audio  # noqa: E402
@@ -40,7 +40,9 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--threads", type=int, default=2, help="onnxruntime threads (default: %(default)s)")
-    args = parser.parse_args()
+    args = parse_args(parser)
+    if args.smoke:
+        args.seconds, args.repeats = 6.0, 1
     audio = long_recording(args.seconds)
     clf = SpeechClassifier()
     clf.analyze(audio[:16_000 * 5])  # warm-up

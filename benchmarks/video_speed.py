@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from _common import SHARED, save, table
+from _common import SHARED, parse_args, save, table
 
 
 def make_clip(path: Path, seconds: float, size: tuple[int, int] = (1280, 720)) -> None:
@@ -70,18 +70,20 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--child", help=argparse.SUPPRESS)
-    args = parser.parse_args()
+    args = parse_args(parser)
     if args.child:
         analyse(args.child)
         return
+    size = (160, 90) if args.smoke else (1280, 720)
+    args.seconds = 3.0 if args.smoke else args.seconds
     with tempfile.TemporaryDirectory() as folder:
         clip = Path(folder) / "clip.mp4"
-        make_clip(clip, args.seconds)
+        make_clip(clip, args.seconds, size)
         env = {**os.environ, "EMOFUSE_THREADS": str(args.threads)}
         out = subprocess.run([sys.executable, __file__, "--child", str(clip)], env=env, capture_output=True,
                              text=True, check=True).stdout.split()
     elapsed, peak = float(out[0]), float(out[1])
-    row = {"video_s": args.seconds, "resolution": "1280x720@30", "analysis_s": elapsed,
+    row = {"video_s": args.seconds, "resolution": f"{size[0]}x{size[1]}@30", "analysis_s": elapsed,
            "x_realtime": args.seconds / elapsed, "peak_rss_mb": peak, "fused_label": out[2], "windows": int(out[3]),
            "threads": args.threads}
     table([row])

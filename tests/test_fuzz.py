@@ -15,17 +15,25 @@ PEAK_MB = 2500
 SLOWEST_S = 20.0
 
 
-def test_mutated_media_give_a_result_or_an_input_error(tmp_path, face_frame):
+@pytest.mark.parametrize("seed", [0, 1])
+def test_mutated_media_give_a_result_or_an_input_error(tmp_path, face_frame, seed):
+    """Seed 0 is the first round's; seed 1 is new, with a lying-header MKV among the files it mutates."""
     import cv2
+
+    from tests.lying_headers import claim, write_clip
 
     seeds = [next(iter(sorted(need(RAVDESS).glob("Actor_01/*.flac")))), need(CREMAD) / "1001_DFA_ANG_XX.flv",
              write_wav(tmp_path / "tone.wav", tone(1.5)),
              write_video(tmp_path / "clip.mp4", [face_frame] * 8, fps=8, audio=tone(1.0))]
+    if seed:
+        liar = tmp_path / "liar.mkv"
+        liar.write_bytes(claim(write_clip(tmp_path / "honest.mkv").read_bytes(), "mkv", 1e9))
+        seeds.append(liar)
     for suffix in (".png", ".jpg", ".bmp"):
         cv2.imwrite(str(tmp_path / f"face{suffix}"), cv2.cvtColor(face_frame, cv2.COLOR_RGB2BGR))
         seeds.append(tmp_path / f"face{suffix}")
     done = subprocess.run([sys.executable, "-m", "tests.fuzz_media", *map(str, seeds), "--work", str(tmp_path / "work"),
-                           "--count", str(MUTATIONS), "--seed", "0"], capture_output=True, text=True, timeout=600)
+                           "--count", str(MUTATIONS), "--seed", str(seed)], capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
     report = json.loads(done.stdout)
     assert report["failures"] == [], report["failures"]
