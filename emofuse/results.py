@@ -35,6 +35,8 @@ from typing import Any
 
 import numpy as np
 
+from emofuse.labels import FUSION_LABELS
+
 SCHEMA = "emofuse-result-1"
 SCHEMA_FILE = Path(__file__).with_name("result.schema.json")
 
@@ -238,6 +240,91 @@ class FusedResult(ModalityResult):
                    reliability=data.get("reliability", {}), weights=data.get("weights"))
 
 
+@dataclass(frozen=True)
+class Word:
+    """One transcribed word: its span (s), text and Whisper's probability for it."""
+
+    start: float
+    end: float
+    text: str
+    probability: float
+
+    def to_dict(self) -> dict:
+        return {"start": round(self.start, 3), "end": round(self.end, 3), "word": self.text,
+                "probability": _finite(self.probability, 4) or 0.0}
+
+    @classmethod
+    def from_dict(cls, data: Mapping) -> Word:
+        return cls(float(data["start"]), float(data["end"]), str(data["word"]), float(data["probability"]))
+
+
+@dataclass(frozen=True, eq=False)
+class Utterance:
+    """What was said between ``start`` and ``end`` (s), and the emotion over exactly that span: the voice's, the
+    main face's and both fused, each in FUSION_LABELS (None: that modality had nothing there). ``avg_logprob``
+    and ``no_speech_prob`` are Whisper's own doubts (music, noise, a language it does not know read low/high)."""
+
+    start: float
+    end: float
+    text: str
+    words: tuple[Word, ...] = ()
+    avg_logprob: float | None = None
+    no_speech_prob: float | None = None
+    speech: np.ndarray | None = None
+    face: np.ndarray | None = None
+    fused: np.ndarray | None = None
+    sources: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict:
+        def emotion(probs: np.ndarray | None) -> dict | None:
+            if probs is None:
+                return None
+            return {"label": top_label(probs, FUSION_LABELS), "probabilities": probability_dict(probs, FUSION_LABELS)}
+
+        fused = emotion(self.fused)
+        if fused is not None:
+            fused["sources"] = list(self.sources)
+        return {"start": round(self.start, 3), "end": round(self.end, 3), "text": self.text,
+                "words": [w.to_dict() for w in self.words], "avg_logprob": _finite(self.avg_logprob, 3),
+                "no_speech_prob": _finite(self.no_speech_prob, 4), "speech": emotion(self.speech),
+                "face": emotion(self.face), "fused": fused}
+
+    @classmethod
+    def from_dict(cls, data: Mapping) -> Utterance:
+        def probs(block: Mapping | None) -> np.ndarray | None:
+            return None if block is None else _probs_from(block.get("probabilities"), FUSION_LABELS)
+
+        fused = data.get("fused")
+        return cls(float(data["start"]), float(data["end"]), str(data["text"]),
+                   tuple(Word.from_dict(w) for w in data.get("words", [])), data.get("avg_logprob"),
+                   data.get("no_speech_prob"), probs(data.get("speech")), probs(data.get("face")), probs(fused),
+                   tuple(fused.get("sources", [])) if fused else ())
+
+
+@dataclass(frozen=True, eq=False)
+class Transcript:
+    """What was said in a recording: the model, the language (detected or given) and the utterances in order."""
+
+    model: str
+    language: str | None
+    language_probability: float | None
+    utterances: tuple[Utterance, ...] = ()
+
+    @property
+    def text(self) -> str:
+        return " ".join(u.text for u in self.utterances)
+
+    def to_dict(self) -> dict:
+        return {"model": self.model, "language": self.language,
+                "language_probability": _finite(self.language_probability, 4),
+                "text": self.text, "utterances": [u.to_dict() for u in self.utterances]}
+
+    @classmethod
+    def from_dict(cls, data: Mapping) -> Transcript:
+        return cls(data["model"], data.get("language"), data.get("language_probability"),
+                   tuple(Utterance.from_dict(u) for u in data.get("utterances", [])))
+
+
 @dataclass(frozen=True, eq=False)
 class Result:
     """Everything emofuse concluded about one input (a file, an array, or an audio + image pair)."""
@@ -250,6 +337,7 @@ class Result:
     fused: FusedResult
     image: str | None = None
     video: Mapping[str, Any] | None = None
+    transcript: Transcript | None = None
 
     def renamed(self, name: str) -> Result:
         """The same result under another input name (an upload's own name rather than its temporary path)."""
@@ -266,6 +354,8 @@ class Result:
             data["image"] = self.image
         if self.video is not None:
             data["video"] = {k: (_finite(v, 3) if isinstance(v, float) else v) for k, v in self.video.items()}
+        if self.transcript is not None:
+            data["transcript"] = self.transcript.to_dict()
         return data
 
     @classmethod
@@ -275,12 +365,19 @@ class Result:
         return cls(data["input"], data["kind"], float(data["duration"]),
                    None if speech is None else SpeechResult.from_dict(speech),
                    None if face is None else FaceResult.from_dict(face), FusedResult.from_dict(data["fused"]),
-                   data.get("image"), data.get("video"))
+                   data.get("image"), data.get("video"),
+                   None if data.get("transcript") is None else Transcript.from_dict(data["transcript"]))
 
 
 def result_schema() -> dict:
     """The JSON Schema of ``Result.to_dict()`` (draft 2020-12)."""
     return json.loads(SCHEMA_FILE.read_text(encoding="utf-8"))
+
+
+def clock_text(seconds: float) -> str:
+    """``02:13.4``: a time in a recording as minutes, seconds and tenths."""
+    minutes, tenths = divmod(int(round(seconds * 10)), 600)
+    return f"{minutes:02d}:{tenths // 10:02d}.{tenths % 10}"
 
 
 def label_with_share(record: dict | None) -> str | None:
@@ -388,8 +485,24 @@ CSV_MODALITIES = ("speech", "face", "fused")
 CSV_COLUMNS = ("input", "modality", "track_id", "start", "end", "label", "sources")
 
 
+def utterance_rows(result: dict) -> list[dict]:
+    """One row per transcribed utterance: modality "utterance", its span, the fused label and sources, the text,
+    the voice's and the face's labels, then the fused p_*."""
+    rows = []
+    for utterance in (result.get("transcript") or {}).get("utterances", []):
+        fused = utterance.get("fused") or {}
+        row = {"input": result.get("input"), "modality": "utterance", "track_id": "", "start": utterance["start"],
+               "end": utterance["end"], "label": fused.get("label"), "sources": "+".join(fused.get("sources", [])),
+               "text": utterance["text"], "voice": (utterance.get("speech") or {}).get("label"),
+               "face": (utterance.get("face") or {}).get("label")}
+        row.update({f"p_{k}": v for k, v in fused.get("probabilities", {}).items()})
+        rows.append(row)
+    return rows
+
+
 def timeline_rows(result: dict) -> list[dict]:
-    """One row per segment of every modality: input, modality, track, start, end, label, sources, then p_*."""
+    """One row per segment of every modality: input, modality, track, start, end, label, sources, then p_*;
+    with a transcript, one row per utterance after them (``utterance_rows``)."""
     rows = []
     for modality in CSV_MODALITIES:
         block = result.get(modality)
@@ -399,7 +512,7 @@ def timeline_rows(result: dict) -> list[dict]:
                    "sources": "+".join(seg.get("sources", []))}
             row.update({f"p_{k}": v for k, v in seg["probabilities"].items()})
             rows.append(row)
-    return rows
+    return rows + utterance_rows(result)
 
 
 def csv_text(results: Iterable[dict]) -> str:

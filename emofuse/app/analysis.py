@@ -26,54 +26,74 @@ def shared_analyzer():
     return analyzer
 
 
-def analyzer_for(profile_json: str):
-    """The shared analyzer, or one reading voices relative to a calibration (models shared)."""
+@st.cache_resource(show_spinner="Loading the speech-to-text model…")
+def shared_transcriber():
+    """One Whisper per server process (loaded on the first transcription asked for)."""
+    from emofuse.audio.transcribe import Transcriber
+
+    transcriber = Transcriber()
+    _ = transcriber.model
+    return transcriber
+
+
+def transcription_available() -> bool:
+    """Whether the transcribe extra is installed (the pages offer transcription only then)."""
+    import importlib.util
+
+    return importlib.util.find_spec("faster_whisper") is not None
+
+
+def analyzer_for(profile_json: str, transcribe: bool = False):
+    """The shared analyzer, or one reading voices relative to a calibration and/or transcribing (models shared)."""
+    from dataclasses import replace
+
     from emofuse.audio.adapt import VoiceProfile
     from emofuse.pipeline import Analyzer
 
     shared = shared_analyzer()
-    if not profile_json:
+    if not profile_json and not transcribe:
         return shared
-    profile = VoiceProfile.from_dict(json.loads(profile_json))
-    return Analyzer(shared.config, shared.learned_fusion, shared.speech, shared.face, profile=profile)
+    profile = VoiceProfile.from_dict(json.loads(profile_json)) if profile_json else None
+    return Analyzer(replace(shared.config, transcribe=transcribe), shared.learned_fusion, shared.speech, shared.face,
+                    profile=profile, transcriber=shared_transcriber() if transcribe else None)
 
 
-def analyse_upload(kind: str, name: str, data: bytes, profile_json: str = "") -> dict:
+def analyse_upload(kind: str, name: str, data: bytes, profile_json: str = "", transcribe: bool = False) -> dict:
     """The result (JSON form) of an uploaded audio, video or image file, under the upload's own name."""
     if kind == "video":
-        return analyse_video(name, data, profile_json)[0]
-    return analyse_file(kind, name, data, profile_json)
+        return analyse_video(name, data, profile_json, transcribe)[0]
+    return analyse_file(kind, name, data, profile_json, transcribe)
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
-def analyse_file(kind: str, name: str, data: bytes, profile_json: str = "") -> dict:
-    """The result of an uploaded audio or image file."""
+def analyse_file(kind: str, name: str, data: bytes, profile_json: str = "", transcribe: bool = False) -> dict:
+    """The result of an uploaded audio or image file (audio transcribed when asked)."""
     CALLS[kind] += 1
-    analyzer = analyzer_for(profile_json)
+    analyzer = analyzer_for(profile_json, transcribe and kind == "audio")
     action = analyzer.analyze_audio if kind == "audio" else analyzer.analyze_image
     with saved_upload(name, data) as path:
         return action(path).renamed(name).to_dict()
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
-def analyse_video(name: str, data: bytes, profile_json: str = "") -> tuple[dict, list]:
+def analyse_video(name: str, data: bytes, profile_json: str = "", transcribe: bool = False) -> tuple[dict, list]:
     """A video's result and its face samples (what the annotated video is drawn from)."""
     CALLS["video"] += 1
-    analyzer = analyzer_for(profile_json)
+    analyzer = analyzer_for(profile_json, transcribe)
     with saved_upload(name, data) as path:
         part = analyzer.analyze_video_span(path)
         return analyzer.join_video(path, [part]).renamed(name).to_dict(), part.samples
 
 
 @st.cache_data(max_entries=8, show_spinner=False)
-def annotated_video(name: str, data: bytes, profile_json: str = "") -> bytes:
+def annotated_video(name: str, data: bytes, profile_json: str = "", transcribe: bool = False) -> bytes:
     """The uploaded video with every face's box and label on every frame (mp4 bytes), audio kept."""
     import tempfile
     from pathlib import Path
 
     from emofuse.video.annotate import write_annotated_video
 
-    _, samples = analyse_video(name, data, profile_json)
+    _, samples = analyse_video(name, data, profile_json, transcribe)  # the cached analysis, not a second one
     with saved_upload(name, data) as path, tempfile.TemporaryDirectory(prefix="emofuse-") as folder:
         target = Path(folder) / "annotated.mp4"
         write_annotated_video(path, samples, target)

@@ -17,10 +17,11 @@ from emofuse.app.analysis import (
     annotated_video,
     decoded_image,
     shared_analyzer,
+    transcription_available,
 )
 from emofuse.app.charts import probability_bars, timeline
 from emofuse.app.uploads import AUDIO_TYPES, IMAGE_TYPES, MAX_UPLOAD_MB, VIDEO_TYPES, friendly_message, saved_upload
-from emofuse.results import csv_text, fusion_summary, label_with_share, timeline_columns
+from emofuse.results import clock_text, csv_text, fusion_summary, label_with_share, timeline_columns
 
 st.set_page_config(page_title="emofuse", page_icon="🎭", layout="wide")
 
@@ -81,11 +82,11 @@ def show_timeline(block: dict | None, title: str, track_id: int | None = None) -
         st.altair_chart(timeline(columns, block["labels"]), use_container_width=True)
 
 
-def analysed(kind: str, upload) -> dict | None:
+def analysed(kind: str, upload, transcribe: bool = False) -> dict | None:
     """The cached analysis of an upload; a friendly message in the page when it fails."""
     try:
         with st.spinner(f"Analysing {upload.name}…"):
-            return analyse_upload(kind, upload.name, upload.getvalue(), profile_json())
+            return analyse_upload(kind, upload.name, upload.getvalue(), profile_json(), transcribe)
     except Exception as exc:  # noqa: BLE001 - every failure becomes a message in the page
         st.error(friendly_message(exc, upload.name))
         return None
@@ -103,15 +104,41 @@ def downloads(result: dict, key: str) -> None:
                             on_click="ignore")
 
 
+def transcribe_choice(key: str) -> bool:
+    """The page's "what was said" switch (offered when the transcribe extra is installed)."""
+    if not transcription_available():
+        st.caption("Transcripts with emotion per utterance: `pip install 'emofuse[transcribe]'`.")
+        return False
+    return st.checkbox("Transcribe what is said (emotion per utterance; offline Whisper, slower)", key=key)
+
+
+def show_transcript(result: dict) -> None:
+    """What was said, one row per utterance: time, words, fused emotion, the voice's and the face's."""
+    import pandas as pd
+
+    transcript = result.get("transcript")
+    if transcript is None:
+        return
+    st.caption(f"What was said ({transcript['model']}, {transcript.get('language') or 'language unknown'})")
+    if not transcript["utterances"]:
+        st.info("No speech was transcribed.")
+        return
+    rows = [{"time": f"{clock_text(u['start'])}–{clock_text(u['end'])}", "said": u["text"],
+             "fused": label_with_share(u["fused"]) or "–", "voice": label_with_share(u["speech"]) or "–",
+             "face": label_with_share(u["face"]) or "–"} for u in transcript["utterances"]]
+    st.dataframe(pd.DataFrame(rows), hide_index=True, use_container_width=True)
+
+
 # ---------------------------------------------------------------- pages
 def voice_page() -> None:
     st.write("Upload a recording or record one; the voice is split into voiced windows and classified.")
     upload = st.file_uploader("Audio file", type=AUDIO_TYPES, key="voice_upload")
     recording = st.audio_input("…or record from the microphone", key="voice_record")
+    transcribe = transcribe_choice("voice_transcribe")
     for source, key in ((upload, "voice_file"), (recording, "voice_rec")):
         if source is None:
             continue
-        result = analysed("audio", source)
+        result = analysed("audio", source, transcribe)
         if result is None:
             continue
         st.subheader("Your recording" if source is recording else source.name)
@@ -121,6 +148,7 @@ def voice_page() -> None:
             continue
         show_block(speech, "speech")
         show_timeline(speech, "Voice over time")
+        show_transcript(result)
         downloads(result, key)
 
 
@@ -146,14 +174,15 @@ def face_page() -> None:
 def video_page() -> None:
     st.write("Upload a clip with a speaking person: voice and face over time, and both fused.")
     upload = st.file_uploader("Video", type=VIDEO_TYPES, key="video_upload")
+    transcribe = transcribe_choice("video_transcribe")
     if upload is None:
         return
-    result = analysed("video", upload)
+    result = analysed("video", upload, transcribe)
     if result is None:
         return
     if st.toggle("Show the video with the faces labelled", value=True, key="video_annotated"):
         with st.spinner("Drawing the faces on the video…"):
-            st.video(annotated_video(upload.name, upload.getvalue(), profile_json()))
+            st.video(annotated_video(upload.name, upload.getvalue(), profile_json(), transcribe))
     for col, name in zip(st.columns(3), ("fused", "speech", "face")):
         with col:
             show_block(result[name], name)
@@ -163,6 +192,7 @@ def video_page() -> None:
     if note := fusion_summary(result):
         st.caption(note)
     show_timeline(result["fused"], "Fused emotion over time")
+    show_transcript(result)
     show_timeline(result["speech"], "Voice over time")
     faces = (result["face"] or {}).get("faces") or []
     for face in faces:

