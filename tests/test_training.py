@@ -6,6 +6,7 @@ import json
 import numpy as np
 import pytest
 
+from emofuse.errors import EmofuseError
 from emofuse.labels import FACE_LABELS, SPEECH_LABELS
 from tests.conftest import tone, write_wav
 
@@ -52,7 +53,7 @@ def test_speech_recipe_cross_validates_exports_and_resumes(tmp_path):
         from emofuse.train.whisper import whisper_model_dir
 
         whisper_model_dir("base")  # the weights' packages (train extra) are installed
-    except FileNotFoundError as exc:
+    except EmofuseError as exc:
         pytest.skip(str(exc))
     pitched_corpora(tmp_path / "data")
     out = tmp_path / "run"

