@@ -295,8 +295,12 @@ def _voice_and_face(row: dict) -> str:
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from emofuse import evaluate
 
+    if args.task == "transcribe":
+        from emofuse.audio.transcribe import require_transcription
+
+        require_transcription(args.model)
     report = evaluate.run(args.task, args.data, out=args.out, usage=args.usage, limit=args.limit,
-                          detector=args.detector)
+                          detector=args.detector, model=args.model)
     print(report["markdown"])
     if report.get("seen_speakers"):
         print(f"emofuse: warning: the speech model was trained on RAVDESS actors {report['seen_speakers']} "
@@ -437,15 +441,19 @@ def build_parser() -> argparse.ArgumentParser:
 
     evaluate = sub.add_parser("evaluate", help="measure the shipped models on a labelled dataset",
                               description="Accuracy, macro-F1, UAR, per-class P/R/F1 and confusion matrix.")
-    evaluate.add_argument("task", choices=["speech", "face", "video"])
+    evaluate.add_argument("task", choices=["speech", "face", "video", "transcribe"])
     evaluate.add_argument("--data", required=True,
                           help="speech: RAVDESS folder; face: FER2013 CSV or folder; "
-                               "video: folder of RAVDESS mp4 / CREMA-D flv")
+                               "video: folder of RAVDESS mp4 / CREMA-D flv; transcribe: a folder holding ravdess/, "
+                               "emodb/, ravdess_video/, crema_d/ (any), or one RAVDESS or EmoDB folder")
     evaluate.add_argument("--usage", default="PublicTest", help="FER2013 split for 'face' (default: PublicTest)")
     evaluate.add_argument("--out", default="evaluation",
                           help="folder for metrics JSON/Markdown and PNG (default: %(default)s/)")
-    evaluate.add_argument("--limit", type=int, default=None, help="evaluate only the first N items")
+    evaluate.add_argument("--limit", type=int, default=None,
+                          help="evaluate only the first N items (transcribe: N evenly spread clips per corpus)")
     evaluate.add_argument("--detector", default="mtcnn", choices=["mtcnn", "haar"], help="face detector (video)")
+    evaluate.add_argument("--model", default="base", choices=["base", "tiny.en"],
+                          help="Whisper model for 'transcribe' (tiny.en: English only, so RAVDESS only)")
     evaluate.set_defaults(func=cmd_evaluate)
 
     train = sub.add_parser("train", help="reproduce a shipped model (needs the 'train' extra)",

@@ -11,6 +11,30 @@ IndexArray = Sequence[int] | np.ndarray
 """Class indices: a list or an integer array."""
 
 
+def normalised_words(text: str) -> list[str]:
+    """Lower-case words without punctuation (``ß`` as ``ss``): what word error rates compare."""
+    import re
+
+    return re.findall(r"[\w']+", text.lower().replace("ß", "ss"))
+
+
+def word_errors(reference: str, hypothesis: str) -> int:
+    """Substitutions + deletions + insertions turning ``reference`` into ``hypothesis`` (word Levenshtein)."""
+    ref, hyp = normalised_words(reference), normalised_words(hypothesis)
+    row = list(range(len(hyp) + 1))
+    for i, word in enumerate(ref, 1):
+        previous, row[0] = row[0], i
+        for j, other in enumerate(hyp, 1):
+            previous, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, previous + (word != other))
+    return row[-1]
+
+
+def word_error_rate(references: Sequence[str], hypotheses: Sequence[str]) -> float:
+    """Corpus word error rate: all word errors over all reference words."""
+    total = sum(len(normalised_words(r)) for r in references)
+    return sum(word_errors(r, h) for r, h in zip(references, hypotheses)) / max(total, 1)
+
+
 def confusion_matrix(y_true: IndexArray, y_pred: IndexArray, n_classes: int) -> np.ndarray:
     """Counts (n_classes, n_classes): rows are true labels, columns predictions."""
     matrix = np.zeros((n_classes, n_classes), dtype=np.int64)

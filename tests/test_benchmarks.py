@@ -19,7 +19,8 @@ from tests.conftest import SHARED
 BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 SCRIPTS = sorted(p.name for p in BENCHMARKS.glob("*.py") if not p.name.startswith("_"))
 NEEDS = {"app_speed.py": lambda: shutil.which("chromium") is not None and importlib.util.find_spec("playwright"),
-         "speech_baseline.py": lambda: importlib.util.find_spec("opensmile") and importlib.util.find_spec("sklearn")}
+         "speech_baseline.py": lambda: importlib.util.find_spec("opensmile") and importlib.util.find_spec("sklearn"),
+         "transcribe_speed.py": lambda: importlib.util.find_spec("faster_whisper") is not None}
 
 
 def test_every_script_is_listed():

@@ -108,3 +108,63 @@ def test_a_joined_copy_damaged_since_is_made_again(tmp_path):
     (folder / "config.json").write_text("{")
     assert whisper_model_dir("base", cache=tmp_path) == folder
     json.loads((folder / "config.json").read_text())  # whole again
+
+
+class ScriptedTranscriber:
+    """Stands in for Whisper: 'hears' one utterance in the middle of every voiced stretch of what it is given."""
+
+    name = "scripted"
+    config = transcribe.TranscriberConfig()
+
+    def __init__(self):
+        self.calls = []
+
+    def transcribe(self, audio, offset=0.0, language=None):
+        from emofuse.audio.vad import voiced_segments
+        from emofuse.results import Transcript, Utterance
+
+        self.calls.append((len(audio) / 16_000, language))
+        heard = tuple(Utterance(s + 0.1, e - 0.1, f"said at {s:.1f}") for s, e in voiced_segments(audio))
+        return Transcript(self.name, language or "en", 0.9, heard)
+
+
+def test_packed_clips_each_get_their_own_utterances_on_their_own_clock():
+    from tests.conftest import tone
+
+    def clip(lead: float, speech: float) -> np.ndarray:
+        return np.concatenate([np.zeros(int(lead * 16_000), np.float32), tone(speech), np.zeros(8_000, np.float32)])
+
+    clips = [clip(1.0, 2.0), clip(0.3, 1.5), np.zeros(16_000, np.float32), clip(2.0, 20.0), clip(0.5, 3.0)]
+    scripted = ScriptedTranscriber()
+    transcripts = transcribe.transcribe_many(scripted, clips)
+    assert len(transcripts) == len(clips)
+    assert [len(t.utterances) for t in transcripts] == [1, 1, 0, 1, 1]  # silence: nothing; none shared
+    for transcript, lead, speech in zip(transcripts, (1.0, 0.3, None, 2.0, 0.5), (2.0, 1.5, None, 20.0, 3.0)):
+        if lead is not None:  # on the clip's own clock: the tone's span, less what the stand-in trims
+            utterance = transcript.utterances[0]
+            assert abs(utterance.start - lead) < 0.25 and abs(utterance.end - (lead + speech)) < 0.25
+    assert len(scripted.calls) == 2 and all(seconds <= transcribe.PACK_SECONDS + 1 for seconds, _ in scripted.calls)
+    assert scripted.calls[1][1] == "en"  # the first window's language is kept for the rest
+
+
+@needs_extra
+def test_evaluate_transcribe_reports_word_error_rates_and_utterance_emotion(tmp_path):
+    from tests.conftest import SHARED
+
+    need(SHARED / "emodb")
+    code = main(["evaluate", "transcribe", "--data", str(SHARED), "--limit", "2", "--out", str(tmp_path)])
+    assert code == 0
+    report = json.loads((tmp_path / "transcribe_metrics.json").read_text())
+    assert report["corpora"]["ravdess"]["clips"] == 2 and report["corpora"]["ravdess"]["wer"] <= 0.25
+    assert report["corpora"]["emodb"]["clips"] == 2 and 0 <= report["corpora"]["emodb"]["wer"] <= 1
+    assert report["utterance_emotion"]["clips"] == 4  # 2 RAVDESS videos, 2 CREMA-D
+    assert "WER" in (tmp_path / "transcribe_metrics.md").read_text()
+
+
+def test_word_error_rate_counts_edits_over_reference_words():
+    from emofuse.metrics import word_error_rate, word_errors
+
+    assert word_errors("Kids are talking by the door", "kids are talking by the door.") == 0
+    assert word_errors("Der Lappen liegt auf dem Eisschrank.", "Der Lappen liegt auf dem Eischrank") == 1
+    assert word_errors("a b c", "a x c d") == 2 and word_errors("a b c", "") == 3
+    assert word_error_rate(["a b", "c d"], ["a b", "c"]) == 0.25

