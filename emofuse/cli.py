@@ -49,7 +49,8 @@ def _analyzer_config(args: argparse.Namespace):
     return AnalyzerConfig(fps=args.fps, hop=args.hop, detector=args.detector, detect_every=args.detect_every,
                           adapt="session" if args.adapt == "session" else "none",
                           fusion=FusionConfig(rule=args.fusion_rule), transcribe=args.transcribe,
-                          language=args.language, transcribe_model=args.transcribe_model)
+                          language=args.language, transcribe_model=args.transcribe_model,
+                          transcribe_beam=args.beam_size)
 
 
 def _learned_fusion(args: argparse.Namespace):
@@ -300,7 +301,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
         require_transcription(args.model)
     report = evaluate.run(args.task, args.data, out=args.out, usage=args.usage, limit=args.limit,
-                          detector=args.detector, model=args.model)
+                          detector=args.detector, model=args.model, beam_size=args.beam_size)
     print(report["markdown"])
     if report.get("seen_speakers"):
         print(f"emofuse: warning: the speech model was trained on RAVDESS actors {report['seen_speakers']} "
@@ -394,6 +395,8 @@ def build_parser() -> argparse.ArgumentParser:
                                             "(default: detected per recording)")
     analyze.add_argument("--transcribe-model", default="base", choices=["base", "tiny.en"],
                          help="with --transcribe: Whisper base (multilingual, default) or tiny.en (English, faster)")
+    analyze.add_argument("--beam-size", type=int, default=1, metavar="N",
+                         help="with --transcribe: 1 = greedy (default, fastest); 5 = fewer word errors, slower")
     analyze.add_argument("--fps", type=float, default=5.0, help="video frames analysed per second (default: 5)")
     analyze.add_argument("--hop", type=float, default=1.0, help="fusion window in seconds (default: 1)")
     analyze.add_argument("--detector", default="mtcnn", choices=["mtcnn", "haar"], help="face detector")
@@ -454,6 +457,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--detector", default="mtcnn", choices=["mtcnn", "haar"], help="face detector (video)")
     evaluate.add_argument("--model", default="base", choices=["base", "tiny.en"],
                           help="Whisper model for 'transcribe' (tiny.en: English only, so RAVDESS only)")
+    evaluate.add_argument("--beam-size", type=int, default=1, help="Whisper beam for 'transcribe' (1: greedy)")
     evaluate.set_defaults(func=cmd_evaluate)
 
     train = sub.add_parser("train", help="reproduce a shipped model (needs the 'train' extra)",

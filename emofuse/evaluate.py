@@ -121,7 +121,7 @@ def evaluate_video(data: str | Path, limit: int | None = None, detector: str = "
     return {"protocol": protocol, "reports": reports, "clips": clips, "seen_speakers": seen}
 
 
-def evaluate_transcribe(data: str | Path, limit: int | None = None, model: str = "base") -> dict:
+def evaluate_transcribe(data: str | Path, limit: int | None = None, model: str = "base", beam_size: int = 1) -> dict:
     """Word error rate on RAVDESS (its two statements) and EmoDB (its ten German sentences), the clips packed into
     30 s windows as ``transcribe_many`` does; utterance emotion on the paired RAVDESS/CREMA-D clips, if present.
 
@@ -141,7 +141,7 @@ def evaluate_transcribe(data: str | Path, limit: int | None = None, model: str =
     corpora = {"ravdess": data / "ravdess", "emodb": data / "emodb"}
     if not any(folder.is_dir() for folder in corpora.values()):
         corpora = {"ravdess" if any(data.rglob("*-*-*-*-*-*-*.*")) else "emodb": data}
-    transcriber = Transcriber(TranscriberConfig(model))
+    transcriber = Transcriber(TranscriberConfig(model, beam_size=beam_size))
     transcriber.transcribe(np.zeros(SAMPLE_RATE, np.float32))  # load the model before the clock starts
     report: dict = {"model": transcriber.name, "corpora": {}}
     for corpus, folder in corpora.items():
@@ -169,7 +169,7 @@ def evaluate_transcribe(data: str | Path, limit: int | None = None, model: str =
             "errors": [{"clip": p.name, "said": s, "reference": r} for (p, r), s in zip(clips, said)
                        if normalised_words(s) != normalised_words(r)]}
     report["utterance_emotion"] = _utterance_emotion(data, limit, transcriber)
-    report["protocol"] = (f"{transcriber.name}, greedy; each corpus's clips (every k-th with --limit) without "
+    report["protocol"] = (f"{transcriber.name}; each corpus's clips (every k-th with --limit) without "
                           "their leading and trailing silence, packed into 30 s windows 0.9 s apart, the language "
                           "detected in the first window and kept; WER = word errors over reference words, "
                           "lower-cased, punctuation removed; references: the statements the RAVDESS file names "
@@ -192,7 +192,8 @@ def _utterance_emotion(data: Path, limit: int | None, transcriber) -> dict | Non
     folders = [data / name for name in ("ravdess_video", "crema_d") if (data / name).is_dir()]
     if not folders:
         return None
-    analyzer = Analyzer(AnalyzerConfig(transcribe=True, transcribe_model=transcriber.config.model),
+    analyzer = Analyzer(AnalyzerConfig(transcribe=True, transcribe_model=transcriber.config.model,
+                                       transcribe_beam=transcriber.config.beam_size),
                         transcriber=transcriber)
     hits, rows = [], []
     for folder in folders:
@@ -222,12 +223,12 @@ def transcribe_markdown(report: dict) -> str:
 
 
 def run(task: str, data: str | Path, out: str | Path = "evaluation", usage: str | None = "PublicTest",
-        limit: int | None = None, detector: str = "mtcnn", model: str = "base") -> dict:
+        limit: int | None = None, detector: str = "mtcnn", model: str = "base", beam_size: int = 1) -> dict:
     """Evaluate ``task`` on ``data`` and write metrics and plots into ``out``."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     if task == "transcribe":
-        result = evaluate_transcribe(data, limit, model)
+        result = evaluate_transcribe(data, limit, model, beam_size)
         result["markdown"] = transcribe_markdown(result)
     elif task == "video":
         result = evaluate_video(data, limit, detector)

@@ -53,6 +53,7 @@ class AnalyzerConfig:
     transcribe: bool = False  # what was said, with emotion per utterance (needs the "transcribe" extra)
     language: str | None = None  # the speech's language for transcription (None: detected)
     transcribe_model: str = "base"  # "base" (multilingual) or "tiny.en"
+    transcribe_beam: int = 1  # 1: greedy (fast); 5: fewer word errors, slower
 
     def __post_init__(self) -> None:
         if self.adapt not in ("none", "session"):
@@ -61,6 +62,8 @@ class AnalyzerConfig:
         if self.transcribe_model not in WHISPER_SOURCES:
             raise ValueError(f"transcribe_model must be one of {', '.join(WHISPER_SOURCES)}, "
                              f"not {self.transcribe_model!r}")
+        if self.transcribe_beam < 1:
+            raise ValueError(f"transcribe_beam must be at least 1, not {self.transcribe_beam}")
         if not (self.fps > 0 and self.hop > 0 and self.detect_every >= 1):
             raise ValueError(f"fps and hop must be positive and detect_every at least 1 "
                              f"(got {self.fps}, {self.hop}, {self.detect_every})")
@@ -124,7 +127,8 @@ class Analyzer:
     def transcriber(self) -> Transcriber:
         """The speech-to-text model of ``config.transcribe_model`` (loaded on first use)."""
         if self._transcriber is None:
-            self._transcriber = Transcriber(TranscriberConfig(self.config.transcribe_model, self.config.language))
+            self._transcriber = Transcriber(TranscriberConfig(self.config.transcribe_model, self.config.language,
+                                                              beam_size=self.config.transcribe_beam))
         return self._transcriber
 
     def fusion_config(self) -> FusionConfig:

@@ -1,5 +1,6 @@
 """The web app's pages, driven by streamlit's AppTest with real and broken uploads."""
 
+import importlib.util
 from pathlib import Path
 
 import cv2
@@ -153,3 +154,16 @@ def test_analyses_are_cached_by_content_so_clicks_rerun_nothing(app, speech_wav)
 def test_microphone_and_camera_inputs_are_offered(app):
     assert [a.key for a in app.audio_input] == ["voice_record", "calibrate_record"]
     assert "face_camera" in [c.key for c in app.camera_input]
+
+
+@pytest.mark.skipif(importlib.util.find_spec("faster_whisper") is None, reason="the transcribe extra is not installed")
+def test_video_page_transcribes_when_asked(app):
+    """The box on the Video page: each utterance with its time, its words and its emotions, in a table."""
+    clip = need(RAVDESS_VIDEO) / "01-01-04-01-02-01-05.mp4"  # sad, statement 02: "Dogs are sitting by the door"
+    uploader(app, "video_upload").upload(clip.name, clip.read_bytes(), "video/mp4")
+    next(c for c in app.checkbox if c.key == "video_transcribe").check()
+    app.run()
+    assert not app.exception and not app.error
+    table = next(frame.value for frame in app.dataframe if "said" in frame.value.columns)
+    assert len(table) == 1 and "dogs are sitting by the door" in table["said"][0].lower()
+    assert set(table.columns) == {"time", "said", "fused", "voice", "face"} and table["fused"][0] != "–"

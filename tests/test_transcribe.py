@@ -111,7 +111,8 @@ def test_a_joined_copy_damaged_since_is_made_again(tmp_path):
 
 
 class ScriptedTranscriber:
-    """Stands in for Whisper: 'hears' one utterance in the middle of every voiced stretch of what it is given."""
+    """Stands in for Whisper: hears a word in every voiced stretch of what it is given, and (as Whisper may) runs
+    them all into one utterance over the gaps between the packed clips."""
 
     name = "scripted"
     config = transcribe.TranscriberConfig()
@@ -121,10 +122,11 @@ class ScriptedTranscriber:
 
     def transcribe(self, audio, offset=0.0, language=None):
         from emofuse.audio.vad import voiced_segments
-        from emofuse.results import Transcript, Utterance
+        from emofuse.results import Transcript, Utterance, Word
 
         self.calls.append((len(audio) / 16_000, language))
-        heard = tuple(Utterance(s + 0.1, e - 0.1, f"said at {s:.1f}") for s, e in voiced_segments(audio))
+        words = tuple(Word(s + 0.1, e - 0.1, f"w{s:.0f}", 0.9) for s, e in voiced_segments(audio))
+        heard = (Utterance(words[0].start, words[-1].end, " ".join(w.text for w in words), words),) if words else ()
         return Transcript(self.name, language or "en", 0.9, heard)
 
 
@@ -138,7 +140,9 @@ def test_packed_clips_each_get_their_own_utterances_on_their_own_clock():
     scripted = ScriptedTranscriber()
     transcripts = transcribe.transcribe_many(scripted, clips)
     assert len(transcripts) == len(clips)
-    assert [len(t.utterances) for t in transcripts] == [1, 1, 0, 1, 1]  # silence: nothing; none shared
+    assert [len(t.utterances) for t in transcripts] == [1, 1, 0, 1, 1]  # silence: nothing; the run-on cut apart
+    assert all(len(t.utterances[0].words) == 1 and t.utterances[0].text == t.utterances[0].words[0].text
+               for t in transcripts if t.utterances)
     for transcript, lead, speech in zip(transcripts, (1.0, 0.3, None, 2.0, 0.5), (2.0, 1.5, None, 20.0, 3.0)):
         if lead is not None:  # on the clip's own clock: the tone's span, less what the stand-in trims
             utterance = transcript.utterances[0]
