@@ -24,7 +24,7 @@ def main() -> None:
     if args.smoke:
         args.seconds, args.clips = 8.0, 3
     os.environ["EMOFUSE_THREADS"] = str(args.threads)
-    from emofuse.audio.transcribe import Transcriber, TranscriberConfig, transcribe_many
+    from emofuse.audio.transcribe import PACKABLE, Transcriber, TranscriberConfig, transcribe_many
     from emofuse.media import load_audio
     from emofuse.pipeline import Analyzer, AnalyzerConfig
 
@@ -32,11 +32,11 @@ def main() -> None:
     clips = [load_audio(p) for p in paths[::max(1, len(paths) // args.clips)][:args.clips]]
     long = np.concatenate([load_audio(p) for p in paths[:int(args.seconds / 3) + 1]])[:int(args.seconds * 16_000)]
     rows = []
-    for model, beam in (("base", 5), ("base", 1), ("tiny.en", 5)):
+    for model, beam in (("base", 1), ("base", 5), ("tiny.en", 1)):
         transcriber = Transcriber(TranscriberConfig(model, language="en", threads=args.threads, beam_size=beam))
         transcriber.transcribe(clips[0])  # load and warm up
         for name, run, seconds in (("long recording", lambda t=transcriber: t.transcribe(long), len(long)),
-                                   (f"{len(clips)} short clips, packed",
+                                   (f"{len(clips)} short clips, {'packed' if model in PACKABLE else 'one by one'}",
                                     lambda t=transcriber: transcribe_many(t, clips), sum(map(len, clips)))):
             start = time.perf_counter()
             run()
@@ -50,7 +50,7 @@ def main() -> None:
         analyzer.analyze(clip)  # warm up
         start = time.perf_counter()
         analyzer.analyze(clip)
-        rows.append({"model": "base" if transcribe else "-", "beam": 5 if transcribe else None,
+        rows.append({"model": "base" if transcribe else "-", "beam": 1 if transcribe else None,
                      "input": f"analyze {clip.name}"
                      f"{' --transcribe' if transcribe else ''}", "audio_s": 3.2,
                      "seconds": round(time.perf_counter() - start, 2), "x_realtime": None})
