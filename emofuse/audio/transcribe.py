@@ -104,7 +104,7 @@ def require_transcription(model: str = "base") -> Path:
 @dataclass(frozen=True)
 class TranscriberConfig:
     """Which Whisper, which language (None: detected per recording), how many CPU threads (0: all), and the beam:
-    1 (greedy) by default; 5 makes fewer word errors (EmoDB 21.7% against 25.3%) at 1.4x the time on a long
+    1 (greedy) by default; 5 makes fewer word errors (EmoDB 22.3% against 28.2%) at 1.4x the time on a long
     recording and 3x on packed short clips (docs/results.md)."""
 
     model: str = "base"
