@@ -29,7 +29,7 @@ from emofuse.fusion import (
     time_windows,
 )
 from emofuse.fusion.decide import speech_domain_match
-from emofuse.fusion.evidence import ModalityEvidence, evidence_reliability
+from emofuse.fusion.evidence import evidence_reliability
 from emofuse.labels import FACE_LABELS
 from emofuse.media import SAMPLE_RATE, has_audio, image_array, load_audio, load_image, resample, sniff, video_info
 from emofuse.results import FaceResult, FusedResult, Result, SpeechResult, Transcript
@@ -262,10 +262,8 @@ class Analyzer:
         config = self.fusion_config()
         spans = [(u.start, u.end) for u in transcript.utterances]
         speech_ev = speech_evidence(speech, spans, config.speech_temperature, speech_domain_match(speech, config))
-        faces = [video_face_evidence(samples, face, [span], self.config.fps * (span[1] - span[0]),
-                                     config.face_temperature) for span in spans]
-        face_ev = ModalityEvidence(*(np.concatenate([getattr(f, name) for f in faces])
-                                     for name in ("probs", "reliability", "weight")))
+        face_ev = video_face_evidence(samples, face, spans, self.config.fps * np.diff(spans, axis=1)[:, 0],
+                                      config.face_temperature)
         fused, sources = fuse_windows(speech_ev, face_ev, config, self.learned_fusion)
         utterances = tuple(replace(u, speech=speech_ev.probs[i] if speech_ev.reliability[i] > 0 else None,
                                    face=face_ev.probs[i] if face_ev.reliability[i] > 0 else None,

@@ -164,9 +164,9 @@ def transcribe_many(transcriber: Transcriber, clips: list[np.ndarray]) -> list[T
 
     Each clip's leading and trailing silence is left out (emofuse.audio.vad) and ``PACK_GAP_SECONDS`` of silence
     put between clips; each word goes back to the clip its middle falls in (an utterance Whisper ran on over a
-    gap is cut there), on that clip's own clock. The
-    language (unless configured) is detected in the first window and kept for the rest. A clip longer than a
-    window is transcribed alone.
+    gap is cut there), on that clip's own clock. The language (unless configured) is detected in the first window
+    and kept for the rest. A clip longer than a window is transcribed alone; models not in PACKABLE take the clips
+    one by one.
     """
     from emofuse.audio.vad import voiced_segments
 

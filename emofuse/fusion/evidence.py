@@ -79,25 +79,27 @@ def speech_evidence(speech: SpeechResult | None, windows: Sequence[Window], temp
 
 
 def face_evidence(times: np.ndarray, probs: np.ndarray, sizes: np.ndarray, scores: np.ndarray,
-                  labels: Sequence[str], windows: Sequence[Window], frames_per_window: float,
+                  labels: Sequence[str], windows: Sequence[Window], frames_per_window: float | np.ndarray,
                   temperature: float | None) -> ModalityEvidence:
     """One face's samples (time, probabilities, size in pixels, detector score) per window.
 
     Reliability = share of the window's analysed frames with the face x face size (full at FULL_FACE_PIXELS)
-    x mean detector score.
+    x mean detector score. ``frames_per_window``: frames analysed in a window (one number, or one per window when
+    windows differ in length, as utterances do).
     """
     if not len(times):
         return ModalityEvidence.empty(len(windows))
     times = np.asarray(times)
+    expected = np.broadcast_to(np.asarray(frames_per_window, dtype=float), (len(windows),))
     window_probs, reliability = [], []
-    for start, end in windows:
+    for (start, end), frames in zip(windows, expected):
         inside = (times >= start) & (times < end)
         if not inside.any():
             window_probs.append(np.full(len(labels), 1 / len(labels)))
             reliability.append(0.0)
             continue
         window_probs.append(probs[inside].mean(axis=0))
-        presence = min(1.0, inside.sum() / max(1.0, frames_per_window))
+        presence = min(1.0, inside.sum() / max(1.0, frames))
         size = min(1.0, float(np.mean(sizes[inside])) / FULL_FACE_PIXELS)
         reliability.append(presence * size * float(np.mean(scores[inside])))
     return ModalityEvidence.from_model(np.array(window_probs), labels, np.array(reliability), temperature)

@@ -116,7 +116,7 @@ def face_result(samples: Sequence[FaceSample], frames_seen: int, windows: Sequen
 
 
 def video_face_evidence(samples: Sequence[FaceSample], face: FaceResult | None, windows: Sequence[Window],
-                        frames_per_window: float, temperature: float | None) -> ModalityEvidence:
+                        frames_per_window: float | np.ndarray, temperature: float | None) -> ModalityEvidence:
     """The clip's main face (its primary track) as fusion evidence per window."""
     if face is None or face.primary_track is None:
         return ModalityEvidence.empty(len(windows))
