@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from emofuse.labels import EMOTION_COLOURS
-from emofuse.results import atomic_write_text, clock_text, fusion_summary
+from emofuse.results import atomic_write_text, clock_text, fusion_summary, label_with_share
 
 _STYLE = """
 body{font-family:system-ui,sans-serif;margin:2rem auto;max-width:1000px;color:#222;padding:0 1rem}
@@ -122,24 +122,20 @@ def transcript_html(transcript: dict) -> str:
             "coloured by its fused emotion</p>")
     if not transcript["utterances"]:
         return head + "<p class='muted'>No speech was transcribed.</p>"
+    def label(block: dict | None, share: bool = False) -> str:
+        text = label_with_share(block) if share else (block or {}).get("label")
+        return esc(text) if text else "&ndash;"
+
     rows = []
     for number, u in enumerate(transcript["utterances"], start=1):
-        fused = u.get("fused") or {}
-        colour = EMOTION_COLOURS.get(fused.get("label") or "", "#cccccc")
-        share = fused.get("probabilities", {}).get(fused.get("label"), 0.0)
-
-        def label(block: dict | None) -> str:
-            return esc(block["label"]) if block and block.get("label") else "&ndash;"
-
+        colour = EMOTION_COLOURS.get((u.get("fused") or {}).get("label") or "", "#cccccc")
         span = f"{clock_text(u['start'])}&ndash;{clock_text(u['end'])}"
         rows.append(f"<tr class='utterance'><td>{number}</td><td>{span}</td>"
                     f"<td style='background:{colour}33;border-left:4px solid {colour}'>{esc(u['text'])}</td>"
-                    f"<td><span class='swatch' style='background:{colour}'></span>{label(fused)}"
-                    f"{f' {share:.0%}' if fused else ''}</td><td>{label(u.get('speech'))}</td>"
-                    f"<td>{label(u.get('face'))}</td></tr>")
+                    f"<td><span class='swatch' style='background:{colour}'></span>{label(u.get('fused'), True)}</td>"
+                    f"<td>{label(u.get('speech'))}</td><td>{label(u.get('face'))}</td></tr>")
     return (head + "<table><tr><th>#</th><th>time</th><th>said</th><th>fused</th><th>voice</th><th>face</th></tr>"
             + "".join(rows) + "</table>")
-
 
 
 def report_html(results: list[dict], title: str = "emofuse report") -> str:
