@@ -183,13 +183,8 @@ MIN_SAMPLE_RATE = 1_000
 """Lower rates are refused: resampling 1 Hz audio to 16 kHz turns a small file into hours of samples."""
 
 
-def resample(audio: np.ndarray, rate: int, target: int = SAMPLE_RATE) -> np.ndarray:
-    """Mix (N, C) or (N,) audio to mono and resample it to ``target`` Hz, as float32; NaN and inf samples become 0.
-
-    The one entry point for audio arrays: files (``load_audio``) and API arrays both pass here.
-    """
-    import soxr
-
+def _mono(audio: np.ndarray, rate: int) -> np.ndarray:
+    """(N, C) or (N,) audio as finite mono float32 (the checks every audio array passes)."""
     if rate < MIN_SAMPLE_RATE:
         raise ValueError(f"sample rate {rate} Hz is below {MIN_SAMPLE_RATE} Hz")
     audio = np.asarray(audio, dtype=np.float32)
@@ -199,9 +194,43 @@ def resample(audio: np.ndarray, rate: int, target: int = SAMPLE_RATE) -> np.ndar
         raise ValueError(f"audio must be (samples,) or (samples, channels), not shape {audio.shape}")
     if not np.isfinite(audio).all():
         audio = np.nan_to_num(audio, nan=0.0, posinf=0.0, neginf=0.0)
+    return audio
+
+
+def resample(audio: np.ndarray, rate: int, target: int = SAMPLE_RATE) -> np.ndarray:
+    """Mix (N, C) or (N,) audio to mono and resample it to ``target`` Hz, as float32; NaN and inf samples become 0.
+
+    The one entry point for audio arrays: files (``load_audio``) and API arrays both pass here; audio that
+    arrives in chunks passes through a ``StreamResampler``.
+    """
+    import soxr
+
+    audio = _mono(audio, rate)
     if rate != target and audio.size:
         audio = soxr.resample(audio, rate, target, quality="HQ")
     return np.ascontiguousarray(audio, dtype=np.float32)
+
+
+class StreamResampler:
+    """``resample`` for audio that arrives in chunks (a microphone's, a WebRTC track's): the filter runs across
+    chunk boundaries, so the chunks join as the whole recording would (resampling 20 ms chunks one by one
+    leaves a buzz at -32 dB); a change of rate starts a new stream."""
+
+    def __init__(self, target: int = SAMPLE_RATE):
+        self.target = target
+        self._rate: int | None = None
+        self._stream = None
+
+    def __call__(self, audio: np.ndarray, rate: int) -> np.ndarray:
+        import soxr
+
+        audio = _mono(audio, rate)
+        if rate == self.target:
+            return np.ascontiguousarray(audio)
+        if rate != self._rate:
+            self._rate, self._stream = rate, soxr.ResampleStream(rate, self.target, 1, dtype="float32",
+                                                                 quality="HQ")
+        return np.ascontiguousarray(self._stream.resample_chunk(audio), dtype=np.float32)
 
 
 def load_audio(path: str | Path, sample_rate: int = SAMPLE_RATE) -> np.ndarray:

@@ -417,6 +417,20 @@ def timeline_columns(block: dict | None, track_id: int | None = None) -> dict[st
     return columns
 
 
+def segment_during(block: dict | None, start: float, end: float) -> dict | None:
+    """The segment of a block (JSON form; its primary face, for faces) that overlaps ``[start, end)`` the most;
+    None when none does."""
+    if not block:
+        return None
+    wanted = block.get("primary_track")
+    best, best_overlap = None, 0.0
+    for seg in block.get("segments", []):
+        overlap = min(end, seg["end"]) - max(start, seg["start"])
+        if overlap > best_overlap and seg.get("track_id", wanted) == wanted:
+            best, best_overlap = seg, overlap
+    return best
+
+
 def atomic_write_text(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")

@@ -103,6 +103,10 @@ def test_video_page_shows_fused_result(app):
     assert labels["Fused"] != "–" and labels["Voice"] != "–" and labels["Face"] != "–"
     assert app.get("video")  # the player of the video with its faces labelled
     assert labels["Fused"].endswith("%")  # the label with its own probability
+    table = next(frame.value for frame in app.dataframe if "from" in frame.value.columns)
+    for _, row in table.iterrows():  # a window fused from a modality shows what that modality said
+        assert ("speech" in row["from"]) == (row["voice"] != "–") and ("face" in row["from"]) == (row["face"] != "–")
+    assert table["from"][0] == "speech + face" and table["voice"][0].startswith("happy")  # voice from 0.92 s on
 
 
 def test_pair_page(app, speech_wav, face_frame):
@@ -151,9 +155,13 @@ def test_analyses_are_cached_by_content_so_clicks_rerun_nothing(app, speech_wav)
 
 
 
-def test_microphone_and_camera_inputs_are_offered(app):
+def test_microphone_and_camera_inputs_are_offered_the_camera_behind_a_switch(app):
+    """The browser asks for the camera when its widget is drawn: it appears only once the user asks for it."""
     assert [a.key for a in app.audio_input] == ["voice_record", "calibrate_record"]
-    assert "face_camera" in [c.key for c in app.camera_input]
+    assert app.camera_input.len == 0
+    next(t for t in app.toggle if t.key == "face_camera_on").set_value(True)
+    app.run()
+    assert [c.key for c in app.camera_input] == ["face_camera"]
 
 
 @pytest.mark.skipif(importlib.util.find_spec("faster_whisper") is None, reason="the transcribe extra is not installed")
@@ -167,3 +175,27 @@ def test_video_page_transcribes_when_asked(app):
     table = next(frame.value for frame in app.dataframe if "said" in frame.value.columns)
     assert len(table) == 1 and "dogs are sitting by the door" in table["said"][0].lower()
     assert set(table.columns) == {"time", "said", "fused", "voice", "face"} and table["fused"][0] != "–"
+
+
+@pytest.mark.parametrize("labels", [("neutral", "happy"), ("neutral", "calm", "happy", "sad", "angry", "fearful",
+                                                            "disgust", "surprised")])
+def test_probability_bars_name_every_emotion_on_a_0_to_100_percent_axis(labels):
+    from emofuse.app.charts import BAR_HEIGHT, probability_bars
+
+    spec = probability_bars({"happy": 0.7, "sad": 0.3}, labels).to_dict()
+    y, x = spec["encoding"]["y"], spec["encoding"]["x"]
+    assert y["sort"] == list(labels) and y["axis"]["labelOverlap"] is False  # Vega would hide every other name
+    assert spec["height"] >= BAR_HEIGHT * len(labels) and BAR_HEIGHT >= 20
+    assert x["scale"]["domain"] == [0, 1] and x["axis"]["format"] == "%" and x["axis"]["values"][-1] == 1
+    assert [row["emotion"] for row in spec["datasets"][spec["data"]["name"]]] == list(labels)
+
+
+def test_timelines_stack_to_100_percent_with_the_legend_in_label_order():
+    from emofuse.app.charts import timeline
+    from emofuse.labels import FUSION_LABELS
+
+    columns = {"time": [0.0, 1.0], **{k: [1 / len(FUSION_LABELS)] * 2 for k in FUSION_LABELS}}
+    spec = timeline(columns, FUSION_LABELS).to_dict()
+    y, colour = spec["encoding"]["y"], spec["encoding"]["color"]
+    assert y["scale"]["domain"] == [0, 1] and y["axis"]["format"] == "%"
+    assert colour["scale"]["domain"] == list(FUSION_LABELS) and colour["legend"]["values"] == list(FUSION_LABELS)

@@ -2,12 +2,13 @@
 
 import json
 
+import numpy as np
 import pytest
 
 from emofuse.errors import InputError
 from emofuse.evaluate import list_labelled_videos, run
 from emofuse.fusion import LearnedFusion
-from tests.conftest import CREMAD, RAVDESS_VIDEO, need
+from tests.conftest import CREMAD, RAVDESS, RAVDESS_VIDEO, need
 
 
 def test_labelled_videos_are_listed():
@@ -77,3 +78,22 @@ def test_fusion_trusts_the_face_over_speech_from_a_noisier_corpus():
     assert "noisier" not in fusion_summary(studio)
     shipped = Analyzer().analyze_video(need(CREMAD) / "1001_IEO_HAP_HI.flv").to_dict()  # trained on noisy audio too
     assert shipped["speech"]["domain_match"] > 0.9 and "noisier" not in (fusion_summary(shipped) or "")
+
+
+def test_with_one_modality_the_fused_reading_is_that_modalitys_own():
+    """A voice alone (a RAVDESS FLAC, angry): fused = the voice's probabilities in the fused labels, on the clip
+    and in every window, so the fused label never claims more than its only source (it said 98% against 90%)."""
+    from emofuse.labels import FUSION_LABELS, to_fusion_probabilities
+    from emofuse.pipeline import Analyzer
+
+    result = Analyzer().analyze_audio(need(RAVDESS) / "Actor_05" / "03-01-05-02-01-01-05.flac").to_dict()
+    speech, fused = result["speech"], result["fused"]
+    assert fused["sources"] == ["speech"] and fused["label"] == speech["label"] == "angry"
+    own = to_fusion_probabilities(np.array([[speech["probabilities"][k] for k in speech["labels"]]]),
+                                  tuple(speech["labels"]))[0]
+    np.testing.assert_allclose([fused["probabilities"][k] for k in FUSION_LABELS], own, atol=2e-4)
+    for window in fused["segments"]:
+        assert window["sources"] == ["speech"]
+        voice = max((s for s in speech["segments"] if s["start"] < window["end"] and s["end"] > window["start"]),
+                    key=lambda s: s["probabilities"]["angry"])
+        assert window["probabilities"]["angry"] <= voice["probabilities"]["angry"] + 1e-3

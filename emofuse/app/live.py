@@ -18,7 +18,7 @@ import streamlit as st
 
 from emofuse.app.charts import probability_bars, timeline
 from emofuse.labels import FACE_LABELS, FUSION_LABELS, SPEECH_LABELS
-from emofuse.live import LiveSession, LiveUpdate, audio_samples
+from emofuse.live import AudioFrameFeed, LiveSession, LiveUpdate
 
 REFRESH_SECONDS = 0.5
 MICROPHONE = {"channelCount": 1, "echoCancellation": False, "noiseSuppression": False, "autoGainControl": False}
@@ -35,7 +35,7 @@ def live_view(analyzer, adapt: str = "none", settings: str = "") -> None:
     EMOFUSE_NO_WEBRTC=1. ``adapt``: the LiveSession's speech adaptation; ``settings``: what the analyzer was made
     from (the calibration's JSON). A change of either starts a new session."""
     if st.session_state.get("live_settings") != (adapt, settings):
-        st.session_state.live_session = LiveSession(analyzer, adapt=adapt)
+        start_session(analyzer, adapt)
         st.session_state.live_settings = (adapt, settings)
     try:
         if os.environ.get("EMOFUSE_NO_WEBRTC"):
@@ -47,27 +47,43 @@ def live_view(analyzer, adapt: str = "none", settings: str = "") -> None:
         snapshot_view(analyzer)
         return
     session: LiveSession = st.session_state.live_session
+    feed: AudioFrameFeed = st.session_state.live_feed
 
     def on_frame(frame):
         drawn, _ = session.add_frame(frame.to_ndarray(format="rgb24"))
         return av.VideoFrame.from_ndarray(drawn, format="rgb24")
 
-    def on_audio(frame):
-        session.add_audio(*audio_samples(frame))
-        silent = av.AudioFrame.from_ndarray(np.zeros_like(frame.to_ndarray()), format=frame.format.name,
-                                            layout=frame.layout.name)
-        silent.sample_rate, silent.pts, silent.time_base = frame.sample_rate, frame.pts, frame.time_base
-        return silent  # what goes back to the browser: silence (no echo of the user's voice)
+    async def on_audio(frames: list) -> list:
+        # every frame that queued up while the last ones were read (a plain audio_frame_callback would get only
+        # the newest and the voice would be read from scraps of audio)
+        feed.feed(frames)
+        return [silence(frame) for frame in frames]  # what goes back to the browser: no echo of the voice
 
     st.write("Start: your face is boxed and labelled live, your voice is read four times a second, and both are "
              "fused. Nothing is recorded or sent anywhere but this machine.")
     webrtc_streamer(key="live", mode=WebRtcMode.SENDRECV, rtc_configuration={"iceServers": ice_servers()},
-                    video_frame_callback=on_frame, audio_frame_callback=on_audio, async_processing=True,
+                    video_frame_callback=on_frame, queued_audio_frames_callback=on_audio, async_processing=True,
                     media_stream_constraints={"video": True, "audio": MICROPHONE})
     live_panel(session)
     if st.button("New session", key="live_reset"):
-        st.session_state.live_session = LiveSession(analyzer, adapt=adapt)
+        start_session(analyzer, adapt)
         st.rerun()
+
+
+def start_session(analyzer, adapt: str) -> None:
+    """A fresh LiveSession in this browser session, with the feed that times its audio frames."""
+    st.session_state.live_session = session = LiveSession(analyzer, adapt=adapt)
+    st.session_state.live_feed = AudioFrameFeed(session)
+
+
+def silence(frame):
+    """A PyAV audio frame of silence shaped and timed like ``frame``."""
+    import av
+
+    silent = av.AudioFrame.from_ndarray(np.zeros_like(frame.to_ndarray()), format=frame.format.name,
+                                        layout=frame.layout.name)
+    silent.sample_rate, silent.pts, silent.time_base = frame.sample_rate, frame.pts, frame.time_base
+    return silent
 
 
 @st.fragment(run_every=REFRESH_SECONDS)
@@ -83,14 +99,14 @@ def live_panel(session: LiveSession) -> None:
         st.caption("Waiting for the camera and the microphone…")
         return
     st.caption(f"{update.time:.1f} s · fused from {' + '.join(update.sources) or 'nothing yet'} · "
-               f"{update.faces} face(s) on screen")
+               f"{update.faces} face(s) on screen · {session.audio_health().describe()}")
     if update.fused is not None:
         st.altair_chart(probability_bars(dict(zip(FUSION_LABELS, map(float, update.fused))), FUSION_LABELS),
-                        use_container_width=True)
+                        width="stretch")
     history = session.history()
     if len(history["time"]) > 1:
         st.caption("Fused emotion over the session")
-        st.altair_chart(timeline(history, FUSION_LABELS), use_container_width=True)
+        st.altair_chart(timeline(history, FUSION_LABELS), width="stretch")
     left, right = st.columns(2)
     left.download_button("Session CSV", session.history_csv(), "emofuse-live.csv", "text/csv", key="live_csv",
                             on_click="ignore")
@@ -107,11 +123,11 @@ def _label(update: LiveUpdate | None, modality: str, labels: tuple[str, ...]) ->
 
 
 def snapshot_view(analyzer) -> None:
-    from emofuse.app.uploads import saved_upload
+    from emofuse.app.uploads import camera_snapshot, saved_upload
     from emofuse.face.draw import annotate
     from emofuse.media import load_image
 
-    shot = st.camera_input("Snapshot", key="live_snapshot")
+    shot = camera_snapshot("live_snapshot", "Take snapshots with the camera")
     if shot is not None:
         with saved_upload("snapshot.jpg", shot.getvalue()) as path:
             image = load_image(path)

@@ -20,8 +20,23 @@ from emofuse.app.analysis import (
     transcription_available,
 )
 from emofuse.app.charts import probability_bars, timeline
-from emofuse.app.uploads import AUDIO_TYPES, IMAGE_TYPES, MAX_UPLOAD_MB, VIDEO_TYPES, friendly_message, saved_upload
-from emofuse.results import clock_text, csv_text, fusion_summary, label_with_share, timeline_columns
+from emofuse.app.uploads import (
+    AUDIO_TYPES,
+    IMAGE_TYPES,
+    MAX_UPLOAD_MB,
+    VIDEO_TYPES,
+    camera_snapshot,
+    friendly_message,
+    saved_upload,
+)
+from emofuse.results import (
+    clock_text,
+    csv_text,
+    fusion_summary,
+    label_with_share,
+    segment_during,
+    timeline_columns,
+)
 
 st.set_page_config(page_title="emofuse", page_icon="🎭", layout="wide")
 
@@ -72,14 +87,14 @@ def show_block(block: dict | None, name: str) -> None:
         st.caption(NOTHING[name])
         return
     st.metric(TITLES[name], label_with_share(block))
-    st.altair_chart(probability_bars(block["probabilities"], block["labels"]), use_container_width=True)
+    st.altair_chart(probability_bars(block["probabilities"], block["labels"]), width="stretch")
 
 
 def show_timeline(block: dict | None, title: str, track_id: int | None = None) -> None:
     columns = timeline_columns(block, track_id)
     if block and len(columns.get("time", [])) > 1:
         st.caption(title)
-        st.altair_chart(timeline(columns, block["labels"]), use_container_width=True)
+        st.altair_chart(timeline(columns, block["labels"]), width="stretch")
 
 
 def analysed(kind: str, upload, transcribe: bool = False) -> dict | None:
@@ -126,7 +141,7 @@ def show_transcript(result: dict) -> None:
     rows = [{"time": f"{clock_text(u['start'])}–{clock_text(u['end'])}", "said": u["text"],
              "fused": label_with_share(u["fused"]) or "–", "voice": label_with_share(u["speech"]) or "–",
              "face": label_with_share(u["face"]) or "–"} for u in transcript["utterances"]]
-    st.dataframe(pd.DataFrame(rows), hide_index=True, use_container_width=True)
+    st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
 
 
 # ---------------------------------------------------------------- pages
@@ -157,7 +172,7 @@ def face_page() -> None:
 
     st.write("Upload photos or take a snapshot; every face is found, aligned and classified.")
     uploads = st.file_uploader("Photos", type=IMAGE_TYPES, accept_multiple_files=True, key="face_upload")
-    snapshot = st.camera_input("…or take a snapshot", key="face_camera")
+    snapshot = camera_snapshot("face_camera")
     for source in [*(uploads or []), *([snapshot] if snapshot else [])]:
         result = analysed("image", source)
         if result is None:
@@ -180,9 +195,7 @@ def video_page() -> None:
     result = analysed("video", upload, transcribe)
     if result is None:
         return
-    if st.toggle("Show the video with the faces labelled", value=True, key="video_annotated"):
-        with st.spinner("Drawing the faces on the video…"):
-            st.video(annotated_video(upload.name, upload.getvalue(), profile_json(), transcribe))
+    video_slot = st.container()  # the labelled video goes here once drawn, after the results below are shown
     for col, name in zip(st.columns(3), ("fused", "speech", "face")):
         with col:
             show_block(result[name], name)
@@ -200,6 +213,10 @@ def video_page() -> None:
         show_timeline(result["face"], title, face["track_id"])
     segment_table(result)
     downloads(result, "video")
+    with video_slot:
+        if st.toggle("Show the video with the faces labelled", value=True, key="video_annotated"):
+            with st.spinner("Drawing the faces on the video…"):
+                st.video(annotated_video(upload.name, upload.getvalue(), profile_json(), transcribe))
 
 
 def segment_table(result: dict) -> None:
@@ -210,22 +227,14 @@ def segment_table(result: dict) -> None:
     if not fused:
         return
 
-    def said(block: dict | None, start: float) -> str:
-        """What a modality's timeline (its main face, for faces) says at ``start``."""
-        if not block:
-            return "–"
-        wanted = block.get("primary_track")
-        for seg in block["segments"]:
-            if seg["start"] <= start < seg["end"] and seg.get("track_id", wanted) == wanted:
-                return label_with_share(seg) or "–"
-        return "–"
+    def said(modality: str, window: dict) -> str:
+        """What a modality (its main face, for faces) said over the window: the segment overlapping it most."""
+        return label_with_share(segment_during(result[modality], window["start"], window["end"])) or "–"
 
-    rows = [{"start (s)": s["start"], "end (s)": s["end"],
-             "fused": label_with_share(s),
-             "voice": said(result["speech"], s["start"]), "face": said(result["face"], s["start"]),
-             "from": " + ".join(s["sources"])} for s in fused]
+    rows = [{"start (s)": s["start"], "end (s)": s["end"], "fused": label_with_share(s),
+             "voice": said("speech", s), "face": said("face", s), "from": " + ".join(s["sources"])} for s in fused]
     with st.expander("Per-window table"):
-        st.dataframe(pd.DataFrame(rows), hide_index=True, use_container_width=True)
+        st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
 
 
 def pair_page() -> None:

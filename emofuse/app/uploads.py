@@ -1,4 +1,5 @@
-"""Uploads for the web app: size checks and a temporary folder that is always removed."""
+"""What the user hands the web app: uploads (size checks, a temporary folder that is always removed) and camera
+snapshots."""
 
 from __future__ import annotations
 
@@ -50,3 +51,12 @@ def friendly_message(exc: Exception, name: str) -> str:
     if isinstance(exc, EmofuseError):
         return str(exc)
     return f"{name}: could not be analysed ({type(exc).__name__})"
+
+
+def camera_snapshot(key: str, label: str = "…or take a snapshot with the camera"):
+    """A camera snapshot, offered behind a switch: the browser asks for the camera only once the user wants it."""
+    import streamlit as st
+
+    if not st.toggle(label, key=f"{key}_on"):
+        return None
+    return st.camera_input("Snapshot", key=key)

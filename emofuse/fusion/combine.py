@@ -59,8 +59,11 @@ def fusion_weights(speech: ModalityEvidence, face: ModalityEvidence,
 
 
 def fuse(speech: ModalityEvidence, face: ModalityEvidence, config: FusionConfig) -> tuple[np.ndarray, list[list[str]]]:
-    """Fused probabilities (N, 7) and, per window, the modalities that contributed (may be empty)."""
+    """Fused probabilities (N, 7) and, per window, the modalities that contributed (may be empty): both pooled by
+    the rule where both count, a modality's own probabilities where it is alone."""
     w_speech, w_face = fusion_weights(speech, face, config)
     fused = POOLS[config.rule]([speech.probs, face.probs], [w_speech, w_face])
+    fused = np.where(((w_speech > 0) & (w_face == 0))[:, None], speech.uncalibrated, fused)
+    fused = np.where(((w_face > 0) & (w_speech == 0))[:, None], face.uncalibrated, fused)
     sources = [[name for name, w in (("speech", ws), ("face", wf)) if w > 0] for ws, wf in zip(w_speech, w_face)]
     return fused.astype(np.float32), sources

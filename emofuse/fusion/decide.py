@@ -15,11 +15,12 @@ from emofuse.results import FaceResult, FusedResult, Segment, SpeechResult
 
 def fuse_windows(speech: ModalityEvidence, face: ModalityEvidence, config: FusionConfig,
                  learned: LearnedFusion | None = None) -> tuple[np.ndarray, list[list[str]]]:
-    """Fused probabilities and sources per window, by the rule or (where given) the learned fusion."""
+    """Fused probabilities and sources per window, by the rule or (where given, and both modalities count) the
+    learned fusion; a window with one modality reports that modality's own probabilities."""
     fused, sources = fuse(speech, face, config)
     if learned is not None:
         predicted = learned.predict_proba(LearnedFusion.features(speech, face))
-        fused = np.where(np.array([bool(s) for s in sources])[:, None], predicted, fused).astype(np.float32)
+        fused = np.where(np.array([len(s) == 2 for s in sources])[:, None], predicted, fused).astype(np.float32)
     return fused, sources
 
 

@@ -24,13 +24,21 @@ Window = tuple[float, float]
 class ModalityEvidence:
     """One modality over N fusion windows, in FUSION_LABELS.
 
-    ``probs`` (N, 7); ``reliability`` (N,) says how much data backs each window (0 = none), ``weight``
-    (N,) is reliability times the model's confidence times the recording's domain match.
+    ``probs`` (N, 7), calibrated; ``reliability`` (N,) says how much data backs each window (0 = none), ``weight``
+    (N,) is reliability times the model's confidence times the recording's domain match; ``uncalibrated`` (N, 7):
+    the model's own probabilities before calibration (default: ``probs``), which a window reports when this is its
+    only modality. Calibration sets how two modalities weigh against each other; alone, a modality's reading
+    is its own, so the fused label never claims more than its only source.
     """
 
     probs: np.ndarray
     reliability: np.ndarray
     weight: np.ndarray
+    uncalibrated: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        if self.uncalibrated is None:
+            object.__setattr__(self, "uncalibrated", self.probs)
 
     @classmethod
     def empty(cls, n: int) -> ModalityEvidence:
@@ -41,9 +49,11 @@ class ModalityEvidence:
     def from_model(cls, probs: np.ndarray, labels: Sequence[str], reliability: np.ndarray,
                    temperature: float | None, domain_match: float = 1.0) -> ModalityEvidence:
         """Project a model's probabilities onto the fusion labels and calibrate them (None: temperature 1)."""
-        projected = calibrate(to_fusion_probabilities(probs, tuple(labels)), temperature or 1.0)
+        own = to_fusion_probabilities(probs, tuple(labels))
+        projected = calibrate(own, temperature or 1.0)
         reliability = np.asarray(reliability, dtype=np.float64)
-        return cls(projected, reliability, reliability * np.maximum(confidence(projected), 0.05) * domain_match)
+        return cls(projected, reliability, reliability * np.maximum(confidence(projected), 0.05) * domain_match,
+                   own.astype(np.float32))
 
     def amount(self, hop: float) -> float:
         """Clip reliability from the windows: their reliability-weighted seconds (``hop`` s each)."""

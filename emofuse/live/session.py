@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import logging
 import threading
 import time
 from collections import deque
@@ -16,7 +17,7 @@ from emofuse.face.draw import annotate
 from emofuse.fusion import ModalityEvidence, face_evidence, fuse_clip, fuse_windows
 from emofuse.fusion.evidence import evidence_reliability
 from emofuse.labels import FACE_LABELS, FUSION_LABELS, SPEECH_LABELS
-from emofuse.media import SAMPLE_RATE, resample
+from emofuse.media import SAMPLE_RATE, StreamResampler
 from emofuse.results import FaceResult, FusedResult, Result, Segment, SpeechResult, top_label
 
 SPEECH_WINDOW = 2.0
@@ -27,6 +28,32 @@ FACE_MEMORY = 0.5
 """The face of an update: the main face over this many recent seconds (its track is smoothed already)."""
 VOICE_MEMORY = 2.0
 """A voice reading counts for this long after it was made (then the voice is treated as silent)."""
+AUDIO_TOLERANCE = 0.005
+"""Seconds by which a chunk may start before or after the previous one ended and still join it seamlessly."""
+FILLED_GAP = 0.2
+"""Missing audio up to this long is heard as silence; after a longer gap the voice window starts afresh."""
+LATE = 0.5
+"""Audio that reaches the session more than this many seconds after its time counts as late."""
+
+log = logging.getLogger("emofuse.live")
+
+
+@dataclass(frozen=True)
+class AudioHealth:
+    """What happened to a session's audio on its way in: chunks taken, chunks that came ``late``, chunks (or parts)
+    dropped because they started before audio already heard (``out_of_order``), and gaps where audio was
+    missing (``gaps``, ``missing_seconds``; up to FILLED_GAP heard as silence, longer ones restart the window)."""
+
+    chunks: int = 0
+    late: int = 0
+    out_of_order: int = 0
+    gaps: int = 0
+    missing_seconds: float = 0.0
+
+    def describe(self) -> str:
+        """One line for people, e.g. "audio: 512 chunks, 3 late, 0 out of order, 1 gap (0.06 s missing)"."""
+        return (f"audio: {self.chunks} chunks, {self.late} late, {self.out_of_order} out of order, "
+                f"{self.gaps} gap{'s' if self.gaps != 1 else ''} ({self.missing_seconds:.2f} s missing)")
 
 
 @dataclass(frozen=True, eq=False)
@@ -84,25 +111,35 @@ class LiveSession:
         self._lock = threading.Lock()
         self._frame_lock = threading.Lock()
         self._audio = np.zeros(0, np.float32)
+        self._audio_end: float | None = None  # session time where the heard audio ends
+        self._resample = StreamResampler()
+        self._health = AudioHealth()
         self._voice = _Voice()
         self._face_trail: deque = deque(maxlen=256)  # main face: (time, probabilities, size, score)
         self._faces_now = 0
         self._updates: list[LiveUpdate] = []
-        self._start = time.monotonic()
+        self._start: float | None = None  # the clock starts with the first frame or audio
         self._frame_times: deque = deque(maxlen=30)
         self._next_voice = STEP
         self._next_update = STEP
         self._next_reference = 0.0
 
     def clock(self) -> float:
-        """Seconds since the session began (the time of live input that carries none)."""
-        return time.monotonic() - self._start
+        """Seconds since the first frame or audio reached the session (0 before; the time of live input that
+        carries none)."""
+        return 0.0 if self._start is None else time.monotonic() - self._start
+
+    def _begin(self) -> None:
+        if self._start is None:
+            self._start = time.monotonic()
 
     # ------------------------------------------------------------ input
     def add_frame(self, frame: np.ndarray, at: float | None = None) -> tuple[np.ndarray, list[dict]]:
         """Analyse one RGB frame; returns it with boxes and labels drawn, and the faces (largest first)."""
         import cv2
 
+        with self._lock:
+            self._begin()
         at = self.clock() if at is None else at
         scale = min(1.0, self.max_side / max(frame.shape[:2]))
         small = frame if scale == 1.0 else cv2.resize(frame, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
@@ -122,20 +159,58 @@ class LiveSession:
         return annotate(frame, faces), faces
 
     def add_audio(self, samples: np.ndarray, sample_rate: int, at: float | None = None) -> None:
-        """Append a chunk of microphone audio ((N,) or (N, channels), any rate) ending at session time ``at``
-        (default: now); the voice is read again once ``STEP`` seconds have passed since the last reading."""
-        chunk = resample(samples, sample_rate)
+        """Append a chunk of microphone audio ((N,) or (N, channels), any rate) ending at session time ``at``;
+        the voice is read again once ``STEP`` seconds have passed since the last reading.
+
+        ``at=None``: the chunk follows the previous one when it arrives about on time, else it ends now. Chunks
+        that start before audio already heard lose that part; a gap is heard as silence up to FILLED_GAP and
+        restarts the voice window beyond (``audio_health`` counts both), so no reading spans a gap unknown."""
+        duration = len(samples) / sample_rate if sample_rate > 0 else 0.0
         with self._lock:
-            end = self.clock() if at is None else at
-            keep = int(SPEECH_WINDOW * SAMPLE_RATE)
-            self._audio = np.concatenate([self._audio, chunk])[-keep:]
-            due = end >= self._next_voice
+            self._begin()
+            chunk = self._resample(samples, sample_rate)
+            now = self.clock()
+            if at is None:
+                follows = None if self._audio_end is None else self._audio_end + duration
+                at = follows if follows is not None and abs(now - follows) < LATE else now
+            chunk = self._join(chunk, at - duration, late=now - at > LATE)
+            self._audio = np.concatenate([self._audio, chunk])[-int(SPEECH_WINDOW * SAMPLE_RATE):]
+            self._audio_end = at if self._audio_end is None else max(self._audio_end, at)
+            due = at >= self._next_voice and chunk.size > 0
             window = self._audio.copy() if due else None
             if due:
-                self._next_voice = end + STEP
+                self._next_voice = at + STEP
         if window is not None:
-            self._read_voice(window, end)
-        self._maybe_update(end)
+            self._read_voice(window, at)
+        self._maybe_update(at)
+
+    def _join(self, chunk: np.ndarray, start: float, late: bool) -> np.ndarray:
+        """The part of ``chunk`` (starting at ``start``) that extends the heard audio, with any gap before it
+        filled with silence or the window restarted (lock held); counted in the audio health."""
+        health, gap = self._health, 0.0 if self._audio_end is None else start - self._audio_end
+        out_of_order, gaps, missing = health.out_of_order, health.gaps, health.missing_seconds
+        if gap < -AUDIO_TOLERANCE:  # starts before audio already heard: keep only what is new
+            chunk = chunk[min(len(chunk), round(-gap * SAMPLE_RATE)):]
+            out_of_order += 1
+            if _worth_logging(out_of_order):
+                log.warning("live audio: a chunk started %.3f s before the end of audio already heard (%d so "
+                            "far)", -gap, out_of_order)
+        elif gap > AUDIO_TOLERANCE:
+            gaps, missing = gaps + 1, missing + gap
+            if gap <= FILLED_GAP:
+                chunk = np.concatenate([np.zeros(round(gap * SAMPLE_RATE), np.float32), chunk])
+            else:
+                self._audio = np.zeros(0, np.float32)
+            if _worth_logging(gaps):
+                log.warning("live audio: %.3f s missing before %.2f s (%s; %d gaps so far)", gap, start,
+                            "heard as silence" if gap <= FILLED_GAP else "voice window restarted", gaps)
+        self._health = AudioHealth(health.chunks + 1, health.late + late, out_of_order, gaps, missing)
+        return chunk
+
+    def audio_health(self) -> AudioHealth:
+        """What happened to the audio on its way in so far (late, out-of-order and missing chunks)."""
+        with self._lock:
+            return self._health
 
     # ------------------------------------------------------------ readings
     def _read_voice(self, window: np.ndarray, at: float) -> None:
@@ -260,6 +335,11 @@ class LiveSession:
         if self.analyzer.profile is not None:
             return self.analyzer.profile.describe()
         return {"mode": "none"}
+
+
+def _worth_logging(count: int) -> bool:
+    """Log the first of a kind of audio trouble, then every 25th (a struggling machine would flood the log)."""
+    return count == 1 or count % 25 == 0
 
 
 def _timeline(updates: list[LiveUpdate], modality: str) -> list[Segment]:

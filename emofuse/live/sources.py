@@ -16,6 +16,9 @@ from emofuse.media import SAMPLE_RATE
 
 AUDIO_CHUNK = 0.1
 """Seconds of audio handed to the session at a time when a file plays as a microphone."""
+NEW_STREAM_JUMP = 5.0
+"""A jump of the frames' own clock by more than this many seconds (either way) means a new stream (a restarted
+WebRTC track): its time is anchored afresh to the session clock."""
 
 
 def play_file(session: LiveSession, path: str | Path, realtime: bool = True, fps: float = 15.0,
@@ -105,18 +108,69 @@ def _listen(session: LiveSession, microphone: str, stop: threading.Event) -> Non
     import av
 
     fmt, _, name = microphone.partition(":")
+    feed = AudioFrameFeed(session)
     with av.open(name, format=fmt) as container:
         for frame in container.decode(audio=0):
             if stop.is_set():
                 return
-            session.add_audio(*audio_samples(frame))
+            feed.feed([frame])
+
+
+class AudioFrameFeed:
+    """Feeds PyAV audio frames (a WebRTC track's, a microphone's) to a session on the frames' own clock.
+
+    Each frame's time comes from its ``pts`` (anchored to the session clock at the first frame), not from when it
+    happened to arrive, so frames that come late or in bursts still land where they belong, and frames that never
+    came leave a gap the session knows about (``LiveSession.audio_health``). Frames without a ``pts`` follow one
+    another. Frames that arrive together go in as one chunk: at most one voice reading per call, so a struggling
+    machine skips readings instead of falling further and further behind.
+    """
+
+    def __init__(self, session: LiveSession):
+        self.session = session
+        self._origin: float | None = None  # session time of the frames' time 0
+        self._last: float | None = None  # the frames' own time of the latest frame
+
+    def feed(self, frames: list) -> None:
+        """Hand ``frames`` (in arrival order) to the session."""
+        runs: list[tuple[list[np.ndarray], int, float | None]] = []  # contiguous (samples, rate, end time)
+        for frame in frames:
+            samples, rate = audio_samples(frame)
+            start = self._session_time(frame)
+            end = None if start is None else start + len(samples) / rate
+            if runs and runs[-1][1] == rate and _follows(runs[-1][2], start):
+                runs[-1][0].append(samples)
+                runs[-1] = (runs[-1][0], rate, end)
+            else:
+                runs.append(([samples], rate, end))
+        for parts, rate, end in runs:
+            self.session.add_audio(np.concatenate(parts), rate, at=end)
+
+    def _session_time(self, frame) -> float | None:
+        if frame.pts is None or frame.time_base is None:
+            return None
+        own = float(frame.pts * frame.time_base)
+        if self._origin is None or self._last is None or abs(own - self._last) > NEW_STREAM_JUMP:
+            self._origin = self.session.clock() - own
+        self._last = own
+        return self._origin + own
+
+
+def _follows(end: float | None, start: float | None) -> bool:
+    """Whether a frame starting at ``start`` continues a run ending at ``end`` (both None: no clock, they do)."""
+    if end is None or start is None:
+        return end is None and start is None
+    return abs(start - end) < 1e-3
 
 
 def audio_samples(frame) -> tuple[np.ndarray, int]:
-    """A PyAV audio frame (a microphone's, a WebRTC track's) as float samples (N, channels) and its rate."""
+    """A PyAV audio frame (a microphone's, a WebRTC track's) as float samples (N, channels) in [-1, 1] and its rate:
+    packed or planar, signed or unsigned integers or floats, any layout."""
     data = frame.to_ndarray()
     samples = data.T if frame.format.is_planar else data.reshape(-1, len(frame.layout.channels))
     if samples.dtype.kind == "i":
-        scale = float(np.iinfo(samples.dtype.type).max)
-        return samples.astype(np.float32) / scale, frame.sample_rate
+        return samples.astype(np.float32) / float(-np.iinfo(samples.dtype).min), frame.sample_rate
+    if samples.dtype.kind == "u":  # unsigned: silence is the middle of the range
+        middle = float(np.iinfo(samples.dtype).max // 2 + 1)
+        return (samples.astype(np.float32) - middle) / middle, frame.sample_rate
     return samples.astype(np.float32), frame.sample_rate
