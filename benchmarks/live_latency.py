@@ -18,7 +18,8 @@ import av
 import numpy as np
 from _common import SHARED, few, parse_args, save, table
 
-from emofuse.live import LiveSession
+from emofuse.live import STEP, LiveSession
+from emofuse.live.session import SURE_VOICE
 from emofuse.media import iter_video_frames, load_audio
 from emofuse.pipeline import Analyzer
 
@@ -47,7 +48,7 @@ def run(analyzer: Analyzer, first, second) -> dict:
     session = LiveSession(analyzer)
     chunk, events = 1600, []
     events += [(t, "frame", f) for t, f in frames]
-    events += [((i + chunk) / 16_000, "audio", audio[i:i + chunk]) for i in range(0, len(audio), chunk)]
+    events += [(min(len(audio), i + chunk) / 16_000, "audio", audio[i:i + chunk]) for i in range(0, len(audio), chunk)]
     events.sort(key=lambda e: e[0])
     frame_seconds, voice_seconds = [], []
     for at, kind, data in events:
@@ -83,7 +84,9 @@ def main() -> None:
     save("live_latency", {"protocol": "two real RAVDESS clips back to back at 15 fps camera, 16 kHz microphone in "
                                       "0.1 s chunks; latency in media time from the cut to the first update "
                                       "showing the label the modality settles on for the second clip (update "
-                                      "every 0.5 s, so latencies are multiples of 0.5 s); compute per frame and "
+                                      f"every {STEP} s, so latencies are multiples of it; a voice reading of "
+                                      f"under {SURE_VOICE} s of speech does not replace a surer one); compute "
+                                      "per frame and "
                                       "per voice reading measured on this machine, added on top in real time",
                           "rows": rows, "av": av.__version__})
 

@@ -51,12 +51,29 @@ def test_calibrate_to_me_reads_the_voice_against_the_profile(app, speech_wav, tm
     assert not app.exception
     assert "Voice calibrated" in app.sidebar.success[0].value
     assert app.session_state["voice_profile"].mode == "enrol"
-    start = app.session_state["live_session"].session_reference.start  # Live reads the voice from the calibration on
-    assert start.describe() == app.session_state["voice_profile"].describe()
-    np.testing.assert_allclose(start.mean, app.session_state["voice_profile"].mean, atol=1e-5)
+    profile = app.session_state["voice_profile"]
+    live = app.session_state["live_session"]  # Live reads the voice against the calibration
+    assert live.session_reference is None and live.analyzer.profile.describe() == profile.describe()
+    next(c for c in app.checkbox if c.key == "live_adapt").check()
+    app.run()
+    start = app.session_state["live_session"].session_reference.start  # ...and adapts from it on, when asked
+    assert start.describe() == profile.describe()
+    np.testing.assert_allclose(start.mean, profile.mean, atol=1e-5)
     uploader(app, "voice_upload").upload("speech.wav", speech_wav.read_bytes(), "audio/wav")
     app.run()
     assert not app.exception and app.metric[0].label == "Voice" and app.metric[0].value != "–"
+    assert any("read against your calibration" in c.value for c in app.caption)
+
+
+def test_a_result_on_screen_says_when_a_calibration_rereads_it(app, speech_wav):
+    uploader(app, "voice_upload").upload("speech.wav", speech_wav.read_bytes(), "audio/wav")
+    app.run()
+    assert not any("calibration" in c.value for c in app.caption)
+    before = app.metric[0].value
+    uploader(app, "calibrate_upload").upload("calm.wav", speech_wav.read_bytes(), "audio/wav")
+    app.run()
+    assert any("read against your calibration" in c.value for c in app.caption)
+    assert app.metric[0].label == "Voice" and app.metric[0].value != "–" and before != "–"
 
 
 def test_voice_upload_shows_label_and_downloads(app, speech_wav):

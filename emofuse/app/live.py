@@ -24,6 +24,9 @@ REFRESH_SECONDS = 0.5
 MICROPHONE = {"channelCount": 1, "echoCancellation": False, "noiseSuppression": False, "autoGainControl": False}
 """The voice as spoken: the browser's echo cancelling, noise suppression and gain control change the very cues
 the speech model reads (and cost CPU); one channel is all it uses."""
+CAMERA = {"width": {"ideal": 640}, "height": {"ideal": 480}, "frameRate": {"ideal": 15, "max": 30}}
+"""The face is analysed at 480 pixels at most: a bigger picture only costs encoding and decoding, in the browser
+and here, and leaves less of the machine to the voice."""
 
 
 def ice_servers() -> list[dict]:
@@ -63,7 +66,7 @@ def live_view(analyzer, adapt: str = "none", settings: str = "") -> None:
              "fused. Nothing is recorded or sent anywhere but this machine.")
     webrtc_streamer(key="live", mode=WebRtcMode.SENDRECV, rtc_configuration={"iceServers": ice_servers()},
                     video_frame_callback=on_frame, queued_audio_frames_callback=on_audio, async_processing=True,
-                    media_stream_constraints={"video": True, "audio": MICROPHONE})
+                    media_stream_constraints={"video": CAMERA, "audio": MICROPHONE})
     live_panel(session)
     if st.button("New session", key="live_reset"):
         start_session(analyzer, adapt)

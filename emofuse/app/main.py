@@ -90,6 +90,14 @@ def show_block(block: dict | None, name: str) -> None:
     st.altair_chart(probability_bars(block["probabilities"], block["labels"]), width="stretch")
 
 
+def calibration_note(result: dict) -> None:
+    """Say when a result's voice was read against the user's calibration (it is re-read when one is made)."""
+    adaptation = (result.get("speech") or {}).get("adaptation") or {}
+    if adaptation.get("mode") == "enrol":
+        st.caption(f"Voice read against your calibration ({adaptation['seconds']:.0f} s of calm speech); "
+                   "\"Forget calibration\" in the sidebar reads it plainly again.")
+
+
 def show_timeline(block: dict | None, title: str, track_id: int | None = None) -> None:
     columns = timeline_columns(block, track_id)
     if block and len(columns.get("time", [])) > 1:
@@ -162,6 +170,7 @@ def voice_page() -> None:
             st.warning(f"{source.name}: no speech found, the recording seems silent.")
             continue
         show_block(speech, "speech")
+        calibration_note(result)
         show_timeline(speech, "Voice over time")
         show_transcript(result)
         downloads(result, key)
@@ -204,6 +213,7 @@ def video_page() -> None:
         st.info(f"{missing[0].upper()}{missing[1:]}: the result rests on what there is.")
     if note := fusion_summary(result):
         st.caption(note)
+    calibration_note(result)
     show_timeline(result["fused"], "Fused emotion over time")
     show_transcript(result)
     show_timeline(result["speech"], "Voice over time")
@@ -253,14 +263,18 @@ def pair_page() -> None:
             show_block(result[name], name)
     if note := fusion_summary(result):
         st.caption(note)
+    calibration_note(result)
 
 
 def live_page() -> None:
     from emofuse.app.live import live_view
 
-    adapt = st.checkbox("Adapt to this voice as the session goes", value=True, key="live_adapt",
+    adapt = st.checkbox("Adapt to this voice as the session goes", value=False, key="live_adapt",
                         help="Reads your voice relative to how it has sounded so far in this session (settles after "
-                             "about 10 s of speech), starting from your calibration when you made one.")
+                             "about 10 s of speech), starting from your calibration when you made one. Helps when "
+                             "the session holds calm speech too; a voice that stays in one emotion drifts towards "
+                             "neutral (a happy sentence said over and over: 29% of readings happy, 100% without). "
+                             "\"Calibrate to me\" in the sidebar is the surer way to a personal reading.")
     profile = profile_json()
     live_view(analyzer_for(profile), "session" if adapt else "none", profile)
 
