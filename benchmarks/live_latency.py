@@ -19,7 +19,7 @@ import numpy as np
 from _common import SHARED, few, parse_args, save, table
 
 from emofuse.live import STEP, LiveSession
-from emofuse.live.session import SURE_VOICE
+from emofuse.live.session import SURE_HOLD, SURE_VOICE
 from emofuse.media import iter_video_frames, load_audio
 from emofuse.pipeline import Analyzer
 
@@ -85,7 +85,8 @@ def main() -> None:
                                       "0.1 s chunks; latency in media time from the cut to the first update "
                                       "showing the label the modality settles on for the second clip (update "
                                       f"every {STEP} s, so latencies are multiples of it; a voice reading of "
-                                      f"under {SURE_VOICE} s of speech does not replace a surer one); compute "
+                                      f"under {SURE_VOICE} s of speech does not replace a surer one of the last "
+                                      f"{SURE_HOLD} s); compute "
                                       "per frame and "
                                       "per voice reading measured on this machine, added on top in real time",
                           "rows": rows, "av": av.__version__})

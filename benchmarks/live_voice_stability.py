@@ -3,9 +3,10 @@
 Each real RAVDESS clip (actor 05, except the neutral one of actor 01) is looped six times and fed to a LiveSession
 as a microphone in 0.1 s chunks (media time, as fast as the analysis goes). Every update after the first 2 s that
 has a voice reading counts; agreement is the share of them whose label is the file analysis's label of the clip.
-Read with the shipped rule (a reading of under SURE_VOICE seconds of voiced speech never replaces a surer one that
-still counts), without it (every reading replaces the last), and with the rule and session adaptation (the voice
-read against the running reference of the session so far: one emotion held for long drifts towards neutral).
+Read with the shipped rule (a reading of under SURE_VOICE seconds of voiced speech does not replace a surer one of
+the last SURE_HOLD seconds), without it (every reading replaces the last), and with the rule and session
+adaptation (the voice read against the running reference of the session so far: one emotion held for long drifts
+towards neutral).
 
     python benchmarks/live_voice_stability.py
 """
@@ -56,7 +57,8 @@ def main() -> None:
         "protocol": f"real RAVDESS clips looped {LOOPS} times as a 16 kHz microphone in 0.1 s chunks (media time); "
                     f"voice window {live_session.SPEECH_WINDOW} s read every {live_session.STEP} s; share of "
                     f"updates after 2 s with a voice reading whose label is the file analysis's; SURE_VOICE = "
-                    f"{sure} s against every reading replacing the last; and with session adaptation",
+                    f"{sure} s, SURE_HOLD = {live_session.SURE_HOLD} s against every reading replacing the last; "
+                    "and with session adaptation",
         "rows": rows, "mean": mean})
 
 

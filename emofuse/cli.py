@@ -10,7 +10,7 @@ from pathlib import Path
 from emofuse import __version__
 from emofuse.audio.adapt import ADAPT_MODES
 from emofuse.errors import EmofuseError
-from emofuse.results import clock_text, label_with_share
+from emofuse.results import clock_text, input_names, label_with_share
 
 
 def fail(message: str) -> None:
@@ -85,6 +85,8 @@ def _analyze_annotated_video(spec, paths: list[Path], args: argparse.Namespace) 
     if len(paths) != 1 or sniff(paths[0]) != "video":
         raise EmofuseError("--annotate-video takes one video file")
     check_output_paths(args.annotate_video)
+    if Path(args.annotate_video).suffix.lower() != ".mp4":
+        raise EmofuseError(f"{args.annotate_video}: --annotate-video writes MP4 (H.264 and AAC); name it .mp4")
     with progress_bar(None, paths[0].name, quiet=args.quiet, unit="s") as bar:
         result = spec.analyzer().analyze_video_annotated(paths[0], args.annotate_video, progress=bar.update_to)
     code = _finish_one(result.to_dict(), args)
@@ -102,7 +104,8 @@ def _analyze_batch(spec, paths: list[Path], args: argparse.Namespace) -> int:
 
     results: list[dict] = []
     failures = 0
-    single = len(args.inputs) == 1 and not args.from_list and len(paths) == 1 and Path(args.inputs[0]).is_file()
+    single = (len(args.inputs) == 1 and not args.from_list and len(paths) == 1 and not Path(args.inputs[0]).is_dir()
+              and not any(c in args.inputs[0] for c in "*?["))  # one file named (even a missing one): no batch talk
     status = _StatusLine(args.quiet or single)
 
     def on_row(row: dict) -> None:
@@ -157,8 +160,8 @@ def check_output_paths(*paths: str | None) -> None:
     """Refuse, before any analysis, output paths that could not be written (a folder, an unwritable folder)."""
     for raw in filter(None, paths):
         path = Path(raw)
-        if path.is_dir():
-            raise EmofuseError(f"{path}: is a folder; give a file name for the output")
+        if path.is_dir() or raw.endswith(("/", os.sep)):
+            raise EmofuseError(f"{raw}: is a folder; give a file name for the output")
         parent = next((p for p in path.absolute().parents if p.exists()), None)
         if parent is None or not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
             raise EmofuseError(f"{path}: cannot write here ({parent} is not a writable folder)")
@@ -219,7 +222,7 @@ def summary_line(result: dict) -> str:
     """
     fused = label_with_share(result.get("fused")) or "nothing to read"
     weights = (result.get("fused") or {}).get("weights") or {}
-    text = f"{result['input']}: {fused} ({_voice_and_face(result)}"
+    text = f"{input_names(result)}: {fused} ({_voice_and_face(result)}"
     if weights and all(weights.get(m) for m in ("speech", "face")):
         text += f"; weighed voice {weights['speech']:.0%}, face {weights['face']:.0%}"
     utterances = (result.get("transcript") or {}).get("utterances", [])
@@ -232,6 +235,10 @@ def utterance_line(utterance: dict) -> str:
     return f"  {clock_text(utterance['start'])}  \"{utterance['text']}\"  {fused} ({_voice_and_face(utterance)})"
 
 
+ENOUGH_ENROLMENT_SECONDS = 5.0
+"""Voiced seconds under which ``enrol`` warns that the profile is thin."""
+
+
 def cmd_enrol(args: argparse.Namespace) -> int:
     from emofuse.audio.classifier import SpeechClassifier
     from emofuse.media import load_audio
@@ -239,13 +246,20 @@ def cmd_enrol(args: argparse.Namespace) -> int:
     clf = SpeechClassifier()
     try:
         profile = clf.enrol(load_audio(args.voice))
+    except EmofuseError:
+        raise  # it names the file already
     except ValueError as exc:
         raise EmofuseError(f"{args.voice}: {exc}") from None
     try:
         profile.save(args.out)
     except OSError as exc:
         raise EmofuseError(f"{args.out}: cannot write the profile ({exc.strerror or exc})") from None
-    print(f"{args.out}: voice profile from {profile.seconds:.1f} s of speech ({profile.windows} windows)")
+    windows = f"{profile.windows} window{'s' if profile.windows != 1 else ''}"
+    print(f"{args.out}: voice profile from {profile.seconds:.1f} s of speech ({windows})")
+    if profile.seconds < ENOUGH_ENROLMENT_SECONDS:
+        print(f"emofuse: warning: {args.voice} holds only {profile.seconds:.1f} s of voiced speech; a profile from "
+              f"under {ENOUGH_ENROLMENT_SECONDS:.0f} s reads the voice less surely (about 10 s of calm speech is "
+              "best)", file=sys.stderr)
     return 0
 
 

@@ -14,6 +14,7 @@ from emofuse.errors import InputError
 from emofuse.labels import FACE_LABELS, FUSION_LABELS, SPEECH_LABELS, to_fusion_label, to_fusion_probabilities
 from emofuse.media import SAMPLE_RATE
 from emofuse.metrics import classification_report, plot_confusion_matrix, report_markdown
+from emofuse.progress import progress_bar
 from emofuse.results import ModalityResult, Result, write_json
 
 
@@ -25,17 +26,17 @@ def evaluate_speech(data: str | Path, limit: int | None = None) -> dict:
     clips = list_ravdess(data)[:limit]
     clf = SpeechClassifier()
     y_true, y_pred = [], []
-    for clip in clips:
+    for clip in progress_bar(clips, "RAVDESS speech clips", unit=" clips"):
         speech = clf.classify_file(clip.path)
         y_true.append(SPEECH_LABELS.index(clip.label))
         y_pred.append(SPEECH_LABELS.index(speech.label or "neutral"))
     actors = sorted({c.actor for c in clips})
-    seen = set(load_card("speech").get("training_actors", []))
+    seen = sorted(set(load_card("speech").get("training_actors", [])) & set(actors))
     note = ("NOT speaker-independent: the shipped model was trained on these actors"
-            if seen & set(actors) else "speaker-independent: none of these actors was seen in training")
+            if seen else "speaker-independent: none of these actors was seen in training")
     protocol = (f"shipped speech model on {len(clips)} RAVDESS speech clips of actors {actors} from {data}, "
                 f"8 classes, one utterance label per clip (silent clips count as neutral); {note}")
-    return classification_report(y_true, y_pred, SPEECH_LABELS, protocol)
+    return {**classification_report(y_true, y_pred, SPEECH_LABELS, protocol), "seen_speakers": seen}
 
 
 def evaluate_face(data: str | Path, usage: str | None = "PublicTest", limit: int | None = None) -> dict:

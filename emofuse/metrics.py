@@ -83,9 +83,11 @@ def report_markdown(report: dict, title: str = "Results") -> str:
              f"Accuracy **{report['accuracy']:.1%}**, macro-F1 **{report['macro_f1']:.3f}**, "
              f"UAR **{report['uar']:.1%}** (n = {report['n']})", "",
              "| class | precision | recall | F1 | support |", "|---|---|---|---|---|"]
-    for name, row in report["per_class"].items():
-        lines.append(f"| {name} | {row['precision']:.3f} | {row['recall']:.3f} | {row['f1']:.3f} | "
-                     f"{row['support']} |")
+    predicted = np.asarray(report["confusion_matrix"]).sum(axis=0)
+    for (name, row), guesses in zip(report["per_class"].items(), predicted):
+        precision = f"{row['precision']:.3f}" if guesses else "–"  # never predicted: undefined, not 0
+        recall, f1 = (f"{row['recall']:.3f}", f"{row['f1']:.3f}") if row["support"] else ("–", "–")  # no examples
+        lines.append(f"| {name} | {precision} | {recall} | {f1} | {row['support']} |")
     return "\n".join(lines) + "\n"
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from emofuse.labels import EMOTION_COLOURS
-from emofuse.results import atomic_write_text, clock_text, fusion_summary, label_with_share
+from emofuse.results import atomic_write_text, clock_text, fusion_summary, input_names, label_with_share
 
 _STYLE = """
 body{font-family:system-ui,sans-serif;margin:2rem auto;max-width:1000px;color:#222;padding:0 1rem}
@@ -85,8 +85,8 @@ def _prob_table(block: dict) -> str:
 def result_html(result: dict) -> str:
     """The HTML section of one analysed input."""
     esc = html.escape
-    parts = [f"<h2>{esc(Path(str(result['input'])).name)}</h2>",
-             f"<p class='muted'>{esc(str(result['input']))} &middot; {esc(result['kind'])} &middot; "
+    parts = [f"<h2>{esc(input_names(result, lambda n: Path(n).name))}</h2>",
+             f"<p class='muted'>{esc(input_names(result))} &middot; {esc(result['kind'])} &middot; "
              f"{result['duration']:.1f} s</p>"]
     fused = result.get("fused") or {}
     missing = ", ".join(fused.get("missing", [])) or "none"

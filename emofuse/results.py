@@ -380,6 +380,13 @@ def clock_text(seconds: float) -> str:
     return f"{minutes:02d}:{tenths // 10:02d}.{tenths % 10}"
 
 
+def input_names(result: dict, name=str) -> str:
+    """What a result was made from, for people: its input, and the photo fused with it (``voice.wav + face.jpg``);
+    ``name`` shortens each (e.g. to its file name)."""
+    names = [result["input"], *([result["image"]] if result.get("image") else [])]
+    return " + ".join(name(str(n)) for n in names)
+
+
 def label_with_share(record: dict | None) -> str | None:
     """``happy 71%``: the label of a block, segment or face (JSON form) with its own probability; None without one."""
     if not record or not record.get("label"):

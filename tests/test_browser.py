@@ -164,7 +164,7 @@ def start_live(page):
     for _ in range(3):  # now and then the first click lands before the component listens (it stays at START)
         frame.get_by_role("button", name="START").click(timeout=60_000)
         try:
-            frame.get_by_role("button", name="STOP").wait_for(timeout=15_000)
+            frame.get_by_role("button", name="STOP").wait_for(timeout=30_000)
             return panel, frame
         except playwright_api.TimeoutError:
             continue
@@ -181,15 +181,16 @@ def wait_for_session(panel, seconds: float, timeout: float = 120) -> float:
     """Wait until the live session's time reaches ``seconds``. Now and then (about one START in five on the test
     machine, never in a row) the WebRTC connection falls back to START before the first frame: START again, as a
     user would."""
-    deadline, restarts = time.time() + timeout, 0
+    deadline, restarts, stopped = time.time() + timeout, 0, 0
     start = panel.frame_locator("iframe").first.get_by_role("button", name="START")
     while (now := session_seconds(panel)) < seconds:
         if time.time() > deadline:
             shot(panel.page, "live_session_stuck")
             pytest.fail(f"the live session reached only {now} s ({restarts} restarts)")
-        if now == 0.0 and restarts < 2 and start.is_visible():
+        stopped = stopped + 1 if now == 0.0 and start.is_visible() else 0
+        if stopped >= 4 and restarts < 2:  # back at START for 2 s: the connection gave up
             start.click()
-            restarts += 1
+            restarts, stopped = restarts + 1, 0
         time.sleep(0.5)
     return now
 
@@ -226,14 +227,16 @@ def test_no_camera_or_microphone_until_start_and_the_live_clock_starts_there(pag
     for name in ("Voice", "Face", "Video", "Voice + Face", "Live"):
         page.get_by_role("tab", name=name, exact=True).click()
         time.sleep(1)
-    time.sleep(4)  # the session was made when the page loaded, seconds ago
+    time.sleep(4)  # the session was made when the page loaded, 9 s ago
     assert page.media_requests == []
+    pressed = time.time()
     panel, frame = start_live(page)
     first = wait_for_session(panel, 0.1)
+    since_start = time.time() - pressed
     assert page.media_requests and '"audio"' in page.media_requests[0] and '"video"' in page.media_requests[0]
-    assert first < 3, f"the first reading is at {first} s, the session clock did not start at START"
+    assert first <= since_start + 0.5, f"the session reads {first} s {since_start:.1f} s after START"
     frame.get_by_role("button", name="STOP").click()
-    assert float(session_csv(page, panel)[0]["time"]) < 3
+    assert float(session_csv(page, panel)[0]["time"]) <= since_start + 0.5
 
 
 def test_video_upload_shows_results_before_the_labelled_video(page):

@@ -248,3 +248,24 @@ def test_annotate_video_draws_every_frame_and_keeps_the_audio(tmp_path):
     drawn = next(f for t, f in iter_video_frames(out) if t > 1.5)
     assert np.abs(drawn.astype(int) - original[:drawn.shape[0], :drawn.shape[1]].astype(int)).max() > 100  # a box
     assert main(["analyze", str(tmp_path / "r.json"), "--annotate-video", str(out), "-q"]) == 2  # not a video
+
+
+def test_the_words_a_new_user_meets(tmp_path):
+    """One line for a missing file (no batch talk); an output named as a folder that does not exist yet is refused;
+    --annotate-video refuses a suffix it would not write; enrol on 1.8 s of speech says "1 window" and warns."""
+    done = run_cli("analyze", tmp_path / "missing.wav")
+    assert done.returncode == 1 and done.stderr.strip().splitlines() == [
+        f"emofuse: error: {tmp_path / 'missing.wav'}: no such file"]
+    clip = write_wav(tmp_path / "a.wav", tone(1.0))
+    done = run_cli("analyze", clip, "--json", f"{tmp_path / 'new'}/", "-q")
+    assert done.returncode == 2 and "is a folder" in done.stderr and not (tmp_path / "new").exists()
+    video = need(RAVDESS_VIDEO) / "01-01-03-01-01-02-05.mp4"
+    done = run_cli("analyze", video, "--annotate-video", tmp_path / "out.avi")
+    assert done.returncode == 2 and "name it .mp4" in done.stderr and not (tmp_path / "out.avi").exists()
+    from emofuse.media import load_audio
+
+    short = write_wav(tmp_path / "short.wav", load_audio(need(RAVDESS_VIDEO) / "01-01-04-02-02-01-05.mp4"))
+    done = run_cli("enrol", "--voice", short, "--out", tmp_path / "me.json")
+    assert done.returncode == 0 and "(1 window)" in done.stdout and "warning" in done.stderr
+    done = run_cli("enrol", "--voice", tmp_path / "missing.wav", "--out", tmp_path / "me.json")
+    assert done.stderr.count("missing.wav") == 1

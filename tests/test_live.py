@@ -169,7 +169,7 @@ def test_the_feed_times_frames_by_their_own_clock_and_counts_trouble(analyzer):
     health = session.audio_health()
     assert (health.chunks, health.out_of_order, health.gaps) == (4, 1, 2)
     assert abs(health.missing_seconds - 0.82) < 0.005
-    assert abs(session._audio_end - 4.0) < 0.03  # the session clock began with the first frame, time from pts
+    assert abs(session.heard_until() - 4.0) < 0.03  # the session clock began with the first frame, time from pts
     assert len(session._audio) <= int((4.0 - 2.8) * 16_000) + 10
 
 
@@ -201,3 +201,19 @@ def test_the_session_clock_starts_with_the_first_input(analyzer, face_frame):
     assert session.clock() == 0.0
     session.add_frame(face_frame)
     assert session.clock() < 0.3 and session.latest() is None or session.latest().time < 0.3
+
+
+def test_a_replaced_stream_never_interleaves_with_the_new_one(analyzer):
+    """START pressed again: a new track (its own random RTP clock) starts while the old one's last frames are in
+    flight: the old frames are dropped, the new stream's time runs on."""
+    from emofuse.live import AudioFrameFeed
+
+    session = LiveSession(analyzer)
+    feed = AudioFrameFeed(session)
+    old = pyav_frames(tone(2.0, rate=48_000), 48_000, "s16", 2, start_pts=5_000_000)
+    new = pyav_frames(tone(2.0, rate=48_000), 48_000, "s16", 2, start_pts=900_000_000)
+    feed.feed(old[:50])
+    for old_frame, new_frame in zip(old[50:], new):
+        feed.feed([new_frame, old_frame])
+    health = session.audio_health()
+    assert feed.superseded == len(old) - 50 and health.out_of_order == 0 and health.gaps <= 1

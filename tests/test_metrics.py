@@ -29,3 +29,13 @@ def test_markdown_and_plot(tmp_path):
     assert "protocol words" in text and "| y |" in text
     png = plot_confusion_matrix(report, tmp_path / "cm.png")
     assert png.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_classes_without_examples_or_predictions_read_as_undefined_not_zero():
+    from emofuse.metrics import classification_report, report_markdown
+
+    report = classification_report([0, 0, 1], [0, 2, 1], ["a", "b", "c", "d"], "toy")
+    rows = {line.split(" | ")[0][2:]: line for line in report_markdown(report).splitlines() if line.startswith("| ")}
+    assert rows["c"] == "| c | 0.000 | – | – | 0 |"  # predicted once, wrongly; no examples
+    assert rows["d"] == "| d | – | – | – | 0 |"  # neither
+    assert rows["a"].startswith("| a | 1.000 | 0.500 |")

@@ -30,9 +30,13 @@ VOICE_MEMORY = 2.0
 """A voice reading counts for this long after the moment it reads, plus however late the audio is arriving (then
 the voice is treated as silent)."""
 SURE_VOICE = 1.0
-"""Seconds of voiced speech a voice reading needs to replace one that still counts: a window holding the last
-syllables of one sentence and the first of the next reads little better than chance (with 2 s windows on RAVDESS
-sentences played in a loop, readings agreed with the file analysis 82% of the time; 99.5% with this rule)."""
+"""Seconds of voiced speech a voice reading needs to replace a recent one (SURE_HOLD) that had as much: a window
+holding the last syllables of one sentence and the first of the next reads little better than chance."""
+SURE_HOLD = 1.0
+"""Seconds a sure voice reading holds against less sure ones. RAVDESS sentences played in a loop, 2 s windows: 83.7%
+of readings agreed with the file analysis when every reading replaced the last, 91.1% with a 1 s hold (the voice
+follows a change of emotion in 1.5-1.7 s, as before), 99.4% with a 2 s hold (but it follows only after 2.1-2.3 s);
+``benchmarks/live_voice_stability.py``, ``benchmarks/live_latency.py``."""
 AUDIO_TOLERANCE = 0.005
 """Seconds by which a chunk may start before or after the previous one ended and still join it seamlessly."""
 FILLED_GAP = 0.2
@@ -218,6 +222,11 @@ class LiveSession:
                                    round(self._audio_lag, 2))
         return chunk
 
+    def heard_until(self) -> float:
+        """The session time where the audio heard so far ends (0 before any)."""
+        with self._lock:
+            return self._audio_end or 0.0
+
     def audio_health(self) -> AudioHealth:
         """What happened to the audio on its way in so far (late, out-of-order and missing chunks)."""
         with self._lock:
@@ -230,7 +239,7 @@ class LiveSession:
         with self._lock:
             held = self._voice
         if voiced < SURE_VOICE and held.probs is not None and held.seconds >= SURE_VOICE and \
-                at - held.at <= VOICE_MEMORY:
+                at - held.at <= SURE_HOLD:
             return  # too little speech to replace a surer reading that still counts
         voice = _Voice(at=at, voiced=voiced / max(len(window) / SAMPLE_RATE, 1e-6), seconds=voiced)
         if windows:

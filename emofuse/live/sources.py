@@ -7,11 +7,11 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
-from emofuse.live.session import STEP, LiveSession, LiveUpdate
+from emofuse.live.session import STEP, LiveSession, LiveUpdate, log
 from emofuse.media import SAMPLE_RATE
 
 AUDIO_CHUNK = 0.1
@@ -80,7 +80,7 @@ def capture(session: LiveSession, camera: int | None = 0, microphone: str | None
     stop = threading.Event()
     if microphone:
         threading.Thread(target=_listen, args=(session, microphone, stop), daemon=True).start()
-    device = cv2.VideoCapture(camera) if camera is not None else None
+    device = _open_camera(camera) if camera is not None else None
     if device is not None and not device.isOpened():
         raise EmofuseError(f"camera {camera}: cannot be opened")
     last: LiveUpdate | None = None
@@ -103,6 +103,19 @@ def capture(session: LiveSession, camera: int | None = 0, microphone: str | None
             device.release()
 
 
+def _open_camera(camera: int):
+    """An OpenCV capture of camera ``camera``, without OpenCV's own warnings on stderr when it cannot be opened (the
+    caller says so in one line)."""
+    import cv2
+
+    level = cv2.utils.logging.getLogLevel()
+    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
+    try:
+        return cv2.VideoCapture(camera)
+    finally:
+        cv2.utils.logging.setLogLevel(level)
+
+
 def _listen(session: LiveSession, microphone: str, stop: threading.Event) -> None:
     """Read the microphone into the session until ``stop`` (a thread)."""
     import av
@@ -123,20 +136,24 @@ class AudioFrameFeed:
     happened to arrive, so frames that come late or in bursts still land where they belong, and frames that never
     came leave a gap the session knows about (``LiveSession.audio_health``). Frames without a ``pts`` follow one
     another. Frames that arrive together go in as one chunk: at most one voice reading per call, so a struggling
-    machine skips readings instead of falling further and further behind.
+    machine skips readings instead of falling further and further behind. A jump of the frames' clock by more than
+    NEW_STREAM_JUMP starts a new stream (START pressed again); frames of a stream it replaced are dropped
+    (``superseded`` counts them), so two tracks never interleave.
     """
 
     def __init__(self, session: LiveSession):
         self.session = session
-        self._origin: float | None = None  # session time of the frames' time 0
-        self._last: float | None = None  # the frames' own time of the latest frame
+        self._streams: list[list[float]] = []  # [origin (session time of the stream's time 0), its latest time]
+        self.superseded = 0
 
     def feed(self, frames: list) -> None:
         """Hand ``frames`` (in arrival order) to the session."""
         runs: list[tuple[list[np.ndarray], int, float | None]] = []  # contiguous (samples, rate, end time)
         for frame in frames:
-            samples, rate = audio_samples(frame)
             start = self._session_time(frame)
+            if start is False:
+                continue
+            samples, rate = audio_samples(frame)
             end = None if start is None else start + len(samples) / rate
             if runs and runs[-1][1] == rate and _follows(runs[-1][2], start):
                 runs[-1][0].append(samples)
@@ -146,14 +163,22 @@ class AudioFrameFeed:
         for parts, rate, end in runs:
             self.session.add_audio(np.concatenate(parts), rate, at=end)
 
-    def _session_time(self, frame) -> float | None:
+    def _session_time(self, frame) -> float | None | Literal[False]:
+        """The session time where ``frame`` starts; None without a pts; False for a superseded stream's frame."""
         if frame.pts is None or frame.time_base is None:
             return None
         own = float(frame.pts * frame.time_base)
-        if self._origin is None or self._last is None or abs(own - self._last) > NEW_STREAM_JUMP:
-            self._origin = self.session.clock() - own
-        self._last = own
-        return self._origin + own
+        stream = next((s for s in self._streams if abs(own - s[1]) <= NEW_STREAM_JUMP), None)
+        if stream is None:  # a new stream: it replaces the others, and starts now (never before audio heard)
+            stream = [max(self.session.clock(), self.session.heard_until()) - own, own]
+            self._streams = [*self._streams[-3:], stream]
+        elif stream is not self._streams[-1]:
+            self.superseded += 1
+            if self.superseded == 1:
+                log.warning("live audio: frames of a replaced audio stream are dropped")
+            return False
+        stream[1] = own
+        return stream[0] + own
 
 
 def _follows(end: float | None, start: float | None) -> bool:
