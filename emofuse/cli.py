@@ -351,7 +351,7 @@ def cmd_app(args: argparse.Namespace) -> int:
     script = Path(__file__).parent / "app" / "main.py"
     command = [sys.executable, "-m", "emofuse.app.serve", "run", str(script), "--server.port", str(args.port),
                "--server.address", args.host, "--server.headless", "true", "--browser.gatherUsageStats", "false",
-               "--server.maxUploadSize", str(args.max_upload_mb)]
+               "--server.maxUploadSize", str(args.max_upload_mb), "--client.toolbarMode", "minimal"]  # no "Deploy"
     os.environ["EMOFUSE_MAX_UPLOAD_MB"] = str(args.max_upload_mb)  # the app's own check and sidebar read it
     if os.name == "posix":  # become the server, so a signal to this process (e.g. from a supervisor) stops it
         os.execv(sys.executable, command)

@@ -11,7 +11,7 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 
@@ -219,7 +219,7 @@ class StreamResampler:
     def __init__(self, target: int = SAMPLE_RATE):
         self.target = target
         self._rate: int | None = None
-        self._stream = None
+        self._stream: Any = None  # soxr.ResampleStream, made at the first chunk of a rate
 
     def __call__(self, audio: np.ndarray, rate: int) -> np.ndarray:
         import soxr

@@ -81,14 +81,26 @@ def report_markdown(report: dict, title: str = "Results") -> str:
     """A Markdown summary table of a report from ``classification_report``."""
     lines = [f"### {title}", "", f"Protocol: {report['protocol']}", "",
              f"Accuracy **{report['accuracy']:.1%}**, macro-F1 **{report['macro_f1']:.3f}**, "
-             f"UAR **{report['uar']:.1%}** (n = {report['n']})", "",
-             "| class | precision | recall | F1 | support |", "|---|---|---|---|---|"]
-    predicted = np.asarray(report["confusion_matrix"]).sum(axis=0)
-    for (name, row), guesses in zip(report["per_class"].items(), predicted):
-        precision = f"{row['precision']:.3f}" if guesses else "–"  # never predicted: undefined, not 0
-        recall, f1 = (f"{row['recall']:.3f}", f"{row['f1']:.3f}") if row["support"] else ("–", "–")  # no examples
-        lines.append(f"| {name} | {precision} | {recall} | {f1} | {row['support']} |")
+             f"UAR **{report['uar']:.1%}** (n = {report['n']})", "", *per_class_table(report)]
     return "\n".join(lines) + "\n"
+
+
+def per_class_table(report: dict) -> list[str]:
+    """The Markdown rows of a report's per-class precision, recall, F1 and support, and, where the labels have a
+    neutral, the share of each class read as neutral (the bias that holds expressive faces down). Undefined
+    values (a class never predicted, or without examples) show "–", not 0."""
+    labels, matrix = report["labels"], np.asarray(report["confusion_matrix"])
+    neutral = labels.index("neutral") if "neutral" in labels else None
+    lines = ["| class | precision | recall | F1 | support |" + (" read as neutral |" if neutral is not None else ""),
+             "|---|---|---|---|---|" + ("---|" if neutral is not None else "")]
+    for i, (name, row) in enumerate(report["per_class"].items()):
+        precision = f"{row['precision']:.3f}" if matrix[:, i].sum() else "–"
+        recall, f1 = (f"{row['recall']:.3f}", f"{row['f1']:.3f}") if row["support"] else ("–", "–")
+        line = f"| {name} | {precision} | {recall} | {f1} | {row['support']} |"
+        if neutral is not None:
+            line += f" {matrix[i, neutral] / row['support']:.1%} |" if row["support"] else " – |"
+        lines.append(line)
+    return lines
 
 
 def plot_confusion_matrix(report: dict, path: str | Path, title: str | None = None) -> Path:

@@ -39,3 +39,12 @@ def test_classes_without_examples_or_predictions_read_as_undefined_not_zero():
     assert rows["c"] == "| c | 0.000 | – | – | 0 |"  # predicted once, wrongly; no examples
     assert rows["d"] == "| d | – | – | – | 0 |"  # neither
     assert rows["a"].startswith("| a | 1.000 | 0.500 |")
+
+
+def test_per_class_tables_show_how_much_of_each_class_is_read_as_neutral():
+    from emofuse.metrics import classification_report, per_class_table
+
+    report = classification_report([0, 0, 0, 0, 1, 1], [0, 2, 2, 0, 2, 1], ["sad", "happy", "neutral"], "toy")
+    rows = per_class_table(report)
+    assert rows[0].endswith("read as neutral |")
+    assert rows[2] == "| sad | 1.000 | 0.500 | 0.667 | 4 | 50.0% |" and rows[4].endswith("| 0 | – |")

@@ -63,7 +63,7 @@ def fuse(speech: ModalityEvidence, face: ModalityEvidence, config: FusionConfig)
     the rule where both count, a modality's own probabilities where it is alone."""
     w_speech, w_face = fusion_weights(speech, face, config)
     fused = POOLS[config.rule]([speech.probs, face.probs], [w_speech, w_face])
-    fused = np.where(((w_speech > 0) & (w_face == 0))[:, None], speech.uncalibrated, fused)
-    fused = np.where(((w_face > 0) & (w_speech == 0))[:, None], face.uncalibrated, fused)
+    fused = np.where(((w_speech > 0) & (w_face == 0))[:, None], speech.alone(), fused)
+    fused = np.where(((w_face > 0) & (w_speech == 0))[:, None], face.alone(), fused)
     sources = [[name for name, w in (("speech", ws), ("face", wf)) if w > 0] for ws, wf in zip(w_speech, w_face)]
     return fused.astype(np.float32), sources

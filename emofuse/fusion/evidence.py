@@ -36,9 +36,9 @@ class ModalityEvidence:
     weight: np.ndarray
     uncalibrated: np.ndarray | None = None
 
-    def __post_init__(self) -> None:
-        if self.uncalibrated is None:
-            object.__setattr__(self, "uncalibrated", self.probs)
+    def alone(self) -> np.ndarray:
+        """What a window reports when this is its only modality: the model's own probabilities."""
+        return self.probs if self.uncalibrated is None else self.uncalibrated
 
     @classmethod
     def empty(cls, n: int) -> ModalityEvidence:

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from emofuse.labels import FACE_LABELS, SPEECH_LABELS
+from emofuse.metrics import per_class_table
 from emofuse.models import MODELS_DIR
 
 RAVDESS_LICENSE = ("Trained on RAVDESS (Livingstone & Russo 2018), CC BY-NC-SA 4.0. These weights are a derived "
@@ -164,9 +165,7 @@ def card_markdown(card: dict) -> str:
         lines += [f"Members, each alone on PublicTest: {alone}; averaged (shipped): {report['accuracy']:.1%}.", ""]
     lines += ["", f"## Per class ({'RAVDESS, pooled out-of-fold' if card['task'] == 'speech' else 'PublicTest'})", "",
               f"Accuracy {report['accuracy']:.1%}, macro-F1 {report['macro_f1']:.3f}, UAR {report['uar']:.1%}", "",
-              "| class | precision | recall | F1 | support |", "|---|---|---|---|---|"]
-    for name, row in report["per_class"].items():
-        lines.append(f"| {name} | {row['precision']:.3f} | {row['recall']:.3f} | {row['f1']:.3f} | {row['support']} |")
+              *per_class_table(report)]
     return "\n".join(lines) + "\n"
 
 
