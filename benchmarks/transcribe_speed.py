@@ -12,7 +12,7 @@ import os
 import time
 
 import numpy as np
-from _common import SHARED, parse_args, save, table
+from _common import SHARED, few, parse_args, save, table
 
 
 def main() -> None:
@@ -32,7 +32,7 @@ def main() -> None:
     clips = [load_audio(p) for p in paths[::max(1, len(paths) // args.clips)][:args.clips]]
     long = np.concatenate([load_audio(p) for p in paths[:int(args.seconds / 3) + 1]])[:int(args.seconds * 16_000)]
     rows = []
-    for model, beam in (("base", 1), ("base", 5), ("tiny.en", 1)):
+    for model, beam in few([("base", 1), ("base", 5), ("tiny.en", 1)], 1):
         transcriber = Transcriber(TranscriberConfig(model, language="en", threads=args.threads, beam_size=beam))
         transcriber.transcribe(clips[0])  # load and warm up
         for name, run, seconds in (("long recording", lambda t=transcriber: t.transcribe(long), len(long)),
@@ -47,7 +47,8 @@ def main() -> None:
     shared = Analyzer()
     for transcribe in (False, True):
         analyzer = Analyzer(AnalyzerConfig(transcribe=transcribe), speech_model=shared.speech, face_model=shared.face)
-        analyzer.analyze(clip)  # warm up
+        if not args.smoke:
+            analyzer.analyze(clip)  # warm up
         start = time.perf_counter()
         analyzer.analyze(clip)
         rows.append({"model": "base" if transcribe else "-", "beam": 1 if transcribe else None,

@@ -70,7 +70,9 @@ class AudioHealth:
 @dataclass(frozen=True, eq=False)
 class LiveUpdate:
     """The session at one moment: fused (FUSION_LABELS), voice (SPEECH_LABELS) and main face (FACE_LABELS)
-    probabilities, None where that modality has nothing recent; ``sources`` are the modalities fused."""
+    probabilities, None where that modality has nothing recent; ``sources`` are the modalities fused;
+    ``speech_time``: the session time up to which the voice reading heard (earlier than ``time`` when the audio
+    arrives late)."""
 
     time: float
     fused: np.ndarray | None
@@ -78,6 +80,7 @@ class LiveUpdate:
     face: np.ndarray | None
     sources: tuple[str, ...]
     faces: int
+    speech_time: float | None = None
 
     def to_dict(self) -> dict:
         def block(probs, labels):
@@ -88,7 +91,8 @@ class LiveUpdate:
 
         return {"time": round(self.time, 3), "fused": block(self.fused, FUSION_LABELS),
                 "speech": block(self.speech, SPEECH_LABELS), "face": block(self.face, FACE_LABELS),
-                "sources": list(self.sources), "faces": self.faces}
+                "sources": list(self.sources), "faces": self.faces,
+                "speech_time": None if self.speech_time is None else round(self.speech_time, 3)}
 
 
 @dataclass
@@ -289,7 +293,7 @@ class LiveSession:
             face_ev = ModalityEvidence.empty(1)
         fused, sources = fuse_windows(speech_ev, face_ev, config, self.analyzer.learned_fusion)
         return LiveUpdate(at, fused[0] if sources[0] else None, heard, face_probs,
-                          tuple(sources[0]), self._faces_now)
+                          tuple(sources[0]), self._faces_now, None if heard is None else voice.at)
 
     def _frame_rate(self) -> float:
         times = self._frame_times
@@ -320,16 +324,18 @@ class LiveSession:
         return columns
 
     def history_csv(self) -> str:
-        """One row per update: time, sources, faces, then the fused, voice and face labels and probabilities."""
+        """One row per update: time, sources, faces, the fused, voice and face labels, the time the voice reading
+        heard up to, then the fused, voice and face probabilities."""
         buffer = io.StringIO()
         writer = csv.writer(buffer)
-        writer.writerow(["time", "sources", "faces", "fused", "voice", "face",
+        writer.writerow(["time", "sources", "faces", "fused", "voice", "face", "voice_time",
                          *(f"fused_{k}" for k in FUSION_LABELS), *(f"voice_{k}" for k in SPEECH_LABELS),
                          *(f"face_{k}" for k in FACE_LABELS)])
         for u in self.updates():
             cells = [f"{u.time:.3f}", "+".join(u.sources), u.faces]
             for probs, labels in ((u.fused, FUSION_LABELS), (u.speech, SPEECH_LABELS), (u.face, FACE_LABELS)):
                 cells.append(top_label(probs, labels) or "")
+            cells.append("" if u.speech_time is None else f"{u.speech_time:.3f}")
             for probs, labels in ((u.fused, FUSION_LABELS), (u.speech, SPEECH_LABELS), (u.face, FACE_LABELS)):
                 cells += [""] * len(labels) if probs is None else [f"{p:.4f}" for p in probs]
             writer.writerow(cells)
