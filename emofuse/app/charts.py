@@ -19,10 +19,11 @@ BAR_HEIGHT = 24
 """Pixels per bar: room for every emotion's name (Vega hides axis labels that would overlap)."""
 
 
-def _probability_axis(title: str | None = "probability"):
+def _probability_axis():
+    """The 0-100% axis of every probability, ticks at quarters."""
     import altair as alt
 
-    return alt.Axis(format="%", title=title, values=[0, 0.25, 0.5, 0.75, 1])
+    return alt.Axis(format="%", title="probability", values=[0, 0.25, 0.5, 0.75, 1])
 
 
 def probability_bars(probabilities: dict[str, float], labels: Sequence[str]):

@@ -42,7 +42,8 @@ AUDIO_TOLERANCE = 0.005
 FILLED_GAP = 0.2
 """Missing audio up to this long is heard as silence; after a longer gap the voice window starts afresh."""
 LATE = 0.5
-"""Audio that reaches the session more than this many seconds after its time counts as late."""
+"""Audio that reaches the session more than this many seconds after its time counts as late; a chunk without a
+time that arrives within this of where the previous one ended follows it seamlessly."""
 
 log = logging.getLogger("emofuse.live")
 
