@@ -17,8 +17,9 @@ import numpy as np
 import streamlit as st
 
 from emofuse.app.charts import probability_bars, timeline
-from emofuse.labels import FACE_LABELS, FUSION_LABELS, SPEECH_LABELS
-from emofuse.live import AudioFrameFeed, LiveSession, LiveUpdate
+from emofuse.labels import FUSION_LABELS
+from emofuse.live import AudioFrameFeed, LiveSession
+from emofuse.results import label_with_share
 
 REFRESH_SECONDS = 0.5
 MICROPHONE = {"channelCount": 1, "echoCancellation": False, "noiseSuppression": False, "autoGainControl": False}
@@ -94,9 +95,10 @@ def live_panel(session: LiveSession) -> None:
     """The latest fused, voice and face readings, the fused history, and the session's downloads."""
     update = session.latest()
     cols = st.columns(4)
-    cols[0].metric("Fused", _label(update, "fused", FUSION_LABELS))
-    cols[1].metric("Voice", _label(update, "speech", SPEECH_LABELS))
-    cols[2].metric("Face", _label(update, "face", FACE_LABELS))
+    now = update.to_dict() if update is not None else {}
+    cols[0].metric("Fused", label_with_share(now.get("fused")) or "–")
+    cols[1].metric("Voice", label_with_share(now.get("speech")) or "–")
+    cols[2].metric("Face", label_with_share(now.get("face")) or "–")
     cols[3].metric("Frames per second", f"{session.fps:.1f}")
     if update is None:
         st.caption("Waiting for the camera and the microphone…")
@@ -115,14 +117,6 @@ def live_panel(session: LiveSession) -> None:
                             on_click="ignore")
     right.download_button("Session JSON", json.dumps(session.to_result().to_dict(), indent=2), "emofuse-live.json",
                             "application/json", key="live_json", on_click="ignore")
-
-
-def _label(update: LiveUpdate | None, modality: str, labels: tuple[str, ...]) -> str:
-    probs = None if update is None else getattr(update, modality)
-    if probs is None:
-        return "–"
-    best = int(np.argmax(probs))
-    return f"{labels[best]} {probs[best]:.0%}"
 
 
 def snapshot_view(analyzer) -> None:
