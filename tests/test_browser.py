@@ -263,6 +263,7 @@ def test_live_fuses_voice_and_face_and_other_pages_keep_working(page):
     """Camera and microphone play a real clip: the Live page shows fused labels from voice and face, and while
     it runs the Video page analyses an upload."""
     panel, frame = start_live(page)
+    wait_for_session(panel, 0.1)  # START again if the connection fell back before its first frame
     caption = panel.get_by_text("fused from speech + face")
     caption.first.wait_for(timeout=90_000)
     metrics = {m.get_by_test_id("stMetricLabel").inner_text(): m.get_by_test_id("stMetricValue").inner_text()
