@@ -10,6 +10,7 @@ from pathlib import Path
 from emofuse import __version__
 from emofuse.audio.adapt import ADAPT_MODES
 from emofuse.errors import EmofuseError
+from emofuse.face.detect import DEFAULT_DETECTOR, DETECTORS
 from emofuse.results import clock_text, input_names, label_with_share
 
 
@@ -361,6 +362,10 @@ def cmd_app(args: argparse.Namespace) -> int:
 
 
 # ---------------------------------------------------------------- parser
+DETECTOR_HELP = ("face detector: blazeface (default; MTCNN where it finds no face), mtcnn (5x slower) or haar "
+                 "(no landmarks)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="emofuse", description="Recognise emotion from voice and face, separately and fused.",
@@ -413,7 +418,7 @@ def build_parser() -> argparse.ArgumentParser:
                          help="with --transcribe: 1 = greedy (default, fastest); 5 = fewer word errors, slower")
     analyze.add_argument("--fps", type=float, default=5.0, help="video frames analysed per second (default: 5)")
     analyze.add_argument("--hop", type=float, default=1.0, help="fusion window in seconds (default: 1)")
-    analyze.add_argument("--detector", default="mtcnn", choices=["mtcnn", "haar"], help="face detector")
+    analyze.add_argument("--detector", default=DEFAULT_DETECTOR, choices=list(DETECTORS), help=DETECTOR_HELP)
     analyze.add_argument("--detect-every", type=int, default=2,
                          help="detect faces on every k-th analysed frame, track in between (default: 2)")
     analyze.add_argument("--fusion-rule", default="log-linear", choices=["log-linear", "linear"],
@@ -445,7 +450,7 @@ def build_parser() -> argparse.ArgumentParser:
     live.add_argument("--microphone", help="FFmpeg input device FORMAT:DEVICE, e.g. pulse:default, alsa:default, "
                                            "avfoundation::0; without it the voice is not read")
     live.add_argument("--seconds", type=float, help="stop after this many seconds")
-    live.add_argument("--detector", default="mtcnn", choices=["mtcnn", "haar"], help="face detector")
+    live.add_argument("--detector", default=DEFAULT_DETECTOR, choices=list(DETECTORS), help=DETECTOR_HELP)
     live.add_argument("--profile", help="a voice profile from 'emofuse enrol': read the voice relative to it")
     live.add_argument("--adapt", default="none", choices=["none", "enrol", "session"],
                       help="session: read the voice relative to this session's running mean (needs ~10 s of voice; "
@@ -468,7 +473,8 @@ def build_parser() -> argparse.ArgumentParser:
                           help="folder for metrics JSON/Markdown and PNG (default: %(default)s/)")
     evaluate.add_argument("--limit", type=int, default=None,
                           help="evaluate only the first N items (transcribe: N evenly spread clips per corpus)")
-    evaluate.add_argument("--detector", default="mtcnn", choices=["mtcnn", "haar"], help="face detector (video)")
+    evaluate.add_argument("--detector", default=DEFAULT_DETECTOR, choices=list(DETECTORS),
+                          help=DETECTOR_HELP + " (video)")
     evaluate.add_argument("--model", default="base", choices=["base", "tiny.en"],
                           help="Whisper model for 'transcribe' (tiny.en: English only, so RAVDESS only)")
     evaluate.add_argument("--beam-size", type=int, default=1, help="Whisper beam for 'transcribe' (1: greedy)")

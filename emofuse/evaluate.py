@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from emofuse.errors import InputError
+from emofuse.face.detect import DEFAULT_DETECTOR
 from emofuse.labels import FACE_LABELS, FUSION_LABELS, SPEECH_LABELS, to_fusion_label, to_fusion_probabilities
 from emofuse.media import SAMPLE_RATE
 from emofuse.metrics import classification_report, plot_confusion_matrix, report_markdown
@@ -101,7 +102,7 @@ def seen_speakers(paths: list[Path]) -> list[int]:
     return sorted(actors & trained)
 
 
-def evaluate_video(data: str | Path, limit: int | None = None, detector: str = "mtcnn") -> dict:
+def evaluate_video(data: str | Path, limit: int | None = None, detector: str = DEFAULT_DETECTOR) -> dict:
     from emofuse.pipeline import Analyzer, AnalyzerConfig
 
     analysed = analyse_videos(data, limit, Analyzer(AnalyzerConfig(detector=detector)))
@@ -224,7 +225,7 @@ def transcribe_markdown(report: dict) -> str:
 
 
 def run(task: str, data: str | Path, out: str | Path = "evaluation", usage: str | None = "PublicTest",
-        limit: int | None = None, detector: str = "mtcnn", model: str = "base", beam_size: int = 1) -> dict:
+        limit: int | None = None, detector: str = DEFAULT_DETECTOR, model: str = "base", beam_size: int = 1) -> dict:
     """Evaluate ``task`` on ``data`` and write metrics and plots into ``out``."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)

@@ -19,6 +19,7 @@ import numpy as np
 from emofuse.audio.adapt import VoiceProfile
 from emofuse.audio.transcribe import WHISPER_SOURCES, Transcriber, TranscriberConfig
 from emofuse.errors import InputError
+from emofuse.face.detect import DEFAULT_DETECTOR
 from emofuse.fusion import (
     FusionConfig,
     LearnedFusion,
@@ -44,7 +45,7 @@ class AnalyzerConfig:
 
     fps: float = 5.0  # video frames analysed per second
     hop: float = 1.0  # fusion window length (s)
-    detector: str = "mtcnn"
+    detector: str = DEFAULT_DETECTOR
     detect_every: int = 2  # run the detector on every k-th analysed frame; tracking fills in between
     min_face_size: int = 40  # pixels, in the original image
     detect_max_side: int = 640  # frames are searched for faces at most this large (crops come from full size)

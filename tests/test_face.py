@@ -2,11 +2,11 @@ import numpy as np
 import pytest
 
 from emofuse.face.align import FER_LANDMARKS, face_crops, similarity_transform
-from emofuse.face.detect import Detection, get_detector, iou, nms
+from emofuse.face.detect import DETECTORS, BlazeFaceDetector, Detection, get_detector, iou, nms, weighted_nms
 from emofuse.face.track import IoUTracker
 
 
-@pytest.mark.parametrize("backend", ["mtcnn", "haar"])
+@pytest.mark.parametrize("backend", sorted(DETECTORS))
 def test_detectors_find_the_one_real_face(face_frame, backend):
     detections = get_detector(backend)(face_frame)
     assert len(detections) == 1
@@ -15,8 +15,9 @@ def test_detectors_find_the_one_real_face(face_frame, backend):
     assert detections[0].score > 0.5
 
 
-def test_mtcnn_landmarks_lie_inside_the_box_in_order(face_frame):
-    det = get_detector("mtcnn")(face_frame)[0]
+@pytest.mark.parametrize("backend", ["mtcnn", "blazeface"])
+def test_landmarks_lie_inside_the_box_in_order(face_frame, backend):
+    det = get_detector(backend)(face_frame)[0]
     marks = det.landmarks
     assert marks.shape == (5, 2)
     assert marks[0, 0] < marks[1, 0] and marks[3, 0] < marks[4, 0]  # left before right
@@ -24,14 +25,45 @@ def test_mtcnn_landmarks_lie_inside_the_box_in_order(face_frame):
     assert (marks[:, 0] > det.box[0]).all() and (marks[:, 0] < det.box[2]).all()
 
 
-def test_no_face_in_a_blank_image():
+def test_blazeface_landmarks_match_mtcnn_so_crops_match(face_frame):
+    """BlazeFace's faces get their 5 landmarks from MTCNN's last network: the same alignment, within pixels."""
+    fast, mtcnn = get_detector("blazeface")(face_frame)[0], get_detector("mtcnn")(face_frame)[0]
+    assert np.abs(fast.landmarks - mtcnn.landmarks).max() < 6.0  # the face is ~150 px wide
+    crops = face_crops(face_frame, [fast, mtcnn]).astype(float)
+    assert np.abs(crops[0] - crops[1]).mean() < 12
+
+
+@pytest.mark.parametrize("backend", sorted(DETECTORS))
+def test_no_face_in_a_blank_image(backend):
     blank = np.full((240, 320, 3), 127, np.uint8)
-    assert get_detector("mtcnn")(blank) == [] and get_detector("haar")(blank) == []
+    assert get_detector(backend)(blank) == []
 
 
-def test_two_faces_are_both_found(face_frame):
+@pytest.mark.parametrize("backend", ["mtcnn", "blazeface"])
+def test_two_faces_are_both_found(face_frame, backend):
     pair = np.concatenate([face_frame[:, 120:520], face_frame[:, 120:520]], axis=1)
-    assert len(get_detector("mtcnn")(pair)) == 2
+    assert len(get_detector(backend)(pair)) == 2
+
+
+def test_blazeface_hands_faces_too_small_for_it_to_mtcnn(face_frame):
+    """A 1920x1080 frame with the actor's face ~50 px wide: below what BlazeFace's 128-px view resolves."""
+    import cv2
+
+    canvas = np.full((1080, 1920, 3), 90, np.uint8)
+    canvas[600:780, 900:1220] = cv2.resize(face_frame, (320, 180), interpolation=cv2.INTER_AREA)
+    alone = BlazeFaceDetector()
+    alone.small_faces = lambda image: []
+    assert alone(canvas) == []
+    faces = get_detector("blazeface")(canvas)
+    assert len(faces) == 1 and 900 < faces[0].box[0] < faces[0].box[2] < 1220
+
+
+def test_weighted_nms_blends_overlapping_boxes_by_score():
+    boxes = np.array([[0, 0, 10, 10], [2, 0, 12, 10], [50, 50, 60, 60]], float)
+    kept = weighted_nms(boxes, np.array([0.9, 0.3, 0.6]), 0.3)
+    assert [score for _, score in kept] == [0.9, 0.6]
+    np.testing.assert_allclose(kept[0][0], [0.5, 0, 10.5, 10])  # (0.9 * 0 + 0.3 * 2) / 1.2
+    np.testing.assert_allclose(kept[1][0], boxes[2])
 
 
 def test_alignment_puts_eyes_where_fer2013_has_them(face_frame):
@@ -103,3 +135,20 @@ def test_detectors_give_sequential_answers_from_threads(face_frame, backend):
 @pytest.mark.parametrize("shape", [(1, 2000, 3), (2000, 1, 3), (1, 1, 3), (5, 3000, 3)])
 def test_thin_images_have_no_face_and_no_error(backend, shape):
     assert get_detector(backend)(np.full(shape, 128, np.uint8)) == []
+
+
+def test_video_faces_classified_in_batches_as_frame_by_frame():
+    """A video's faces are classified many at a time; each track still smooths its frames in order."""
+    from emofuse.face.classifier import FaceClassifier
+    from emofuse.face.track import FaceStream
+    from emofuse.media import iter_video_frames
+    from emofuse.video.faces import CLASSIFY_BATCH, track_faces
+    from tests.conftest import RAVDESS_VIDEO, need
+
+    clip = need(RAVDESS_VIDEO) / "01-01-03-01-01-02-05.mp4"
+    classifier = FaceClassifier(detector="blazeface")
+    samples, frames, _ = track_faces(classifier, clip, fps=15, detect_every=2)
+    stream = FaceStream(classifier, 2, IoUTracker(max_misses=15))
+    expected = [probs for _, frame in iter_video_frames(clip, fps=15) for _, _, probs in stream.step(frame)]
+    assert len(samples) == len(expected) == frames > CLASSIFY_BATCH
+    np.testing.assert_allclose([s.probs for s in samples], expected, atol=1e-5)

@@ -76,8 +76,8 @@ class FaceStream:
         self.tracker = tracker or IoUTracker()
         self.frames = 0
 
-    def step(self, frame: np.ndarray) -> list[tuple[Track, Detection, np.ndarray]]:
-        """(track, detection, smoothed probabilities) of each face in an RGB frame."""
+    def locate(self, frame: np.ndarray) -> list[tuple[Track, Detection]]:
+        """(track, detection) of each face in the next RGB frame, not yet classified."""
         if self.frames % self.detect_every == 0:
             detections = self.face.detect(frame)
             tracks = self.tracker.update(detections)
@@ -85,5 +85,10 @@ class FaceStream:
             tracks = [t for t in self.tracker.tracks if t.misses == 0]
             detections = [t.detection for t in tracks]
         self.frames += 1
-        probs = self.face.classify_faces(frame, detections)
-        return [(t, d, self.tracker.smooth(t, p)) for t, d, p in zip(tracks, detections, probs)]
+        return list(zip(tracks, detections))
+
+    def step(self, frame: np.ndarray) -> list[tuple[Track, Detection, np.ndarray]]:
+        """(track, detection, smoothed probabilities) of each face in an RGB frame."""
+        faces = self.locate(frame)
+        probs = self.face.classify_faces(frame, [d for _, d in faces])
+        return [(t, d, self.tracker.smooth(t, p)) for (t, d), p in zip(faces, probs)]
