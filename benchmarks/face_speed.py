@@ -1,5 +1,6 @@
-"""Face speed on CPU: batched crop classification (crops/s), and detection + classification of a 640x480
-frame with one face (median ms), for each detector and with tracking (detect every 2nd frame).
+"""Face speed on CPU: batched crop classification (crops/s) of each face model variant, and detection +
+classification of a 640x480 frame with one face (median ms), for each detector and with tracking (detect every
+2nd frame).
 
     python benchmarks/face_speed.py [--threads 2] [--smoke]
 """
@@ -7,6 +8,7 @@ frame with one face (median ms), for each detector and with tracking (detect eve
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import time
 
@@ -22,9 +24,12 @@ os.environ["EMOFUSE_THREADS"] = str(ARGS.threads)  # before onnxruntime starts
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 
+from emofuse.errors import EmofuseError  # noqa: E402
 from emofuse.face.classifier import FaceClassifier  # noqa: E402
+from emofuse.face.detect import DETECTORS  # noqa: E402
 from emofuse.live import LiveSession  # noqa: E402
 from emofuse.media import iter_video_frames  # noqa: E402
+from emofuse.models import load_card  # noqa: E402
 from emofuse.pipeline import Analyzer, AnalyzerConfig  # noqa: E402
 
 
@@ -45,6 +50,16 @@ def crops_per_second(clf: FaceClassifier, batch: int = 256, rounds: int = 5) -> 
     return batch * rounds / (time.perf_counter() - start)
 
 
+def classifiers() -> dict[str, FaceClassifier]:
+    """The shipped face model (with and without test-time flipping), one of its members, and the fast network."""
+    shipped = load_card("face")
+    variants = {"shipped": FaceClassifier(flip_tta=False), "shipped, flip TTA": FaceClassifier(flip_tta=True),
+                "shipped, first member alone": FaceClassifier({**shipped, "members": shipped["members"][:1]})}
+    with contextlib.suppress(EmofuseError):  # while no fast network is shipped
+        variants["fast (face_fast)"] = FaceClassifier(load_card("face_fast"))
+    return variants
+
+
 def frame_ms(step, frame: np.ndarray, n: int) -> float:
     step(frame)
     times = []
@@ -59,11 +74,10 @@ def main() -> None:
     frame = test_frame()
     frames, rounds = (2, 1) if _common.SMOKE else (ARGS.frames, 5)
     rows = []
-    for tta in (False, True):
-        clf = FaceClassifier(flip_tta=tta)
-        rows.append({"what": f"classify 48x48 crops, batch 256, flip TTA {'on' if tta else 'off'}",
-                     "value": crops_per_second(clf, rounds=rounds), "unit": "crops/s"})
-    for detector in ("mtcnn", "haar"):
+    for name, clf in classifiers().items():
+        rows.append({"what": f"classify 48x48 crops, batch 256: {name}", "value": crops_per_second(clf, rounds=rounds),
+                     "unit": "crops/s"})
+    for detector in DETECTORS:
         clf = FaceClassifier(detector=detector)
         found = len(clf.detect(frame))
         ms = frame_ms(lambda f, c=clf: c.classify_faces(f, c.detect(f)), frame, frames)

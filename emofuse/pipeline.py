@@ -49,6 +49,7 @@ class AnalyzerConfig:
     detect_every: int = 2  # run the detector on every k-th analysed frame; tracking fills in between
     min_face_size: int = 40  # pixels, in the original image
     detect_max_side: int = 640  # frames are searched for faces at most this large (crops come from full size)
+    fast_face: bool = False  # the small face network distilled from the shipped one (models/face_fast.md)
     adapt: str = "none"  # speech adaptation: "none" or "session" (from the profile, when given); emofuse.audio.adapt
     fusion: FusionConfig = field(default_factory=FusionConfig)
     transcribe: bool = False  # what was said, with emotion per utterance (needs the "transcribe" extra)
@@ -119,8 +120,10 @@ class Analyzer:
         """The face classifier with the configured detector (loaded on first use)."""
         if self._face is None:
             from emofuse.face.classifier import FaceClassifier
+            from emofuse.models import load_card
 
-            self._face = FaceClassifier(detector=self.config.detector, min_face_size=self.config.min_face_size,
+            card = load_card("face_fast" if self.config.fast_face else "face")
+            self._face = FaceClassifier(card, detector=self.config.detector, min_face_size=self.config.min_face_size,
                                         max_side=self.config.detect_max_side)
         return self._face
 

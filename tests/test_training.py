@@ -80,6 +80,7 @@ def test_speech_recipe_cross_validates_exports_and_resumes(tmp_path):
 def test_face_recipe_trains_and_exports(tmp_path):
     from emofuse.errors import EmofuseError
     from emofuse.face.classifier import FaceClassifier
+    from emofuse.train import card as card_module
     from emofuse.train import face
     from emofuse.train.args import add_face_arguments
 
@@ -105,6 +106,18 @@ def test_face_recipe_trains_and_exports(tmp_path):
     assert probs.shape == (3, len(FACE_LABELS))
     pair = {"members": [{"file": "face_cnn.onnx"}] * 2, "dir": str(tmp_path / "straight")}  # an ensemble averages
     np.testing.assert_allclose(FaceClassifier(pair).classify_batch(np.zeros((3, 48, 48), np.uint8)), probs, atol=1e-6)
+
+    # distillation: the straight run teaches a second one through its softened probabilities
+    teacher_card = tmp_path / "straight" / "card.json"
+    teacher_card.write_text(json.dumps({"members": [{"file": "face_cnn.onnx"}]}))
+    images = rng.integers(0, 256, (4, 48, 48), dtype=np.uint8)
+    sharp, soft = (face.teacher_probabilities(str(teacher_card), images, t) for t in (1.0, 4.0))
+    np.testing.assert_allclose(sharp, FaceClassifier(card).classify_batch(images), atol=1e-5)
+    np.testing.assert_allclose(soft.sum(axis=1), 1.0, atol=1e-5)
+    assert (soft.max(axis=1) < sharp.max(axis=1)).all()
+    distilled = face.run(face_args(tmp_path / "distilled", "--epochs", "1", "--teacher", str(teacher_card)))
+    assert distilled["teacher"] == str(teacher_card) and distilled["teacher_weight"] == 0.7
+    assert "distilled: 70%" in card_module.face_training_data(distilled)
 
     # a run stopped after its first epoch and resumed ends exactly where the straight run did
     stopped = tmp_path / "stopped"

@@ -1,7 +1,8 @@
 """Registry of the models shipped inside the package: one model card (JSON) per task.
 
 A card names its ONNX file(s), the labels they output, how they were measured, and the temperature that
-calibrates them for fusion. ``load_card("speech")`` / ``load_card("face")`` are the only way code finds them.
+calibrates them for fusion. ``load_card("speech")`` / ``load_card("face")`` are the only way code finds them;
+``face_fast`` is the small face network distilled from ``face`` (``AnalyzerConfig(fast_face=True)``).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from pathlib import Path
 from emofuse.errors import EmofuseError
 
 MODELS_DIR = Path(__file__).parent
-TASKS = ("speech", "face")
+TASKS = ("speech", "face", "face_fast")
 
 
 @lru_cache(maxsize=8)

@@ -40,6 +40,11 @@ def add_face_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--tta", choices=["none", "flip"], default="none",
                         help="test-time rule used to choose the epoch, to score and to ship")
     parser.add_argument("--init", default=None, help="start from the chosen weights of this earlier run folder")
+    parser.add_argument("--teacher", default=None, metavar="CARD",
+                        help="distil: blend a face model's probabilities into the targets ('shipped' or a card JSON)")
+    parser.add_argument("--teacher-weight", type=float, default=0.7, help="share of the teacher in the targets")
+    parser.add_argument("--teacher-temperature", type=float, default=2.0,
+                        help="softening of the teacher's probabilities (p^(1/T), renormalised)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--device", default=None, help="cpu or cuda (default: cuda if available)")

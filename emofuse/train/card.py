@@ -76,8 +76,9 @@ def speech_card(run: Path) -> dict:
     }
 
 
-def face_card(runs: list[Path], data: Path) -> dict:
-    """Card of one face run, or of an ensemble of several runs (probabilities averaged).
+def face_card(runs: list[Path], data: Path, task: str = "face") -> dict:
+    """Card of one face run, or of an ensemble of several runs (probabilities averaged); ``task`` "face_fast" names
+    the files of the small distilled network.
 
     Test-time flipping and the temperature are chosen on the runs' Training hold-out (never trained on);
     PublicTest is scored once with the chosen rule.
@@ -90,7 +91,7 @@ def face_card(runs: list[Path], data: Path) -> dict:
     from emofuse.train.face import HOLDOUT_PROTOCOL
 
     summaries = [json.loads((run / "summary.json").read_text()) for run in runs]
-    files = ["face_cnn.onnx"] + [f"face_cnn_{k + 1}.onnx" for k in range(1, len(runs))]
+    files = [f"{task}_cnn.onnx"] + [f"{task}_cnn_{k + 1}.onnx" for k in range(1, len(runs))]
     for run, name in zip(runs, files):
         shutil.copyfile(run / "face_cnn.onnx", MODELS_DIR / name)
     members = [{"file": name, "arch": f"FaceCNN (VGG-style, widths {s['widths']})", "run": run.name}
@@ -110,14 +111,13 @@ def face_card(runs: list[Path], data: Path) -> dict:
     tta = held_acc[True] >= held_acc[False] + 0.005  # flipping halves throughput: only for half a point
     report = classification_report(test.labels, probabilities(test.images, tta).argmax(1), FACE_LABELS,
                                    summaries[0]["protocol"])
-    name = "emofuse-face-cnn" if len(runs) == 1 else f"emofuse-face-cnn-x{len(runs)}"
-    blend = summaries[0]["ferplus_weight"]
+    name = f"emofuse-{task.replace('_', '-')}-cnn" + (f"-x{len(runs)}" if len(runs) > 1 else "")
+
     return {
         "task": "face", "name": name, "labels": list(FACE_LABELS), "members": members, "flip_tta": tta,
         "temperature": fit_temperature(held[tta], holdout.labels),
         "input": "48x48 grey face crop aligned to the FER2013 framing, scaled to [-0.5, 0.5]",
-        "training_data": (f"FER2013 Training less a 10% hold-out; targets {1 - blend:.0%} FER2013 label + "
-                          f"{blend:.0%} FER+ vote shares, label smoothing {summaries[0]['label_smoothing']}"),
+        "training_data": face_training_data(summaries[0]),
         "protocol": summaries[0]["protocol"], "publictest_report": report,
         "holdout_report": classification_report(holdout.labels, held[tta].argmax(1), FACE_LABELS, HOLDOUT_PROTOCOL),
         "holdout_accuracy_flip_tta": {"off": held_acc[False], "on": held_acc[True]},
@@ -133,12 +133,26 @@ def face_card(runs: list[Path], data: Path) -> dict:
     }
 
 
+def face_training_data(summary: dict) -> str:
+    """What a face run was trained on, in words (its targets: labels, FER+ votes, a teacher)."""
+    blend = summary["ferplus_weight"]
+    words = (f"FER2013 Training less a 10% hold-out; targets {1 - blend:.0%} FER2013 label + {blend:.0%} FER+ vote "
+             f"shares, label smoothing {summary['label_smoothing']}")
+    if summary.get("teacher"):
+        words += (f"; distilled: {summary['teacher_weight']:.0%} of the target from the {summary['teacher']} face "
+                  f"model's probabilities softened at T={summary['teacher_temperature']}")
+    return words
+
+
 def _face_command(run: Path, summary: dict) -> str:
     """The command(s) that reproduce a face run, starting with the run it was fine-tuned from, if any."""
     base = "emofuse train face --data <fer2013.csv> --ferplus <fer2013new.csv>"
     options = {"--epochs": summary["epochs"], "--lr": summary["lr"], "--seed": summary["seed"],
                "--ferplus-weight": summary["ferplus_weight"], "--label-smoothing": summary["label_smoothing"],
                "--widths": ",".join(map(str, summary["widths"])), "--tta": summary["tta"]}
+    if summary.get("teacher"):
+        options |= {"--teacher": summary["teacher"], "--teacher-weight": summary["teacher_weight"],
+                    "--teacher-temperature": summary["teacher_temperature"]}
     command = f"{base} --work runs/{run.name} " + " ".join(f"{k} {v}" for k, v in options.items())
     if not summary.get("init"):
         return command
@@ -212,13 +226,13 @@ def speech_markdown(card: dict) -> list[str]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("task", choices=["speech", "face"])
+    parser.add_argument("task", choices=["speech", "face", "face_fast"])
     parser.add_argument("runs", type=Path, nargs="+", help="run folder(s); several face runs ship as an ensemble")
     parser.add_argument("--data", type=Path, help="FER2013 CSV (face only: for PublicTest metrics)")
     args = parser.parse_args()
     if args.task == "speech" and len(args.runs) != 1:
         parser.error("speech takes one run folder (its ensemble is chosen inside the run)")
-    card = speech_card(args.runs[0]) if args.task == "speech" else face_card(args.runs, args.data)
+    card = speech_card(args.runs[0]) if args.task == "speech" else face_card(args.runs, args.data, args.task)
     (MODELS_DIR / f"{args.task}.json").write_text(json.dumps(card, indent=2) + "\n")
     (MODELS_DIR / f"{args.task}.md").write_text(card_markdown(card))
     print(card_markdown(card))

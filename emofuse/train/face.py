@@ -10,6 +10,7 @@ with the model, optimiser, schedule, EMA weights and random state; ``--resume`` 
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
 
 import numpy as np
@@ -95,6 +96,24 @@ def targets(labels: np.ndarray, soft: np.ndarray | None, ferplus_weight: float,
     return ((1 - label_smoothing) * target + label_smoothing / n_classes).astype(np.float32)
 
 
+def teacher_probabilities(card: str, images: np.ndarray, temperature: float) -> np.ndarray:
+    """A face model's probabilities (N, 7) for ``images``, softened by ``temperature``: the distillation targets.
+
+    ``card``: "shipped" or the path of a face model card (JSON) whose model files lie beside it.
+    """
+    from emofuse.face.classifier import FaceClassifier
+    from emofuse.models import load_card
+
+    if card == "shipped":
+        loaded = load_card("face")
+    else:
+        loaded = {**json.loads(Path(card).read_text()), "dir": str(Path(card).resolve().parent)}
+    classifier = FaceClassifier(loaded, flip_tta=False)
+    probs = np.concatenate([classifier.classify_batch(images[i:i + 512]) for i in range(0, len(images), 512)])
+    soft = np.power(np.clip(probs, 1e-8, 1.0), 1.0 / temperature)
+    return (soft / soft.sum(axis=1, keepdims=True)).astype(np.float32)
+
+
 class EMA:
     """Exponential moving average of a model's weights and buffers (what ``--ema`` evaluates and may ship)."""
 
@@ -134,7 +153,13 @@ def run(args: argparse.Namespace) -> dict:
     test = faces.subset(faces.usage == "PublicTest")
     log.info("FER2013: %d Training (%d trained on, %d held out for selection), %d PublicTest",
              len(training), len(train), len(holdout), len(test))
-    y_train = torch.from_numpy(targets(train.labels, train.soft_labels, args.ferplus_weight, args.label_smoothing))
+    target = targets(train.labels, train.soft_labels, args.ferplus_weight, args.label_smoothing)
+    if args.teacher:
+        teacher = teacher_probabilities(args.teacher, train.images, args.teacher_temperature)
+        log.info("teacher %s: %.1f%% agreement with the labels trained on", args.teacher,
+                 100 * float(np.mean(teacher.argmax(1) == train.labels)))
+        target = (1 - args.teacher_weight) * target + args.teacher_weight * teacher
+    y_train = torch.from_numpy(target)
     x_train = torch.from_numpy(crops_to_input(train.images))
     widths = tuple(int(w) for w in args.widths.split(","))
     model = FaceCNN(n_classes=len(FACE_LABELS), widths=widths).to(device)
@@ -205,7 +230,9 @@ def run(args: argparse.Namespace) -> dict:
               "seed": args.seed, "ferplus_weight": args.ferplus_weight, "label_smoothing": args.label_smoothing,
               "shift_px": args.shift_px, "ema": args.ema, "widths": list(widths), "holdout": args.holdout,
               "epochs": args.epochs, "lr": args.lr, "batch_size": args.batch_size,
-              "init": str(args.init) if args.init else None}
+              "init": str(args.init) if args.init else None, "teacher": args.teacher,
+              "teacher_weight": args.teacher_weight if args.teacher else None,
+              "teacher_temperature": args.teacher_temperature if args.teacher else None}
     write_json(result, work / "summary.json")
     return result
 
