@@ -47,6 +47,7 @@ class AnalyzerConfig:
     hop: float = 1.0  # fusion window length (s)
     detector: str = DEFAULT_DETECTOR
     detect_every: int = 2  # run the detector on every k-th analysed frame; tracking fills in between
+    max_detect_gap: float = 1.0  # seconds: while faces hold still, detections thin out to one per this (video)
     min_face_size: int = 40  # pixels, in the original image
     detect_max_side: int = 640  # frames are searched for faces at most this large (crops come from full size)
     fast_face: bool = False  # the small face network distilled from the shipped one (models/face_fast.md)
@@ -66,9 +67,9 @@ class AnalyzerConfig:
                              f"not {self.transcribe_model!r}")
         if self.transcribe_beam < 1:
             raise ValueError(f"transcribe_beam must be at least 1, not {self.transcribe_beam}")
-        if not (self.fps > 0 and self.hop > 0 and self.detect_every >= 1):
-            raise ValueError(f"fps and hop must be positive and detect_every at least 1 "
-                             f"(got {self.fps}, {self.hop}, {self.detect_every})")
+        if not (self.fps > 0 and self.hop > 0 and self.detect_every >= 1 and self.max_detect_gap >= 0):
+            raise ValueError(f"fps and hop must be positive, detect_every at least 1 and max_detect_gap not negative "
+                             f"(got {self.fps}, {self.hop}, {self.detect_every}, {self.max_detect_gap})")
 
 
 @dataclass(frozen=True, eq=False)
@@ -209,7 +210,8 @@ class Analyzer:
         report = (lambda t: progress(min(t, declared), declared)) if progress else None
         whole = start == 0.0 and end == math.inf
         samples, frames_seen, last_frame = track_faces(self.face, path, self.config.fps, self.config.detect_every,
-                                                       report, start, None if whole else end)
+                                                       report, start, None if whole else end,
+                                                       self.config.max_detect_gap)
         audio = None
         if has_audio(path):
             audio = load_audio(path) if whole else load_audio_span(path, start, end)

@@ -152,3 +152,35 @@ def test_video_faces_classified_in_batches_as_frame_by_frame():
     expected = [probs for _, frame in iter_video_frames(clip, fps=15) for _, _, probs in stream.step(frame)]
     assert len(samples) == len(expected) == frames > CLASSIFY_BATCH
     np.testing.assert_allclose([s.probs for s in samples], expected, atol=1e-5)
+
+
+def test_detection_thins_out_while_faces_hold_still_and_returns_when_one_moves():
+    from emofuse.face.track import FaceStream
+
+    class Scene:
+        """One face at ``box``; notes the frame index of each detector run."""
+
+        def __init__(self):
+            self.box, self.detected_at, self.stream = (100.0, 100.0, 200.0, 200.0), [], None
+
+        def detect(self, frame):
+            self.detected_at.append(self.stream.frames)
+            return [Detection(self.box, 0.9)]
+
+    scene = Scene()
+    stream = scene.stream = FaceStream(scene, detect_every=2, max_detect_every=5)
+    frame = np.zeros((8, 8, 3), np.uint8)
+    for _ in range(17):
+        stream.locate(frame)
+    assert scene.detected_at == [0, 2, 6, 11, 16]  # gap 2, 4, then at most 5 frames
+    scene.box = (160.0, 100.0, 260.0, 200.0)  # the face moves: the next detection sees it and the gap resets
+    for _ in range(8):
+        faces = stream.locate(frame)
+    assert scene.detected_at[5:] == [21, 23]
+    assert faces[0][1].box == scene.box and stream.detections == 7
+
+    still = Scene()
+    fixed = still.stream = FaceStream(still, detect_every=2)  # without max_detect_every: every 2nd frame, as before
+    for _ in range(9):
+        fixed.locate(frame)
+    assert still.detected_at == [0, 2, 4, 6, 8]

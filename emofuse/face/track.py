@@ -69,18 +69,36 @@ class IoUTracker:
 
 class FaceStream:
     """Faces through a stream of frames: detect on every ``detect_every``-th frame, keep the tracks' last
-    boxes in between, classify every face and smooth its probabilities along its track."""
+    boxes in between, classify every face and smooth its probabilities along its track.
 
-    def __init__(self, face_classifier, detect_every: int = 1, tracker: IoUTracker | None = None):
+    With ``max_detect_every`` above ``detect_every`` the gap between detections doubles, up to that many frames,
+    while each detection finds the same faces where they were (every box overlapping its track's last one by
+    ``STEADY_IOU``), and drops back to ``detect_every`` as soon as a face moves, appears or leaves.
+    """
+
+    STEADY_IOU = 0.7
+
+    def __init__(self, face_classifier, detect_every: int = 1, tracker: IoUTracker | None = None,
+                 max_detect_every: int | None = None):
         self.face, self.detect_every = face_classifier, max(1, detect_every)
+        self.max_detect_every = max(self.detect_every, max_detect_every or 0)
         self.tracker = tracker or IoUTracker()
         self.frames = 0
+        self.detections = 0  # detector runs so far
+        self._gap = self.detect_every
+        self._next_detection = 0  # frame index
 
     def locate(self, frame: np.ndarray) -> list[tuple[Track, Detection]]:
         """(track, detection) of each face in the next RGB frame, not yet classified."""
-        if self.frames % self.detect_every == 0:
+        if self.frames >= self._next_detection:
+            before = {t.track_id: t.detection.box for t in self.tracker.tracks if t.misses == 0}
             detections = self.face.detect(frame)
             tracks = self.tracker.update(detections)
+            steady = bool(tracks) and len(tracks) == len(before) and all(
+                t.track_id in before and iou(before[t.track_id], t.detection.box) >= self.STEADY_IOU for t in tracks)
+            self._gap = min(2 * self._gap, self.max_detect_every) if steady else self.detect_every
+            self._next_detection = self.frames + self._gap
+            self.detections += 1
         else:
             tracks = [t for t in self.tracker.tracks if t.misses == 0]
             detections = [t.detection for t in tracks]

@@ -35,11 +35,13 @@ CLASSIFY_BATCH = 32
 
 def track_faces(face_classifier, path: str | Path, fps: float, detect_every: int,
                 progress: Callable[[float], None] | None = None, start: float = 0.0,
-                end: float | None = None) -> tuple[list[FaceSample], int, float]:
+                end: float | None = None, max_detect_gap: float = 0.0) -> tuple[list[FaceSample], int, float]:
     """Face samples of a video (or of its [start, end) span), the number of frames analysed, and the time of
     the last decoded frame. ``progress(seconds)`` is called after each analysed frame with its time.
+    ``max_detect_gap``: seconds the gap between detections may grow to while faces hold still (FaceStream).
     """
-    stream = FaceStream(face_classifier, detect_every, IoUTracker(max_misses=max(2, int(fps))))
+    stream = FaceStream(face_classifier, detect_every, IoUTracker(max_misses=max(2, int(fps))),
+                        max_detect_every=round(max_detect_gap * fps))
     samples: list[FaceSample] = []
     found: list[tuple[float, Track, Detection]] = []  # faces located, waiting to be classified as one batch
     crops: list[np.ndarray] = []
