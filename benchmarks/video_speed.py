@@ -1,7 +1,7 @@
 """Video pipeline speed and memory: a generated 720p 30 fps clip with a real face and real speech,
 analysed with default settings; reports x real time and peak resident memory.
 
-    python benchmarks/video_speed.py [--seconds 60] [--threads 2] [--detector blazeface]
+    python benchmarks/video_speed.py [--seconds 60] [--threads 2] [--detector mtcnn] [--fast-face]
     python benchmarks/video_speed.py --seconds 600        # the 10-minute memory check
 """
 
@@ -56,12 +56,12 @@ def make_clip(path: Path, seconds: float, size: tuple[int, int] = (1280, 720)) -
             container.mux(packet)
 
 
-def analyse(path: str, detector: str) -> None:
+def analyse(path: str, detector: str, fast_face: bool) -> None:
     """Child process: analyse and print elapsed seconds and peak RSS (MB)."""
     from emofuse import Analyzer, AnalyzerConfig
 
     start = time.perf_counter()
-    result = Analyzer(AnalyzerConfig(detector=detector)).analyze(path)
+    result = Analyzer(AnalyzerConfig(detector=detector, fast_face=fast_face)).analyze(path)
     elapsed = time.perf_counter() - start
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(elapsed, peak, result.fused.label, len(result.fused.segments))
@@ -72,10 +72,11 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--detector", default=DEFAULT_DETECTOR, choices=list(DETECTORS))
+    parser.add_argument("--fast-face", action="store_true", help="the distilled face network")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parse_args(parser)
     if args.child:
-        analyse(args.child, args.detector)
+        analyse(args.child, args.detector, args.fast_face)
         return
     size = (160, 90) if args.smoke else (1280, 720)
     args.seconds = 3.0 if args.smoke else args.seconds
@@ -83,14 +84,15 @@ def main() -> None:
         clip = Path(folder) / "clip.mp4"
         make_clip(clip, args.seconds, size)
         env = {**os.environ, "EMOFUSE_THREADS": str(args.threads)}
-        child = [sys.executable, __file__, "--child", str(clip), "--detector", args.detector]
+        child = [sys.executable, __file__, "--child", str(clip), "--detector", args.detector,
+                 *(["--fast-face"] if args.fast_face else [])]
         out = subprocess.run(child, env=env, capture_output=True, text=True, check=True).stdout.split()
     elapsed, peak = float(out[0]), float(out[1])
     row = {"video_s": args.seconds, "resolution": f"{size[0]}x{size[1]}@30", "analysis_s": elapsed,
            "x_realtime": args.seconds / elapsed, "peak_rss_mb": peak, "fused_label": out[2], "windows": int(out[3]),
-           "threads": args.threads, "detector": args.detector}
+           "threads": args.threads, "detector": args.detector, "fast_face": args.fast_face}
     table([row])
-    suffix = "" if args.detector == DEFAULT_DETECTOR else f"_{args.detector}"
+    suffix = ("" if args.detector == DEFAULT_DETECTOR else f"_{args.detector}") + ("_fast" if args.fast_face else "")
     save(f"video_speed_{int(args.seconds)}s{suffix}", {"results": row})
 
 

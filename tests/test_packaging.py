@@ -53,6 +53,12 @@ def test_shipped_models_have_cards_with_measured_metrics():
     json.dumps(speech)
 
 
+def test_the_face_detector_ships_with_its_card():
+    card = (MODELS_DIR / "blazeface.md").read_text()
+    assert "Apache-2.0" in card and "mediapipe==0.10.14" in card
+    assert (MODELS_DIR / "blazeface_short_range.onnx").stat().st_size < 1e6
+
+
 def test_installed_models_stay_small():
     total = sum(p.stat().st_size for p in MODELS_DIR.iterdir() if p.suffix == ".onnx")
     assert total < 60e6  # the installed package stays well under its 150 MB budget
