@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import itertools
 import os
-from collections.abc import Iterator
+import queue
+import threading
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import numpy as np
 
@@ -403,6 +405,54 @@ def iter_video_frames(path: str | Path, fps: float | None = None, start: float =
                 continue
             next_time = (np.floor(time / step + 1e-6) + 1) * step if step else time
             yield time, frame.to_ndarray(format="rgb24")
+
+
+T = TypeVar("T")
+
+
+def read_ahead(items: Iterable[T], depth: int = 4) -> Iterator[T]:
+    """``items``, produced by a background thread up to ``depth`` ahead (video decoding overlaps the analysis of
+    the frames already decoded). The producer's exception is raised here; stopping early stops the producer."""
+    ahead: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+    end = object()
+
+    def put(entry: tuple) -> bool:
+        while not stop.is_set():
+            try:
+                ahead.put(entry, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce() -> None:
+        source = iter(items)
+        try:
+            for item in source:
+                if not put((item, None)):
+                    return
+            put((end, None))
+        except BaseException as error:  # handed to the consumer, raised there
+            put((end, error))
+        finally:
+            close = getattr(source, "close", None)
+            if close:
+                close()
+
+    thread = threading.Thread(target=produce, name="emofuse-read-ahead", daemon=True)
+    thread.start()
+    try:
+        while True:
+            item, error = ahead.get()
+            if item is end:
+                if error is not None:
+                    raise error
+                return
+            yield item
+    finally:
+        stop.set()
+        thread.join(timeout=2.0)  # a producer deep in a long decode ends by itself at its next frame
 
 
 def load_audio_span(path: str | Path, start: float, end: float, sample_rate: int = SAMPLE_RATE) -> np.ndarray:

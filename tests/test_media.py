@@ -142,3 +142,42 @@ def test_image_declaring_giant_dimensions_is_refused_before_decoding(tmp_path):
     ok, png = cv2.imencode(".png", np.zeros((1, 2000, 3), np.uint8))  # thin but small: fine
     (tmp_path / "thin.png").write_bytes(png.tobytes())
     assert load_image(tmp_path / "thin.png").shape == (1, 2000, 3)
+
+
+def test_read_ahead_keeps_order_raises_the_producers_error_and_stops_early(tmp_path):
+    from emofuse.media import read_ahead
+
+    assert list(read_ahead(range(50), depth=3)) == list(range(50))
+
+    def broken():
+        yield 1
+        raise InputError(tmp_path / "x.mp4", "cannot decode video")
+
+    with pytest.raises(InputError, match="x.mp4: cannot decode video"):
+        list(read_ahead(broken()))
+
+    closed = []
+
+    def endless():
+        try:
+            n = 0
+            while True:
+                yield n
+                n += 1
+        finally:
+            closed.append(True)
+
+    for n in read_ahead(endless()):
+        if n == 5:
+            break
+    assert closed == [True]  # the producer stopped and closed its source (a video container)
+
+
+def test_video_frames_read_ahead_match_a_plain_read(tmp_path):
+    from emofuse.media import read_ahead
+
+    clip = need(RAVDESS_VIDEO) / "01-01-03-01-01-02-05.mp4"
+    plain = list(iter_video_frames(clip, fps=5))
+    ahead = list(read_ahead(iter_video_frames(clip, fps=5)))
+    assert [t for t, _ in ahead] == [t for t, _ in plain]
+    assert all(np.array_equal(a, b) for (_, a), (_, b) in zip(ahead, plain))

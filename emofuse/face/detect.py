@@ -23,7 +23,7 @@ from emofuse.runtime import onnx_session
 
 @dataclass
 class Detection:
-    """A face: box ``(x0, y0, x1, y1)`` in pixels, detector confidence, optional landmarks (x, y).
+    """A face: box ``(x0, y0, x1, y1)`` in pixels, detector confidence, optional 5 landmarks (x, y).
 
     Landmark order: left eye, right eye, nose, left mouth corner, right mouth corner (image left/right).
     """

@@ -13,7 +13,7 @@ from emofuse.face.align import face_crops
 from emofuse.face.detect import Detection, iou
 from emofuse.face.track import FaceStream, IoUTracker, Track
 from emofuse.fusion.evidence import ModalityEvidence, Window, face_evidence
-from emofuse.media import iter_video_frames
+from emofuse.media import iter_video_frames, read_ahead
 from emofuse.results import FaceRecord, FaceResult, Segment
 
 
@@ -56,7 +56,7 @@ def track_faces(face_classifier, path: str | Path, fps: float, detect_every: int
             found.clear()
             crops.clear()
 
-    for time, frame in iter_video_frames(path, fps=fps, start=start, end=end):
+    for time, frame in read_ahead(iter_video_frames(path, fps=fps, start=start, end=end)):
         last = time
         faces = stream.locate(frame)
         found += [(time, track, det) for track, det in faces]
