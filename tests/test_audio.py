@@ -76,3 +76,28 @@ def test_split_windows_covers_long_segments():
     windows = split_windows(1.0, 8.0, 3.0, 1.5)
     assert windows[0] == (1.0, 4.0) and windows[-1] == (5.0, 8.0)
     assert all(e - s == pytest.approx(3.0) for s, e in windows)
+
+
+def test_voice_embeddings_tell_real_speakers_apart():
+    """RAVDESS actors 01, 02 and 03 (two men, one woman), three clips each: pairs of one speaker's clips lie
+    far closer than pairs of two speakers' clips."""
+    from emofuse.audio.speaker import VoiceEncoder
+
+    encoder = VoiceEncoder()
+    embeddings = {actor: [encoder.embed(load_audio(path))
+                          for path in sorted((need(RAVDESS) / f"Actor_{actor:02d}").glob("*"))[:3]]
+                  for actor in (1, 2, 3)}
+    vectors = [v for group in embeddings.values() for v in group]
+    assert all(v.shape == (256,) and abs(float(np.linalg.norm(v)) - 1) < 1e-5 for v in vectors)
+    same = [float(a @ b) for group in embeddings.values() for i, a in enumerate(group) for b in group[i + 1:]]
+    across = [float(a @ b) for x in (1, 2, 3) for y in (1, 2, 3) if x < y
+              for a in embeddings[x] for b in embeddings[y]]
+    assert np.mean(same) > np.mean(across) + 0.2
+
+
+def test_voice_embedding_of_audio_shorter_than_a_partial():
+    from emofuse.audio.speaker import VoiceEncoder, partial_starts
+
+    assert partial_starts(8_000) == [0] and partial_starts(16_000 * 5) == [0, 77, 154, 231, 308]
+    partials = VoiceEncoder().embed_partials(tone(0.5))
+    assert partials.shape == (1, 256) and np.isfinite(partials).all()

@@ -7,6 +7,7 @@ import tomllib
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from emofuse.models import MODELS_DIR, load_card, model_path
 
@@ -53,10 +54,12 @@ def test_shipped_models_have_cards_with_measured_metrics():
     json.dumps(speech)
 
 
-def test_the_face_detector_ships_with_its_card():
-    card = (MODELS_DIR / "blazeface.md").read_text()
-    assert "Apache-2.0" in card and "mediapipe==0.10.14" in card
-    assert (MODELS_DIR / "blazeface_short_range.onnx").stat().st_size < 1e6
+@pytest.mark.parametrize("card, model, source", [("blazeface.md", "blazeface_short_range.onnx", "mediapipe==0.10.14"),
+                                                  ("voice_encoder.md", "voice_encoder.onnx", "Resemblyzer==0.1.4")])
+def test_converted_pretrained_models_ship_with_their_cards(card, model, source):
+    text = (MODELS_DIR / card).read_text()
+    assert "Apache-2.0" in text and source in text and f"`{model}`" in text
+    assert (MODELS_DIR / model).stat().st_size < 25e6
 
 
 def test_installed_models_stay_small():
