@@ -1,7 +1,7 @@
 """The Live page: camera and microphone through streamlit-webrtc into an emofuse.live.LiveSession.
 
 Frames and audio are analysed in streamlit-webrtc's own threads; the page shows the session through a fragment
-that re-runs itself every half second, so nothing holds the script run and the other pages keep working.
+that re-runs itself every second, so nothing holds the script run and the other pages keep working.
 
 On localhost no STUN/TURN server is needed (``iceServers`` is empty). For a deployment behind NAT set
 ``EMOFUSE_ICE_SERVERS`` to a JSON list, e.g. ``[{"urls": ["turn:turn.example.org:3478"], "username": "u",
@@ -21,7 +21,13 @@ from emofuse.labels import FUSION_LABELS
 from emofuse.live import AudioFrameFeed, LiveSession
 from emofuse.results import label_with_share
 
-REFRESH_SECONDS = 0.5
+REFRESH_SECONDS = 1.0
+"""How often the readings and charts are redrawn. Redrawing costs the server and the browser more than the frames
+do (2-core AMD EPYC, benchmarks/app_speed.py: 6.1 frames/s when redrawn every 0.5 s, 12.1 every 1 s; readings
+every 0.5 s with the charts every 2 s: 8.3)."""
+CHART_SECONDS = 60.0
+"""The live chart shows the last minute: a whole session's chart would cost more with every minute (the downloads
+hold the whole session)."""
 MICROPHONE = {"channelCount": 1, "echoCancellation": False, "noiseSuppression": False, "autoGainControl": False}
 """The voice as spoken: the browser's echo cancelling, noise suppression and gain control change the very cues
 the speech model reads (and cost CPU); one channel is all it uses."""
@@ -92,7 +98,7 @@ def silence(frame):
 
 @st.fragment(run_every=REFRESH_SECONDS)
 def live_panel(session: LiveSession) -> None:
-    """The latest fused, voice and face readings, the fused history, and the session's downloads."""
+    """The latest fused, voice and face readings, the last minute of the fused ones, and the session's downloads."""
     update = session.latest()
     cols = st.columns(4)
     now = update.to_dict() if update is not None else {}
@@ -108,15 +114,15 @@ def live_panel(session: LiveSession) -> None:
     if update.fused is not None:
         st.altair_chart(probability_bars(dict(zip(FUSION_LABELS, map(float, update.fused))), FUSION_LABELS),
                         width="stretch")
-    history = session.history()
+    history = session.history(since=update.time - CHART_SECONDS)
     if len(history["time"]) > 1:
-        st.caption("Fused emotion over the session")
+        st.caption("Fused emotion, the last minute")
         st.altair_chart(timeline(history, FUSION_LABELS), width="stretch")
-    left, right = st.columns(2)
-    left.download_button("Session CSV", session.history_csv(), "emofuse-live.csv", "text/csv", key="live_csv",
-                            on_click="ignore")
-    right.download_button("Session JSON", json.dumps(session.to_result().to_dict(), indent=2), "emofuse-live.json",
-                            "application/json", key="live_json", on_click="ignore")
+    left, right = st.columns(2)  # the files are made when clicked, not at every refresh
+    left.download_button("Session CSV", session.history_csv, "emofuse-live.csv", "text/csv", key="live_csv",
+                         on_click="ignore")
+    right.download_button("Session JSON", lambda: json.dumps(session.to_result().to_dict(), indent=2),
+                          "emofuse-live.json", "application/json", key="live_json", on_click="ignore")
 
 
 def snapshot_view(analyzer) -> None:

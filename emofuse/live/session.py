@@ -315,10 +315,10 @@ class LiveSession:
         with self._lock:
             return list(self._updates)
 
-    def history(self) -> dict[str, list]:
+    def history(self, since: float | None = None) -> dict[str, list]:
         """Column-wise fused history for charts: ``time`` and one list per fusion label (NaN-free: 0 when no
-        modality had anything)."""
-        updates = self.updates()
+        modality had anything); only the updates at or after ``since`` seconds, when given."""
+        updates = [u for u in self.updates() if since is None or u.time >= since]
         columns: dict[str, list] = {"time": [round(u.time, 3) for u in updates]}
         for i, name in enumerate(FUSION_LABELS):
             columns[name] = [_share(u.fused, i) for u in updates]
