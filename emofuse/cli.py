@@ -317,7 +317,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
         require_transcription(args.model)
     report = evaluate.run(args.task, args.data, out=args.out, usage=args.usage, limit=args.limit,
-                          detector=args.detector, model=args.model, beam_size=args.beam_size)
+                          detector=args.detector, model=args.model, beam_size=args.beam_size,
+                          fast_face=args.fast_face)
     print(report["markdown"])
     if report.get("seen_speakers"):
         print(f"emofuse: warning: the speech model was trained on RAVDESS actors {report['seen_speakers']} "
@@ -480,6 +481,7 @@ def build_parser() -> argparse.ArgumentParser:
                           help="evaluate only the first N items (transcribe: N evenly spread clips per corpus)")
     evaluate.add_argument("--detector", default=DEFAULT_DETECTOR, choices=list(DETECTORS),
                           help=DETECTOR_HELP + " (video)")
+    evaluate.add_argument("--fast-face", action="store_true", help=FAST_FACE_HELP + " (face, video)")
     evaluate.add_argument("--model", default="base", choices=["base", "tiny.en"],
                           help="Whisper model for 'transcribe' (tiny.en: English only, so RAVDESS only)")
     evaluate.add_argument("--beam-size", type=int, default=1, help="Whisper beam for 'transcribe' (1: greedy)")

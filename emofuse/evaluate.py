@@ -40,15 +40,17 @@ def evaluate_speech(data: str | Path, limit: int | None = None) -> dict:
     return {**classification_report(y_true, y_pred, SPEECH_LABELS, protocol), "seen_speakers": seen}
 
 
-def evaluate_face(data: str | Path, usage: str | None = "PublicTest", limit: int | None = None) -> dict:
+def evaluate_face(data: str | Path, usage: str | None = "PublicTest", limit: int | None = None,
+                  fast_face: bool = False) -> dict:
     from emofuse.datasets import load_fer2013
     from emofuse.face.classifier import FaceClassifier
+    from emofuse.models import load_card
 
     faces = load_fer2013(data, usage=usage)
     images, labels = faces.images[:limit], faces.labels[:limit]
-    clf = FaceClassifier()
+    clf = FaceClassifier(load_card("face_fast" if fast_face else "face"))
     probs = np.concatenate([clf.classify_batch(images[i:i + 256]) for i in range(0, len(images), 256)])
-    protocol = (f"shipped face model on FER2013 {usage or 'all rows'} ({len(images)} images) from {data}, "
+    protocol = (f"shipped {clf.card['name']} on FER2013 {usage or 'all rows'} ({len(images)} images) from {data}, "
                 f"7 classes, 48x48 crops as given (no detection), flip TTA {'on' if clf.flip_tta else 'off'}")
     return classification_report(labels, probs.argmax(1), FACE_LABELS, protocol)
 
@@ -102,16 +104,18 @@ def seen_speakers(paths: list[Path]) -> list[int]:
     return sorted(actors & trained)
 
 
-def evaluate_video(data: str | Path, limit: int | None = None, detector: str = DEFAULT_DETECTOR) -> dict:
+def evaluate_video(data: str | Path, limit: int | None = None, detector: str = DEFAULT_DETECTOR,
+                   fast_face: bool = False) -> dict:
     from emofuse.pipeline import Analyzer, AnalyzerConfig
 
-    analysed = analyse_videos(data, limit, Analyzer(AnalyzerConfig(detector=detector)))
+    analysed = analyse_videos(data, limit, Analyzer(AnalyzerConfig(detector=detector, fast_face=fast_face)))
     y_true = [FUSION_LABELS.index(to_fusion_label(label)) for _, label in analysed]
     seen = seen_speakers([Path(r.input) for r, _ in analysed])
     independence = (f"NOT speaker-independent for speech: the speech model was trained on RAVDESS actors {seen}"
                     if seen else "speaker-independent: the speech model saw none of these speakers")
     protocol = (f"shipped models on {len(analysed)} audio-visual clips from {data}, 7 fusion labels, "
-                f"one label per clip (a modality that found nothing counts as neutral), {detector} faces; "
+                f"one label per clip (a modality that found nothing counts as neutral), {detector} faces"
+                f"{', the fast face network' if fast_face else ''}; "
                 f"{independence}")
     reports = {}
     for name in ("speech", "face", "fused"):
@@ -225,7 +229,8 @@ def transcribe_markdown(report: dict) -> str:
 
 
 def run(task: str, data: str | Path, out: str | Path = "evaluation", usage: str | None = "PublicTest",
-        limit: int | None = None, detector: str = DEFAULT_DETECTOR, model: str = "base", beam_size: int = 1) -> dict:
+        limit: int | None = None, detector: str = DEFAULT_DETECTOR, model: str = "base", beam_size: int = 1,
+        fast_face: bool = False) -> dict:
     """Evaluate ``task`` on ``data`` and write metrics and plots into ``out``."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -233,14 +238,14 @@ def run(task: str, data: str | Path, out: str | Path = "evaluation", usage: str 
         result = evaluate_transcribe(data, limit, model, beam_size)
         result["markdown"] = transcribe_markdown(result)
     elif task == "video":
-        result = evaluate_video(data, limit, detector)
+        result = evaluate_video(data, limit, detector, fast_face)
         parts = []
         for name, report in result["reports"].items():
             plot_confusion_matrix(report, out / f"video_{name}_confusion.png", f"{name}: {report['accuracy']:.1%}")
             parts.append(report_markdown(report, f"{name}"))
         result["markdown"] = "\n".join(parts)
     else:
-        result = evaluate_speech(data, limit) if task == "speech" else evaluate_face(data, usage, limit)
+        result = evaluate_speech(data, limit) if task == "speech" else evaluate_face(data, usage, limit, fast_face)
         plot_confusion_matrix(result, out / f"{task}_confusion.png")
         result["markdown"] = report_markdown(result, f"{task} model")
     write_json(result, out / f"{task}_metrics.json")

@@ -38,7 +38,7 @@ def card_files(card: dict) -> list[Path]:
 
 
 def test_shipped_models_have_cards_with_measured_metrics():
-    for task in ("speech", "face"):
+    for task in ("speech", "face", "face_fast"):
         card = load_card(task)
         assert (MODELS_DIR / f"{task}.md").exists()
         files = card_files(card)
@@ -49,8 +49,9 @@ def test_shipped_models_have_cards_with_measured_metrics():
     assert len(speech["cross_validation"][speech["chosen"]]["folds"]) == 5
     assert "MIT" in speech["license"] and "RAVDESS" in speech["license"]  # every part's licence
     assert speech["cross_corpus"]["emodb"]["n"] == 454
-    face = load_card("face")
-    assert 0.0 < face["publictest_report"]["accuracy"] <= 1.0
+    face, fast = load_card("face"), load_card("face_fast")
+    assert 0.0 < fast["publictest_report"]["accuracy"] < face["publictest_report"]["accuracy"] <= 1.0
+    assert "distilled" in fast["training_data"] and fast["members"][0]["file"] == "face_fast_cnn.onnx"
     json.dumps(speech)
 
 

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from emofuse import Analyzer
+from emofuse import Analyzer, AnalyzerConfig
 from emofuse.labels import FACE_LABELS, FUSION_LABELS, SPEECH_LABELS
 from tests.conftest import RAVDESS_VIDEO, checked, need, tone, write_video, write_wav
 
@@ -131,3 +131,11 @@ def test_image_arrays_enter_through_one_boundary(analyzer, face_frame):
     for bad in (np.zeros((10, 10, 5), np.uint8), np.zeros((0, 10, 3), np.uint8), np.zeros(10), np.array([["a"]])):
         with pytest.raises(InputError, match="image array"):
             analyzer.analyze_image(bad)
+
+
+def test_fast_face_reads_the_same_face_with_the_distilled_network(analyzer, face_frame):
+    fast = Analyzer(AnalyzerConfig(fast_face=True))
+    assert fast.face.card["name"] == "emofuse-face-fast-cnn" and analyzer.face.card["name"] != fast.face.card["name"]
+    default, quick = analyzer.analyze_image(face_frame).face, fast.analyze_image(face_frame).face
+    assert default.faces[0].box == quick.faces[0].box  # the same detector: only the classifier differs
+    assert quick.probs.shape == default.probs.shape and not np.allclose(quick.probs, default.probs)
