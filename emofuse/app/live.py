@@ -22,9 +22,9 @@ from emofuse.live import AudioFrameFeed, LiveSession
 from emofuse.results import label_with_share
 
 REFRESH_SECONDS = 1.0
-"""How often the readings and charts are redrawn. Redrawing costs the server and the browser more than the frames
-do (2-core AMD EPYC, benchmarks/app_speed.py: 6.1 frames/s when redrawn every 0.5 s, 12.1 every 1 s; readings
-every 0.5 s with the charts every 2 s: 8.3)."""
+"""How often the readings, charts and downloads are redrawn. Redrawing costs the server and the browser more than
+the frames do (2-core AMD EPYC, benchmarks/app_speed.py: 6.1 frames/s when redrawn every 0.5 s, 12.1 every 1 s;
+readings every 0.5 s with the charts every 2 s: 8.3)."""
 CHART_SECONDS = 60.0
 """The live chart shows the last minute: a whole session's chart would cost more with every minute (the downloads
 hold the whole session)."""
@@ -118,11 +118,11 @@ def live_panel(session: LiveSession) -> None:
     if len(history["time"]) > 1:
         st.caption("Fused emotion, the last minute")
         st.altair_chart(timeline(history, FUSION_LABELS), width="stretch")
-    left, right = st.columns(2)  # the files are made when clicked, not at every refresh
-    left.download_button("Session CSV", session.history_csv, "emofuse-live.csv", "text/csv", key="live_csv",
+    left, right = st.columns(2)
+    left.download_button("Session CSV", session.history_csv(), "emofuse-live.csv", "text/csv", key="live_csv",
                          on_click="ignore")
-    right.download_button("Session JSON", lambda: json.dumps(session.to_result().to_dict(), indent=2),
-                          "emofuse-live.json", "application/json", key="live_json", on_click="ignore")
+    right.download_button("Session JSON", json.dumps(session.to_result().to_dict(), indent=2), "emofuse-live.json",
+                          "application/json", key="live_json", on_click="ignore")
 
 
 def snapshot_view(analyzer) -> None:
