@@ -23,8 +23,7 @@ from emofuse.results import label_with_share
 
 REFRESH_SECONDS = 1.0
 """How often the readings, charts and downloads are redrawn. Redrawing costs the server and the browser more than
-the frames do (2-core AMD EPYC, benchmarks/app_speed.py: 6.1 frames/s when redrawn every 0.5 s, 12.1 every 1 s;
-readings every 0.5 s with the charts every 2 s: 8.3)."""
+the frames do (2-core AMD EPYC, benchmarks/app_speed.py; docs/results.md "Face path speed")."""
 CHART_SECONDS = 60.0
 """The live chart shows the last minute: a whole session's chart would cost more with every minute (the downloads
 hold the whole session)."""
