@@ -196,12 +196,11 @@ def wait_for_session(panel, seconds: float, timeout: float = 120) -> float:
 
 
 def session_csv(page, panel) -> list[dict]:
-    """The Live page's session CSV, downloaded as a user would (after STOP: while the session runs, the panel
-    redraws the button with new content twice a second and a download may find its file already replaced)."""
+    """The Live page's session CSV, downloaded as a user would after STOP (the panel offers it only then)."""
     import csv
     import io
 
-    for attempt in range(5):  # the panel redraws twice a second: a click may hit a file just replaced
+    for attempt in range(5):  # the panel redraws every second: a click may hit a button being redrawn
         try:
             with page.expect_download() as download:
                 panel.get_by_role("button", name="Session CSV").click()
@@ -235,6 +234,8 @@ def test_no_camera_or_microphone_until_start_and_the_live_clock_starts_there(pag
     since_start = time.time() - pressed
     assert page.media_requests and '"audio"' in page.media_requests[0] and '"video"' in page.media_requests[0]
     assert first <= since_start + 0.5, f"the session reads {first} s {since_start:.1f} s after START"
+    panel.get_by_text("Stop to download").wait_for(timeout=10_000)  # drawn after the charts
+    assert not panel.get_by_role("button", name="Session CSV").count()  # made only once the session stops
     frame.get_by_role("button", name="STOP").click()
     assert float(session_csv(page, panel)[0]["time"]) <= since_start + 0.5
 

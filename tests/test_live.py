@@ -203,6 +203,19 @@ def test_the_session_clock_starts_with_the_first_input(analyzer, face_frame):
     assert session.clock() < 0.3 and session.latest() is None or session.latest().time < 0.3
 
 
+def test_receiving_says_whether_the_camera_or_microphone_sent_anything_lately(analyzer, face_frame):
+    import time
+
+    session = LiveSession(analyzer)
+    assert not session.receiving()
+    session.add_audio(np.zeros(1600, np.float32), 16_000)
+    assert session.receiving()
+    time.sleep(0.3)
+    assert not session.receiving(within=0.2)
+    session.add_frame(face_frame)
+    assert session.receiving(within=0.2)
+
+
 def test_a_replaced_stream_never_interleaves_with_the_new_one(analyzer):
     """START pressed again: a new track (its own random RTP clock) starts while the old one's last frames are in
     flight: the old frames are dropped, the new stream's time runs on."""

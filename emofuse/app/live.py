@@ -97,7 +97,8 @@ def silence(frame):
 
 @st.fragment(run_every=REFRESH_SECONDS)
 def live_panel(session: LiveSession) -> None:
-    """The latest fused, voice and face readings, the last minute of the fused ones, and the session's downloads."""
+    """The latest fused, voice and face readings, the last minute of the fused ones, and (once the camera and
+    microphone stop) the session's downloads."""
     update = session.latest()
     cols = st.columns(4)
     now = update.to_dict() if update is not None else {}
@@ -117,11 +118,26 @@ def live_panel(session: LiveSession) -> None:
     if len(history["time"]) > 1:
         st.caption("Fused emotion, the last minute")
         st.altair_chart(timeline(history, FUSION_LABELS), width="stretch")
+    if session.receiving():
+        st.caption("Stop to download the session as CSV or JSON.")
+        return
+    csv_text, json_text = session_files(session, update.time)
     left, right = st.columns(2)
-    left.download_button("Session CSV", session.history_csv(), "emofuse-live.csv", "text/csv", key="live_csv",
-                         on_click="ignore")
-    right.download_button("Session JSON", json.dumps(session.to_result().to_dict(), indent=2), "emofuse-live.json",
-                          "application/json", key="live_json", on_click="ignore")
+    left.download_button("Session CSV", csv_text, "emofuse-live.csv", "text/csv", key="live_csv", on_click="ignore")
+    right.download_button("Session JSON", json_text, "emofuse-live.json", "application/json", key="live_json",
+                          on_click="ignore")
+
+
+def session_files(session: LiveSession, until: float) -> tuple[str, str]:
+    """The session's CSV and JSON, made once per reading (the panel redraws every second; a session of an hour
+    takes a while to write). While the session runs none are made: writing them at each redraw halved the frame
+    rate (docs/results.md "Face path speed")."""
+    key = (id(session), until)
+    cached = st.session_state.get("live_files")
+    if cached is None or cached[0] != key:
+        files = session.history_csv(), json.dumps(session.to_result().to_dict(), indent=2)
+        st.session_state.live_files = cached = (key, files)
+    return cached[1]
 
 
 def snapshot_view(analyzer) -> None:

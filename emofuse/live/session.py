@@ -137,6 +137,7 @@ class LiveSession:
         self._faces_now = 0
         self._updates: list[LiveUpdate] = []
         self._start: float | None = None  # the clock starts with the first frame or audio
+        self._last_input: float | None = None
         self._frame_times: deque = deque(maxlen=30)
         self._next_voice = STEP
         self._next_update = STEP
@@ -148,8 +149,14 @@ class LiveSession:
         return 0.0 if self._start is None else time.monotonic() - self._start
 
     def _begin(self) -> None:
+        self._last_input = time.monotonic()
         if self._start is None:
-            self._start = time.monotonic()
+            self._start = self._last_input
+
+    def receiving(self, within: float = 2.0) -> bool:
+        """Whether a frame or audio reached the session in the last ``within`` seconds (the camera or the
+        microphone is on)."""
+        return self._last_input is not None and time.monotonic() - self._last_input < within
 
     # ------------------------------------------------------------ input
     def add_frame(self, frame: np.ndarray, at: float | None = None) -> tuple[np.ndarray, list[dict]]:
