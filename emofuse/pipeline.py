@@ -33,7 +33,7 @@ from emofuse.fusion.decide import speech_domain_match
 from emofuse.fusion.evidence import evidence_reliability
 from emofuse.labels import FACE_LABELS
 from emofuse.media import SAMPLE_RATE, has_audio, image_array, load_audio, load_image, resample, sniff, video_info
-from emofuse.results import FaceResult, FusedResult, Result, SpeechResult, Transcript
+from emofuse.results import FaceResult, FusedResult, Person, Result, SpeechResult, Transcript
 
 Progress = Callable[[float, float], None]
 """Called as ``progress(done, total)`` in seconds of media."""
@@ -57,6 +57,7 @@ class AnalyzerConfig:
     language: str | None = None  # the speech's language for transcription (None: detected)
     transcribe_model: str = "base"  # "base" (multilingual) or "tiny.en"
     transcribe_beam: int = 1  # 1: greedy (fast); 5: fewer word errors, slower
+    speakers: int | None = None  # people speaking in a video (None: as many as the faces on screen)
 
     def __post_init__(self) -> None:
         if self.adapt not in ("none", "session"):
@@ -67,6 +68,8 @@ class AnalyzerConfig:
                              f"not {self.transcribe_model!r}")
         if self.transcribe_beam < 1:
             raise ValueError(f"transcribe_beam must be at least 1, not {self.transcribe_beam}")
+        if self.speakers is not None and self.speakers < 1:
+            raise ValueError(f"speakers must be at least 1, not {self.speakers}")
         if not (self.fps > 0 and self.hop > 0 and self.detect_every >= 1 and self.max_detect_gap >= 0):
             raise ValueError(f"fps and hop must be positive, detect_every at least 1 and max_detect_gap not negative "
                              f"(got {self.fps}, {self.hop}, {self.detect_every}, {self.max_detect_gap})")
@@ -106,6 +109,7 @@ class Analyzer:
         self.profile = profile
         self._speech, self._face = speech_model, face_model
         self._transcriber = transcriber
+        self._voice_encoder = None
 
     @property
     def speech(self):
@@ -127,6 +131,15 @@ class Analyzer:
             self._face = FaceClassifier(card, detector=self.config.detector, min_face_size=self.config.min_face_size,
                                         max_side=self.config.detect_max_side)
         return self._face
+
+    @property
+    def voice_encoder(self):
+        """The speaker encoder that tells voices apart (loaded on first use)."""
+        if self._voice_encoder is None:
+            from emofuse.audio.speaker import VoiceEncoder
+
+            self._voice_encoder = VoiceEncoder()
+        return self._voice_encoder
 
     @property
     def transcriber(self) -> Transcriber:
@@ -241,8 +254,37 @@ class Analyzer:
         fused = self._fuse_timeline(duration, speech, face, samples)
         transcript = self._utterance_emotions(joined_transcript([part.transcript for part in parts]), speech, face,
                                               samples)
+        people = self._people(path, samples, frames_seen, duration, speech, face, fused)
         return Result(str(path), "video", duration, speech, face, fused, video={**info, "frames_analysed": frames_seen},
-                      transcript=transcript)
+                      transcript=transcript, people=people)
+
+    def _people(self, path: str | Path, samples: list, frames_seen: int, duration: float, speech: SpeechResult | None,
+                face: FaceResult, fused: FusedResult) -> tuple[Person, ...]:
+        """The video's people (emofuse.video.people), each with their own voice, face and fused results. One face
+        (or none) and one speaker: one person, whose results are the video's."""
+        from emofuse.audio.classifier import speech_within
+        from emofuse.video import face_result
+        from emofuse.video.people import find_people, person_tracks, typical_box
+
+        tracks = person_tracks(samples)
+        if len(tracks) <= 1 and (self.config.speakers or 1) == 1:
+            spoken = merged_spans([(seg.start, seg.end) for seg in speech.segments]) if speech is not None else ()
+            track = face.primary_track
+            if not spoken and track is None:
+                return ()
+            return (Person(0, track, 0 if spoken else None, typical_box(tracks[track]) if track is not None else None,
+                           spoken, speech, face if track is not None else None, fused),)
+        audio = load_audio(path) if speech is not None else None
+        people = []
+        for index, found in enumerate(find_people(path, audio, samples, self.config.speakers, self.voice_encoder)):
+            own = [s for s in samples if s.track_id == found.track_id]
+            own_face = face_result(own, frames_seen, time_windows(duration, self.config.hop), FACE_LABELS) \
+                if found.track_id is not None else None
+            own_speech = speech_within(speech, found.speaking, duration) \
+                if speech is not None and found.voice is not None else None
+            people.append(Person(index, found.track_id, found.voice, found.box, found.speaking, own_speech, own_face,
+                                 self._fuse_timeline(duration, own_speech, own_face, own)))
+        return tuple(people)
 
     def _speech_result(self, audio: np.ndarray, sample_rate: int = SAMPLE_RATE) -> SpeechResult:
         return self.speech.analyze(audio, sample_rate, profile=self.profile, session=self.config.adapt == "session")
@@ -286,6 +328,17 @@ class Analyzer:
         speech_ev = speech_evidence(speech, windows, config.speech_temperature, speech_domain_match(speech, config))
         face_ev = video_face_evidence(samples, face, windows, self.config.fps * hop, config.face_temperature)
         return fuse_timeline(speech, speech_ev, face, face_ev, windows, hop, config, self.learned_fusion)
+
+
+def merged_spans(spans: list[tuple[float, float]]) -> tuple[tuple[float, float], ...]:
+    """Overlapping or touching (start, end) spans joined, in time order."""
+    joined: list[list[float]] = []
+    for start, end in sorted(spans):
+        if joined and start <= joined[-1][1]:
+            joined[-1][1] = max(joined[-1][1], end)
+        else:
+            joined.append([start, end])
+    return tuple((s, e) for s, e in joined)
 
 
 def joined_transcript(parts: list[Transcript | None]) -> Transcript | None:

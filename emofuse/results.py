@@ -326,6 +326,37 @@ class Transcript:
 
 
 @dataclass(frozen=True, eq=False)
+class Person:
+    """One person of a video: their face track and voice (speaker cluster) when seen or heard, where the face
+    typically is (box: x0, y0, x1, y1 pixels), the spans they speak in, and their own voice, face and fused
+    results: the voice only where they speak, the face only their track's."""
+
+    person_id: int
+    track_id: int | None
+    voice: int | None
+    box: tuple[float, float, float, float] | None
+    speaking: tuple[tuple[float, float], ...]
+    speech: SpeechResult | None
+    face: FaceResult | None
+    fused: FusedResult
+
+    def to_dict(self) -> dict:
+        return {"person": self.person_id, "track_id": self.track_id, "voice": self.voice,
+                "box": None if self.box is None else [round(float(v), 1) for v in self.box],
+                "speaking": [{"start": round(float(s), 3), "end": round(float(e), 3)} for s, e in self.speaking],
+                "speech": None if self.speech is None else self.speech.to_dict(),
+                "face": None if self.face is None else self.face.to_dict(), "fused": self.fused.to_dict()}
+
+    @classmethod
+    def from_dict(cls, data: Mapping) -> Person:
+        speech, face, box = data.get("speech"), data.get("face"), data.get("box")
+        return cls(data["person"], data.get("track_id"), data.get("voice"), None if box is None else tuple(box),
+                   tuple((d["start"], d["end"]) for d in data.get("speaking", [])),
+                   None if speech is None else SpeechResult.from_dict(speech),
+                   None if face is None else FaceResult.from_dict(face), FusedResult.from_dict(data["fused"]))
+
+
+@dataclass(frozen=True, eq=False)
 class Result:
     """Everything emofuse concluded about one input (a file, an array, or an audio + image pair)."""
 
@@ -338,6 +369,7 @@ class Result:
     image: str | None = None
     video: Mapping[str, Any] | None = None
     transcript: Transcript | None = None
+    people: tuple[Person, ...] | None = None  # videos: each person seen or heard, with their own timelines
 
     def renamed(self, name: str) -> Result:
         """The same result under another input name (an upload's own name rather than its temporary path)."""
@@ -356,6 +388,8 @@ class Result:
             data["video"] = {k: (_finite(v, 3) if isinstance(v, float) else v) for k, v in self.video.items()}
         if self.transcript is not None:
             data["transcript"] = self.transcript.to_dict()
+        if self.people is not None:
+            data["people"] = [person.to_dict() for person in self.people]
         return data
 
     @classmethod
@@ -366,7 +400,8 @@ class Result:
                    None if speech is None else SpeechResult.from_dict(speech),
                    None if face is None else FaceResult.from_dict(face), FusedResult.from_dict(data["fused"]),
                    data.get("image"), data.get("video"),
-                   None if data.get("transcript") is None else Transcript.from_dict(data["transcript"]))
+                   None if data.get("transcript") is None else Transcript.from_dict(data["transcript"]),
+                   None if data.get("people") is None else tuple(Person.from_dict(p) for p in data["people"]))
 
 
 def result_schema() -> dict:

@@ -8,6 +8,7 @@ the person's own reference and go to the card's speaker-referenced head instead.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
@@ -202,3 +203,14 @@ def join_speech(parts: list[tuple[SpeechResult, float, float]], recording_snr_db
                         voiced_ratio=voiced / seconds if seconds else 0.0, snr_db=snr,
                         domain_match=1.0 if snr is None else domain_match(round(snr, 1), recording_snr_db),
                         adaptation=first.adaptation)
+
+
+def speech_within(speech: SpeechResult, spans: Sequence[tuple[float, float]], duration: float) -> SpeechResult:
+    """The part of a speech result inside ``spans`` (one person's turns): the windows whose middle lies in a span,
+    the label pooled over them by length, ``voiced_ratio`` their share of ``duration``; SNR and adaptation kept."""
+    segments = tuple(seg for seg in speech.segments if any(s <= (seg.start + seg.end) / 2 < e for s, e in spans))
+    weights = np.array([seg.end - seg.start for seg in segments])
+    overall = (weights[:, None] * np.array([seg.probs for seg in segments])).sum(0) / weights.sum() \
+        if segments else None
+    voiced = sum(min(e, duration) - s for s, e in spans)
+    return replace(speech, probs=overall, segments=segments, voiced_ratio=voiced / duration if duration else 0.0)

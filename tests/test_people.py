@@ -1,0 +1,137 @@
+"""Who is speaking: diarization of the voice, mouth synchrony, and the people of a video."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from emofuse.audio.diarize import cluster_embeddings, speaker_turns, turns_from_windows
+from emofuse.media import load_audio
+from emofuse.video.speaking import TrackPath, attribute, synchrony
+from tests.conftest import CREMAD, RAVDESS, RAVDESS_VIDEO, checked, need
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+
+
+def conversation(actors: tuple[int, ...], turns: int) -> tuple[np.ndarray, list[tuple[float, float, int]]]:
+    """Real RAVDESS utterances of ``actors`` in alternating turns, and who speaks when."""
+    parts, truth, t = [], [], 0.0
+    for k in range(turns):
+        actor = actors[k % len(actors)]
+        audio = load_audio(sorted((need(RAVDESS) / f"Actor_{actor:02d}").glob("*.flac"))[3 * k])
+        parts.append(audio)
+        truth.append((t, t + len(audio) / 16_000, actors.index(actor)))
+        t += len(audio) / 16_000
+    return np.concatenate(parts), truth
+
+
+def right_share(turns, truth) -> float:
+    """Share of 10 ms steps inside the turns found whose speaker is the truth's (speakers numbered by first speech,
+    as the truth's are)."""
+    right = total = 0
+    for turn in turns:
+        for t in np.arange(turn.start, turn.end, 0.01):
+            speaker = next((k for s, e, k in truth if s <= t < e), None)
+            total += 1
+            right += speaker == turn.speaker
+    return right / max(total, 1)
+
+
+def test_two_real_speakers_taking_turns_are_told_apart():
+    audio, truth = conversation((1, 2), 8)
+    turns = speaker_turns(audio, n_speakers=2)
+    assert {t.speaker for t in turns} == {0, 1}
+    assert right_share(turns, truth) >= 0.9
+    assert all(a.end <= b.start + 1e-9 for a, b in zip(turns, turns[1:]))  # in time order, never overlapping
+
+
+def test_one_speaker_stays_one_when_told_and_silence_has_no_turns():
+    audio, _ = conversation((3,), 4)
+    assert {t.speaker for t in speaker_turns(audio, n_speakers=1)} == {0}
+    assert speaker_turns(np.zeros(16_000 * 3, np.float32)) == []
+
+
+def test_clusters_of_clearly_different_voices_are_estimated_and_numbered_by_first_appearance():
+    rng = np.random.default_rng(0)
+    centres = np.eye(3, 16)[[2, 0, 1]]
+    embeddings = np.repeat(centres, 10, axis=0) + 0.05 * rng.random((30, 16))
+    embeddings /= np.linalg.norm(embeddings, axis=1, keepdims=True)
+    labels = cluster_embeddings(embeddings)
+    assert labels.tolist() == [0] * 10 + [1] * 10 + [2] * 10
+    assert cluster_embeddings(embeddings, n_speakers=1).tolist() == [0] * 30
+
+
+def test_turn_boundaries_fall_in_the_middle_of_overlapping_windows():
+    windows = [(0.0, 1.6), (0.8, 2.4), (1.6, 3.2), (5.0, 6.0)]
+    turns = turns_from_windows(windows, np.array([0, 0, 1, 1]))
+    assert [(t.start, t.end, t.speaker) for t in turns] == [(0.0, 2.0, 0), (2.0, 3.2, 1), (5.0, 6.0, 1)]
+
+
+def test_synchrony_finds_the_mouth_moving_with_the_voice():
+    rng = np.random.default_rng(1)
+    loudness = rng.random(90)
+    talking = np.roll(loudness, 1) + 0.3 * rng.random(90)  # one frame late, noisy
+    listening = rng.random(90)
+    assert synchrony(talking, loudness) > 0.7 > synchrony(listening, loudness)
+    assert np.isnan(synchrony(np.full(90, np.nan), loudness))
+
+
+def test_a_voice_cluster_goes_to_the_face_most_in_sync_and_an_unsynced_voice_to_none():
+    scores = {7: np.array([0.6, 0.1, 0.5, np.nan]), 9: np.array([0.0, 0.5, 0.2, 0.4])}
+    assert attribute(scores) == [7, 9, 7, 9]
+    assert attribute(scores, np.array([0, 1, 0, 1])) == [7, 9, 7, 9]
+    assert attribute(scores, np.array([0, 0, 0, 0])) == [7, 7, 7, None]  # track 7 not on screen in window 4
+    assert attribute({7: np.array([0.02, -0.1])}) == [None, None]
+
+
+def test_track_boxes_are_interpolated_and_absent_outside_the_track():
+    path = TrackPath(np.array([1.0, 2.0]), np.array([[0, 0, 10, 10], [10, 0, 20, 10]], float))
+    assert path.box_at(1.5).tolist() == [5, 0, 15, 10]
+    assert path.box_at(3.0) is None and path.box_at(0.5) is None
+
+
+@pytest.fixture(scope="module")
+def two_people(tmp_path_factory):
+    """A generated two-person video (benchmarks/speakers.py): four turns, left first."""
+    need(RAVDESS_VIDEO), need(CREMAD)
+    from speakers import make_two_person_video
+
+    path = tmp_path_factory.mktemp("people") / "two.mp4"
+    return path, make_two_person_video(path, 4, np.random.default_rng(3))
+
+
+def test_each_person_of_a_two_person_video_speaks_their_own_turns(two_people):
+    from speakers import side_of
+
+    from emofuse.pipeline import Analyzer
+
+    path, truth = two_people
+    result = Analyzer().analyze(path)
+    people = result.people
+    assert len(people) == 2 and {side_of(p.box) for p in people} == {0, 1}
+    for turn in truth:
+        speaker = next(p for p in people if side_of(p.box) == turn.side)
+        for start, end in turn.voiced:
+            middle = (start + end) / 2
+            assert any(s <= middle < e for s, e in speaker.speaking), (turn, speaker.speaking)
+    for person in people:  # a person's voice holds only their turns; their face only their track
+        assert person.face.primary_track == person.track_id and len(person.face.faces) == 1
+        assert all(any(s - 1e-6 <= (seg.start + seg.end) / 2 < e for s, e in person.speaking)
+                   for seg in person.speech.segments)
+    assert [p["person"] for p in checked(result)["people"]] == [0, 1]
+
+
+def test_a_one_person_video_has_one_person_whose_results_are_the_videos():
+    from emofuse.pipeline import Analyzer
+
+    result = Analyzer().analyze(need(RAVDESS_VIDEO) / "01-01-03-01-01-02-05.mp4")
+    (person,) = result.people
+    assert person.track_id == result.face.primary_track and person.voice == 0
+    assert person.speech is result.speech and person.face is result.face and person.fused is result.fused
+    assert person.speaking and all(e > s for s, e in person.speaking)
+    x0, y0, x1, y1 = person.box
+    assert 0 <= x0 < x1 <= 1280 and 0 <= y0 < y1 <= 720
+    assert checked(result)["people"][0]["fused"] == result.fused.to_dict()
