@@ -11,7 +11,7 @@ from emofuse import __version__
 from emofuse.audio.adapt import ADAPT_MODES
 from emofuse.errors import EmofuseError
 from emofuse.face.detect import DEFAULT_DETECTOR, DETECTORS
-from emofuse.results import clock_text, input_names, label_with_share
+from emofuse.results import clock_text, input_names, label_with_share, person_name, several_people
 
 
 def fail(message: str) -> None:
@@ -47,12 +47,14 @@ def _analyzer_config(args: argparse.Namespace):
         from emofuse.audio.transcribe import require_transcription
 
         require_transcription(args.transcribe_model)
-    return AnalyzerConfig(fps=args.fps, hop=args.hop, detector=args.detector, detect_every=args.detect_every,
-                          fast_face=args.fast_face,
-                          adapt="session" if args.adapt == "session" else "none",
-                          fusion=FusionConfig(rule=args.fusion_rule), transcribe=args.transcribe,
-                          language=args.language, transcribe_model=args.transcribe_model,
-                          transcribe_beam=args.beam_size)
+    try:
+        return AnalyzerConfig(fps=args.fps, hop=args.hop, detector=args.detector, detect_every=args.detect_every,
+                              fast_face=args.fast_face, adapt="session" if args.adapt == "session" else "none",
+                              fusion=FusionConfig(rule=args.fusion_rule), transcribe=args.transcribe,
+                              language=args.language, transcribe_model=args.transcribe_model,
+                              transcribe_beam=args.beam_size, speakers=args.speakers)
+    except ValueError as exc:  # a setting out of range: said in one line, as any other bad input
+        raise EmofuseError(str(exc)) from None
 
 
 def _learned_fusion(args: argparse.Namespace):
@@ -227,8 +229,11 @@ def summary_line(result: dict) -> str:
     text = f"{input_names(result)}: {fused} ({_voice_and_face(result)}"
     if weights and all(weights.get(m) for m in ("speech", "face")):
         text += f"; weighed voice {weights['speech']:.0%}, face {weights['face']:.0%}"
+    width = (result.get("video") or {}).get("width")
+    people = [f"\n  {person_name(p, width)}: {label_with_share(p['fused']) or 'nothing to read'} ({_voice_and_face(p)})"
+              for p in several_people(result)]
     utterances = (result.get("transcript") or {}).get("utterances", [])
-    return text + ")" + "".join(f"\n{utterance_line(u)}" for u in utterances)
+    return text + ")" + "".join(people) + "".join(f"\n{utterance_line(u)}" for u in utterances)
 
 
 def utterance_line(utterance: dict) -> str:
@@ -420,6 +425,9 @@ def build_parser() -> argparse.ArgumentParser:
                          help="with --transcribe: Whisper base (multilingual, default) or tiny.en (English, faster)")
     analyze.add_argument("--beam-size", type=int, default=1, metavar="N",
                          help="with --transcribe: 1 = greedy (default, fastest); 5 = fewer word errors, slower")
+    analyze.add_argument("--speakers", type=int, metavar="N",
+                         help="videos: how many people speak (default: as many as the faces on screen); each face "
+                              "and voice becomes a person with their own timeline")
     analyze.add_argument("--fps", type=float, default=5.0, help="video frames analysed per second (default: 5)")
     analyze.add_argument("--hop", type=float, default=1.0, help="fusion window in seconds (default: 1)")
     analyze.add_argument("--detector", default=DEFAULT_DETECTOR, choices=list(DETECTORS), help=DETECTOR_HELP)

@@ -10,7 +10,15 @@ from pathlib import Path
 import numpy as np
 
 from emofuse.labels import EMOTION_COLOURS
-from emofuse.results import atomic_write_text, clock_text, fusion_summary, input_names, label_with_share
+from emofuse.results import (
+    atomic_write_text,
+    clock_text,
+    fusion_summary,
+    input_names,
+    label_with_share,
+    person_name,
+    several_people,
+)
 
 _STYLE = """
 body{font-family:system-ui,sans-serif;margin:2rem auto;max-width:1000px;color:#222;padding:0 1rem}
@@ -103,6 +111,8 @@ def result_html(result: dict) -> str:
         parts.append(f"<img alt='timelines' src='data:image/png;base64,{_figure_png(fig)}'>")
     if transcript := result.get("transcript"):
         parts.append(transcript_html(transcript))
+    if people := several_people(result):
+        parts.append(people_html(people, result))
     faces = (result.get("face") or {}).get("faces") or []
     if faces:
         rows = "".join(f"<tr><td>{esc(str(f.get('track_id', i + 1)))}</td><td>{esc(str(f['label']))}</td>"
@@ -111,6 +121,26 @@ def result_html(result: dict) -> str:
         parts.append("<h3>Faces</h3><table><tr><th>face</th><th>label</th><th>probability</th><th>frames</th></tr>"
                      f"{rows}</table>")
     return "\n".join(parts)
+
+
+def people_html(people: list[dict], result: dict) -> str:
+    """Who is who and when each speaks: one row per person (their fused, voice and face labels) and each person's
+    own timelines."""
+    esc = html.escape
+    width = (result.get("video") or {}).get("width")
+    rows, figures = [], []
+    for person in people:
+        name = person_name(person, width)
+        labels = "".join(f"<td>{esc(label_with_share(person.get(m)) or '–')}</td>" for m in ("fused", "speech", "face"))
+        rows.append(f"<tr><td>{esc(name)}</td>{labels}</tr>")
+        fig = timeline_figure({**person, "duration": result["duration"]})
+        if fig is not None:
+            figures.append(f"<h4>{esc(name)}</h4><img alt='timelines of {esc(name)}' "
+                           f"src='data:image/png;base64,{_figure_png(fig)}'>")
+    return ("<h3>People</h3><p class='muted'>Each voice goes with the face that moves in time with it; each person's "
+            "voice timeline holds only what they say, their face timeline only their own face.</p>"
+            "<table><tr><th>person</th><th>fused</th><th>voice</th><th>face</th></tr>" + "".join(rows) + "</table>"
+            + "".join(figures))
 
 
 def transcript_html(transcript: dict) -> str:

@@ -429,6 +429,28 @@ def label_with_share(record: dict | None) -> str | None:
     return f"{record['label']} {record['probabilities'][record['label']]:.0%}"
 
 
+def several_people(result: dict) -> list[dict]:
+    """The people of a result when there is more than one (one person's results are the result's own)."""
+    people = result.get("people") or []
+    return people if len(people) > 1 else []
+
+
+def person_name(person: dict, width: float | None = None) -> str:
+    """``person 1 (face on the left, speaks 12.3 s)``; ``person 3 (a voice off screen, speaks 4.0 s)``: who is who,
+    by where the face is in a frame ``width`` pixels wide, and how long they speak."""
+    box = person.get("box")
+    if box is None:
+        where = "a voice off screen"
+    elif not width:
+        where = f"face at x {box[0]:.0f}-{box[2]:.0f}"
+    else:
+        third = min(2, int(3 * (box[0] + box[2]) / 2 / width))
+        where = "face " + ("on the left", "in the middle", "on the right")[max(third, 0)]
+    spoken = sum(span["end"] - span["start"] for span in person.get("speaking", []))
+    talk = f"speaks {spoken:.1f} s" if spoken else "silent"
+    return f"person {person['person'] + 1} ({where}, {talk})"
+
+
 def fusion_summary(result: dict) -> str | None:
     """One sentence on how the clip's fused label weighed the modalities (None when only one was present)."""
     fused, speech = result.get("fused") or {}, result.get("speech") or {}
@@ -568,7 +590,21 @@ def timeline_rows(result: dict) -> list[dict]:
                    "sources": "+".join(seg.get("sources", []))}
             row.update({f"p_{k}": v for k, v in seg["probabilities"].items()})
             rows.append(row)
-    return rows + utterance_rows(result)
+    return rows + person_rows(result) + utterance_rows(result)
+
+
+def person_rows(result: dict) -> list[dict]:
+    """With more than one person, one row per fused window of each person: modality "person", the person's number
+    (from 1) and face track, then as the fused rows."""
+    rows = []
+    for person in several_people(result):
+        for seg in person["fused"]["segments"]:
+            row = {"input": result.get("input"), "modality": "person", "track_id": person.get("track_id") or "",
+                   "start": seg["start"], "end": seg["end"], "label": seg["label"],
+                   "sources": "+".join(seg.get("sources", [])), "person": person["person"] + 1}
+            row.update({f"p_{k}": v for k, v in seg["probabilities"].items()})
+            rows.append(row)
+    return rows
 
 
 def csv_text(results: Iterable[dict]) -> str:

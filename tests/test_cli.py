@@ -36,6 +36,14 @@ def test_bad_input_gives_one_line_and_nonzero_exit(tmp_path, name, content):
     assert len(lines) == 1 and lines[0].startswith("emofuse: error:") and name in lines[0]
 
 
+@pytest.mark.parametrize("option,value", [("--speakers", "0"), ("--fps", "0"), ("--detect-every", "0")])
+def test_a_setting_out_of_range_gives_one_line_and_nonzero_exit(tmp_path, option, value):
+    done = run_cli("analyze", write_wav(tmp_path / "voice.wav", tone(1.0)), option, value, "-q")
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("emofuse: error:") and option.strip("-").split("-")[0] in lines[0]
+
+
 def test_folder_without_media_and_missing_file(tmp_path):
     (tmp_path / "readme.txt").write_text("hello")
     done = run_cli("analyze", tmp_path)

@@ -121,7 +121,18 @@ def test_each_person_of_a_two_person_video_speaks_their_own_turns(two_people):
         assert person.face.primary_track == person.track_id and len(person.face.faces) == 1
         assert all(any(s - 1e-6 <= (seg.start + seg.end) / 2 < e for s, e in person.speaking)
                    for seg in person.speech.segments)
-    assert [p["person"] for p in checked(result)["people"]] == [0, 1]
+    data = checked(result)
+    assert [p["person"] for p in data["people"]] == [0, 1]
+    from emofuse.cli import summary_line
+    from emofuse.report import report_html
+    from emofuse.results import csv_text
+
+    lines = summary_line(data).splitlines()
+    assert lines[1].startswith("  person 1 (face on the left, speaks")
+    assert lines[2].startswith("  person 2 (face on the right, speaks")
+    rows = [line for line in csv_text([data]).splitlines() if ",person," in line]
+    assert len(rows) == sum(len(p["fused"]["segments"]) for p in data["people"])
+    assert "<h3>People</h3>" in report_html([data]) and report_html([data]).count("<img") == 3
 
 
 def test_a_one_person_video_has_one_person_whose_results_are_the_videos():

@@ -34,7 +34,9 @@ from emofuse.results import (
     csv_text,
     fusion_summary,
     label_with_share,
+    person_name,
     segment_during,
+    several_people,
     timeline_columns,
 )
 
@@ -215,6 +217,7 @@ def video_page() -> None:
         st.caption(note)
     calibration_note(result)
     show_timeline(result["fused"], "Fused emotion over time")
+    show_people(result)
     show_transcript(result)
     show_timeline(result["speech"], "Voice over time")
     faces = (result["face"] or {}).get("faces") or []
@@ -227,6 +230,22 @@ def video_page() -> None:
         if st.toggle("Show the video with the faces labelled", value=True, key="video_annotated"):
             with st.spinner("Drawing the faces on the video…"):
                 st.video(annotated_video(upload.name, upload.getvalue(), profile_json(), transcribe))
+
+
+def show_people(result: dict) -> None:
+    """With several people: each one's labels and fused timeline (their voice only where they speak, their face
+    only their own)."""
+    people = several_people(result)
+    if not people:
+        return
+    st.subheader("People")
+    st.caption("Each voice goes with the face that moves in time with it.")
+    width = (result.get("video") or {}).get("width")
+    for person in people:
+        name = person_name(person, width).capitalize()
+        st.markdown(f"**{name}**: " + ", ".join(f"{what} {label_with_share(person.get(key)) or '–'}" for key, what in
+                                                  (("fused", "fused"), ("speech", "voice"), ("face", "face"))))
+        show_timeline(person["fused"], f"{name}: fused emotion over time")
 
 
 def segment_table(result: dict) -> None:
