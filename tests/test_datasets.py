@@ -90,8 +90,13 @@ def test_fer2013_bad_csv(tmp_path):
         load_fer2013(bad)
     short = tmp_path / "short.csv"
     short.write_text("emotion,pixels,Usage\n0,1 2 3,Training\n")
-    with pytest.raises(InputError, match="expected 2304 pixels"):
+    with pytest.raises(InputError, match="expected 2304 pixel values"):
         load_fer2013(short)
+    for wrong in ("300", "x"):  # out of range, not a number
+        odd = tmp_path / f"odd_{wrong}.csv"
+        odd.write_text("emotion,pixels,Usage\n0," + " ".join(["7"] * 2303 + [wrong]) + ",Training\n")
+        with pytest.raises(InputError, match="row 2: expected 2304 pixel values 0-255"):
+            load_fer2013(odd)
 
 
 def test_fer2013_image_folder(tmp_path):
