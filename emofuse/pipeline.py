@@ -89,6 +89,7 @@ class VideoPart:
     speech: SpeechResult | None
     audio_seconds: float
     transcript: Transcript | None = None  # times already on the video's clock
+    mouths: dict = field(default_factory=dict)  # track id -> MouthTrace (emofuse.video.speaking)
 
 
 class Analyzer:
@@ -222,26 +223,29 @@ class Analyzer:
         declared = info["duration"]
         report = (lambda t: progress(min(t, declared), declared)) if progress else None
         whole = start == 0.0 and end == math.inf
-        samples, frames_seen, last_frame = track_faces(self.face, path, self.config.fps, self.config.detect_every,
-                                                       report, start, None if whole else end,
-                                                       self.config.max_detect_gap)
+        samples, frames_seen, last_frame, mouths = track_faces(self.face, path, self.config.fps,
+                                                               self.config.detect_every, report, start,
+                                                               None if whole else end, self.config.max_detect_gap)
         audio = None
         if has_audio(path):
             audio = load_audio(path) if whole else load_audio_span(path, start, end)
         speech = self._speech_result(audio) if audio is not None else None
         transcript = self._transcript(audio, SAMPLE_RATE, speech, offset=start) if audio is not None else None
         return VideoPart(info, start, samples, frames_seen, last_frame if frames_seen else None, speech,
-                         0.0 if audio is None else len(audio) / SAMPLE_RATE, transcript)
+                         0.0 if audio is None else len(audio) / SAMPLE_RATE, transcript, mouths)
 
     def join_video(self, path: str | Path, parts: list[VideoPart]) -> Result:
         """The result of a video from its consecutive spans (one span: the whole video)."""
         from emofuse.audio.classifier import join_speech
         from emofuse.models import load_card
         from emofuse.video import face_result, link_shards
+        from emofuse.video.faces import link_mouths
 
         parts = sorted(parts, key=lambda part: part.start)
         info = parts[0].info
-        samples = link_shards([part.samples for part in parts], [part.start for part in parts[1:]])
+        shards, boundaries = [part.samples for part in parts], [part.start for part in parts[1:]]
+        samples = link_shards(shards, boundaries)
+        mouths = link_mouths([part.mouths for part in parts], shards, boundaries)
         spoken = [(part.speech, part.start, part.audio_seconds) for part in parts if part.speech is not None]
         card = self._speech.card if self._speech is not None else load_card("speech")
         speech = join_speech(spoken, card.get("recording_snr_db")) if spoken else None
@@ -254,12 +258,12 @@ class Analyzer:
         fused = self._fuse_timeline(duration, speech, face, samples)
         transcript = self._utterance_emotions(joined_transcript([part.transcript for part in parts]), speech, face,
                                               samples)
-        people = self._people(path, samples, frames_seen, duration, speech, face, fused)
+        people = self._people(path, samples, mouths, frames_seen, duration, speech, face, fused)
         return Result(str(path), "video", duration, speech, face, fused, video={**info, "frames_analysed": frames_seen},
                       transcript=transcript, people=people)
 
-    def _people(self, path: str | Path, samples: list, frames_seen: int, duration: float, speech: SpeechResult | None,
-                face: FaceResult, fused: FusedResult) -> tuple[Person, ...]:
+    def _people(self, path: str | Path, samples: list, mouths: dict, frames_seen: int, duration: float,
+                speech: SpeechResult | None, face: FaceResult, fused: FusedResult) -> tuple[Person, ...]:
         """The video's people (emofuse.video.people), each with their own voice, face and fused results. One face
         (or none) and one speaker: one person, whose results are the video's."""
         from emofuse.audio.classifier import speech_within
@@ -276,7 +280,7 @@ class Analyzer:
                            spoken, speech, face if track is not None else None, fused),)
         audio = load_audio(path) if speech is not None else None
         people = []
-        for index, found in enumerate(find_people(path, audio, samples, self.config.speakers, self.voice_encoder)):
+        for index, found in enumerate(find_people(audio, samples, mouths, self.config.speakers, self.voice_encoder)):
             own = [s for s in samples if s.track_id == found.track_id]
             own_face = face_result(own, frames_seen, time_windows(duration, self.config.hop), FACE_LABELS) \
                 if found.track_id is not None else None

@@ -147,7 +147,7 @@ def test_video_faces_classified_in_batches_as_frame_by_frame():
 
     clip = need(RAVDESS_VIDEO) / "01-01-03-01-01-02-05.mp4"
     classifier = FaceClassifier(detector="blazeface")
-    samples, frames, _ = track_faces(classifier, clip, fps=15, detect_every=2)
+    samples, frames, _, _ = track_faces(classifier, clip, fps=15, detect_every=2)
     stream = FaceStream(classifier, 2, IoUTracker(max_misses=15))
     expected = [probs for _, frame in iter_video_frames(clip, fps=15) for _, _, probs in stream.step(frame)]
     assert len(samples) == len(expected) == frames > CLASSIFY_BATCH

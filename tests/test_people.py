@@ -10,7 +10,7 @@ import pytest
 
 from emofuse.audio.diarize import cluster_embeddings, speaker_turns, turns_from_windows
 from emofuse.media import load_audio
-from emofuse.video.speaking import TrackPath, attribute, synchrony
+from emofuse.video.speaking import MouthTracker, attribute, synchrony
 from tests.conftest import CREMAD, RAVDESS, RAVDESS_VIDEO, checked, need
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
@@ -87,10 +87,25 @@ def test_a_voice_cluster_goes_to_the_face_most_in_sync_and_an_unsynced_voice_to_
     assert attribute({7: np.array([0.02, -0.1])}) == [None, None]
 
 
-def test_track_boxes_are_interpolated_and_absent_outside_the_track():
-    path = TrackPath(np.array([1.0, 2.0]), np.array([[0, 0, 10, 10], [10, 0, 20, 10]], float))
-    assert path.box_at(1.5).tolist() == [5, 0, 15, 10]
-    assert path.box_at(3.0) is None and path.box_at(0.5) is None
+def test_mouth_motion_is_read_at_every_frame_between_analysed_ones_where_the_box_moves():
+    """A face moving right by 40 pixels between two analysed frames, its mouth opening and closing on each frame
+    between them: the tracker follows the box and reads the change at every frame."""
+    mouths = MouthTracker()
+    rng = np.random.default_rng(0)
+    lumas = []
+    for i in range(6):  # half-size grey frames; the face box moves from x 100 to x 140 (full size)
+        luma = np.full((120, 200), 100, np.uint8)
+        left = (100 + 8 * i) // 2
+        luma[45:58, left + 12:left + 38] = 30 if i % 2 else 220  # the mouth region of the moving box
+        lumas.append((i / 30, luma + rng.integers(0, 2, luma.shape, dtype=np.uint8)))
+    mouths.add(lumas[:1], 0.0, {5: (100, 40, 160, 120)})
+    mouths.add(lumas[1:], 5 / 30, {5: (140, 40, 200, 120)})
+    trace = mouths.traces()[5]
+    assert np.allclose(trace.times, np.arange(6) / 30) and np.isnan(trace.motion[0])
+    assert np.all(trace.motion[1:] > 50)  # the mouth changed at every frame (a box that stood still would miss it)
+    mouths.add([(6 / 30, lumas[0][1])], 6 / 30, {})  # face 5 lost at frame 6: not read there
+    mouths.add([(7 / 30, lumas[0][1])], 7 / 30, {5: (100, 40, 160, 120)})
+    assert mouths.traces()[5].times[-1] == 7 / 30 and np.isnan(mouths.traces()[5].motion[-1])
 
 
 @pytest.fixture(scope="module")

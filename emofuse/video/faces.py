@@ -13,8 +13,9 @@ from emofuse.face.align import face_crops
 from emofuse.face.detect import Detection, iou
 from emofuse.face.track import FaceStream, IoUTracker, Track
 from emofuse.fusion.evidence import ModalityEvidence, Window, face_evidence
-from emofuse.media import iter_video_frames, read_ahead
+from emofuse.media import iter_video_frames_and_lumas, read_ahead
 from emofuse.results import FaceRecord, FaceResult, Segment
+from emofuse.video.speaking import MouthTrace, MouthTracker, join_traces
 
 
 @dataclass(frozen=True, eq=False)
@@ -34,17 +35,19 @@ CLASSIFY_BATCH = 32
 
 
 def track_faces(face_classifier, path: str | Path, fps: float, detect_every: int,
-                progress: Callable[[float], None] | None = None, start: float = 0.0,
-                end: float | None = None, max_detect_gap: float = 0.0) -> tuple[list[FaceSample], int, float]:
-    """Face samples of a video (or of its [start, end) span), the number of frames analysed, and the time of
-    the last decoded frame. ``progress(seconds)`` is called after each analysed frame with its time.
-    ``max_detect_gap``: seconds the gap between detections may grow to while faces hold still (FaceStream).
+                progress: Callable[[float], None] | None = None, start: float = 0.0, end: float | None = None,
+                max_detect_gap: float = 0.0) -> tuple[list[FaceSample], int, float, dict[int, MouthTrace]]:
+    """Face samples of a video (or of its [start, end) span), the number of frames analysed, the time of the last
+    decoded frame, and each track's mouth motion at every decoded frame (emofuse.video.speaking).
+    ``progress(seconds)`` is called after each analysed frame with its time. ``max_detect_gap``: seconds the gap
+    between detections may grow to while faces hold still (FaceStream).
     """
     stream = FaceStream(face_classifier, detect_every, IoUTracker(max_misses=max(2, int(fps))),
                         max_detect_every=round(max_detect_gap * fps))
     samples: list[FaceSample] = []
     found: list[tuple[float, Track, Detection]] = []  # faces located, waiting to be classified as one batch
     crops: list[np.ndarray] = []
+    mouths = MouthTracker()
     last = start
 
     def classify_found() -> None:
@@ -56,9 +59,10 @@ def track_faces(face_classifier, path: str | Path, fps: float, detect_every: int
             found.clear()
             crops.clear()
 
-    for time, frame in read_ahead(iter_video_frames(path, fps=fps, start=start, end=end)):
+    for time, frame, lumas in read_ahead(iter_video_frames_and_lumas(path, fps=fps, start=start, end=end)):
         last = time
         faces = stream.locate(frame)
+        mouths.add(lumas, time, {track.track_id: det.box for track, det in faces})
         found += [(time, track, det) for track, det in faces]
         crops.append(face_crops(frame, [det for _, det in faces]))
         if len(found) >= CLASSIFY_BATCH:
@@ -66,7 +70,7 @@ def track_faces(face_classifier, path: str | Path, fps: float, detect_every: int
         if progress:
             progress(time)
     classify_found()
-    return samples, stream.frames, last
+    return samples, stream.frames, last, mouths.traces()
 
 
 LINK_SECONDS = 1.0
@@ -76,6 +80,24 @@ LINK_SECONDS = 1.0
 def link_shards(shards: Sequence[Sequence[FaceSample]], boundaries: Sequence[float]) -> list[FaceSample]:
     """One list of samples from consecutive shards tracked apart (``boundaries``: where each next shard starts):
     track ids are made unique, and a track at the start of a shard takes the id of the track it continues."""
+    return [replace(s, track_id=renamed[s.track_id])
+            for samples, renamed in zip(shards, shard_track_ids(shards, boundaries)) for s in samples]
+
+
+def link_mouths(mouths: Sequence[dict[int, MouthTrace]], shards: Sequence[Sequence[FaceSample]],
+                boundaries: Sequence[float]) -> dict[int, MouthTrace]:
+    """The shards' mouth traces under the track ids ``link_shards`` gives, a continued track's joined."""
+    parts: dict[int, list[MouthTrace]] = {}
+    for traces, renamed in zip(mouths, shard_track_ids(shards, boundaries)):
+        for tid, trace in traces.items():
+            if tid in renamed:
+                parts.setdefault(renamed[tid], []).append(trace)
+    return {tid: join_traces(items) for tid, items in parts.items()}
+
+
+def shard_track_ids(shards: Sequence[Sequence[FaceSample]], boundaries: Sequence[float]) -> list[dict[int, int]]:
+    """Per shard, its track ids -> the ids of the linked video (unique; a continued track keeps its first id)."""
+    renames: list[dict[int, int]] = []
     linked: list[FaceSample] = []
     for index, samples in enumerate(shards):
         offset = max((s.track_id for s in linked), default=0)
@@ -86,7 +108,8 @@ def link_shards(shards: Sequence[Sequence[FaceSample]], boundaries: Sequence[flo
             starting = _edge(samples, boundary, boundary + LINK_SECONDS, last=False)
             renamed.update(_continuations(ending, starting))
         linked += [replace(s, track_id=renamed[s.track_id]) for s in samples]
-    return linked
+        renames.append(renamed)
+    return renames
 
 
 def _edge(samples: Sequence[FaceSample], low: float, high: float, last: bool) -> dict[int, FaceSample]:

@@ -7,16 +7,15 @@ time with their voice (emofuse.video.speaking), and a speaker no face moves with
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
 from emofuse.audio.diarize import cluster_embeddings, speaker_windows, turns_from_windows, window_embeddings
 from emofuse.audio.speaker import VoiceEncoder
 from emofuse.video.faces import FaceSample
-from emofuse.video.speaking import TrackPath, attribute, loudness_at, mouth_motion, window_synchrony
+from emofuse.video.speaking import MouthTrace, attribute, window_synchrony
 
 MIN_TRACK_SHARE = 0.1
 """A face track is a person when it holds at least this share of the frames the longest track holds (a face seen
@@ -34,8 +33,8 @@ class PersonSpans:
     speaking: tuple[tuple[float, float], ...]
 
 
-def person_tracks(samples: Sequence[FaceSample]) -> dict[int, TrackPath]:
-    """The face tracks long enough to be people, longest first."""
+def person_tracks(samples: Sequence[FaceSample]) -> dict[int, np.ndarray]:
+    """The boxes (N, 4) of each face track long enough to be a person, longest track first."""
     by_track: dict[int, list[FaceSample]] = {}
     for sample in samples:
         by_track.setdefault(sample.track_id, []).append(sample)
@@ -43,20 +42,20 @@ def person_tracks(samples: Sequence[FaceSample]) -> dict[int, TrackPath]:
         return {}
     longest = max(len(items) for items in by_track.values())
     ordered = sorted(by_track.items(), key=lambda kv: -len(kv[1]))
-    return {tid: TrackPath(np.array([s.time for s in items]), np.array([s.box for s in items], np.float64))
+    return {tid: np.array([s.box for s in items], np.float64)
             for tid, items in ordered if len(items) >= MIN_TRACK_SHARE * longest}
 
 
-def typical_box(track: TrackPath) -> tuple[float, float, float, float]:
+def typical_box(boxes: np.ndarray) -> tuple[float, float, float, float]:
     """Where the face of a track typically is: its median box."""
-    x0, y0, x1, y1 = (float(v) for v in np.median(track.boxes, axis=0))
+    x0, y0, x1, y1 = (float(v) for v in np.median(boxes, axis=0))
     return x0, y0, x1, y1
 
 
-def find_people(path: str | Path, audio: np.ndarray | None, samples: Sequence[FaceSample],
+def find_people(audio: np.ndarray | None, samples: Sequence[FaceSample], mouths: Mapping[int, MouthTrace],
                 n_speakers: int | None = None, encoder: VoiceEncoder | None = None) -> list[PersonSpans]:
-    """The people of a video from its face samples and 16 kHz audio (None: no audio track): face tracks first
-    (longest first), then voices no face speaks."""
+    """The people of a video from its face samples, its faces' mouth motion (track_faces) and its 16 kHz audio
+    (None: no audio track): face tracks first (longest first), then voices no face speaks."""
     tracks = person_tracks(samples)
     windows = speaker_windows(audio) if audio is not None else []
     boxes = {tid: typical_box(track) for tid, track in tracks.items()}
@@ -68,8 +67,7 @@ def find_people(path: str | Path, audio: np.ndarray | None, samples: Sequence[Fa
     if audio is None or not windows:
         return [PersonSpans(tid, None, boxes[tid], ()) for tid in tracks]
     voices = cluster_embeddings(window_embeddings(audio, windows, encoder), n_speakers or len(tracks))
-    times, motion = mouth_motion(path, tracks)
-    scores = window_synchrony(times, motion, loudness_at(audio, times), windows)
+    scores = window_synchrony({tid: mouths[tid] for tid in tracks if tid in mouths}, audio, windows)
     owners = attribute(scores, voices)
     voice_of = {owner: int(k) for owner, k in zip(owners, voices) if owner is not None}
     turns = turns_from_windows(windows, voices)

@@ -1,22 +1,21 @@
 """Which face is talking (active-speaker attribution) from audio-visual synchrony: a talking mouth moves with the
 loudness of its voice, a listening or silently moving one does not.
 
-Every decoded frame is read (speech moves the mouth faster than the 5 frames/s the faces are classified at), but
-only its luma plane and only the mouth region of each tracked face: the box of each track is interpolated between
-its analysed frames, and the mouth's motion (mean absolute change of a small grey patch from one frame to the next)
-is correlated with the voice's loudness over each voiced window.
+Every decoded frame is read (speech moves the mouth faster than the 5 frames/s the faces are classified at), in the
+same decoding pass as the faces, but only its grey plane at half size and only the mouth region of each tracked
+face: the box of each track is interpolated between its analysed frames, and the mouth's motion (mean absolute
+change of a small grey patch from one frame to the next) is correlated with the voice's loudness over each voiced
+window.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
 from emofuse.audio.vad import frame_levels
-from emofuse.media import decoding
 
 MOUTH = (0.25, 0.62, 0.75, 0.98)
 """The mouth region as fractions of the face box (x0, y0, x1, y1)."""
@@ -27,17 +26,12 @@ MIN_SYNC = 0.1
 
 
 @dataclass(frozen=True)
-class TrackPath:
-    """Where a face track was: its boxes (N, 4) at the analysed frames' times (N,)."""
+class MouthTrace:
+    """How much one face's mouth moved at each decoded frame it was on screen: times (N,) and motion (N,), NaN
+    where the frame before was not read for this face."""
 
     times: np.ndarray
-    boxes: np.ndarray
-
-    def box_at(self, time: float, margin: float = 0.25) -> np.ndarray | None:
-        """The box at ``time`` (linear between analysed frames), None outside the track's span +- ``margin``."""
-        if time < self.times[0] - margin or time > self.times[-1] + margin:
-            return None
-        return np.array([np.interp(time, self.times, self.boxes[:, i]) for i in range(4)])
+    motion: np.ndarray
 
 
 def mouth_patch(luma: np.ndarray, box: np.ndarray) -> np.ndarray | None:
@@ -48,60 +42,62 @@ def mouth_patch(luma: np.ndarray, box: np.ndarray) -> np.ndarray | None:
     w, h = x1 - x0, y1 - y0
     left, top = int(max(0, x0 + MOUTH[0] * w)), int(max(0, y0 + MOUTH[1] * h))
     right, bottom = int(min(luma.shape[1], x0 + MOUTH[2] * w)), int(min(luma.shape[0], y0 + MOUTH[3] * h))
-    if right - left < 4 or bottom - top < 4:
+    if right - left < 2 or bottom - top < 2:
         return None
     return cv2.resize(luma[top:bottom, left:right], PATCH, interpolation=cv2.INTER_AREA).astype(np.float32)
 
 
-def _luma(frame) -> np.ndarray:
-    """The frame's grey picture: its Y plane as is when the pixels are planar YUV, else converted."""
-    if frame.format.name in ("yuv420p", "yuvj420p", "yuv422p", "yuvj422p", "yuv444p", "yuvj444p"):
-        plane = frame.planes[0]
-        return np.frombuffer(plane, np.uint8).reshape(plane.height, plane.line_size)[:, :frame.width]
-    return frame.to_ndarray(format="gray")
+class MouthTracker:
+    """Mouth motion of every face track at every decoded frame, fed by the video loop: at each analysed frame, the
+    grey half-size frames decoded since the analysed frame before (media.iter_video_frames_and_lumas) and the boxes
+    of the faces located now; a face's box in between is interpolated from where it was then."""
+
+    def __init__(self) -> None:
+        self._located: dict[int, tuple[float, np.ndarray]] = {}  # track -> (time, box) at its last analysed frame
+        self._patches: dict[int, tuple[float, np.ndarray | None]] = {}  # track -> (time, patch) last read
+        self._traces: dict[int, tuple[list[float], list[float]]] = {}
+        self._previous: float | None = None  # the time of the last grey frame read
+
+    def add(self, lumas: Sequence[tuple[float, np.ndarray]], time: float, boxes: Mapping[int, Sequence[float]]) -> None:
+        """The grey frames up to and including the analysed frame at ``time``, and the faces' boxes there
+        (track id -> x0, y0, x1, y1 in full-size pixels)."""
+        now = {tid: np.asarray(box, np.float64) for tid, box in boxes.items()}
+        for at, luma in lumas:
+            for tid, box in now.items():
+                then, was = self._located.get(tid, (time, box))
+                share = (at - then) / (time - then) if time > then else 1.0
+                patch = mouth_patch(luma, 0.5 * (was + share * (box - was)))
+                last_at, last = self._patches.get(tid, (None, None))
+                moved = np.nan if patch is None or last is None or last_at != self._previous \
+                    else float(np.mean(np.abs(patch - last)))
+                times, motion = self._traces.setdefault(tid, ([], []))
+                times.append(at)
+                motion.append(moved)
+                self._patches[tid] = (at, patch)
+            self._previous = at
+        self._located.update({tid: (time, box) for tid, box in now.items()})
+
+    def traces(self) -> dict[int, MouthTrace]:
+        return {tid: MouthTrace(np.array(times), np.array(motion)) for tid, (times, motion) in self._traces.items()}
 
 
-def mouth_motion(path: str | Path, tracks: Mapping[int, TrackPath], start: float = 0.0,
-                 end: float | None = None) -> tuple[np.ndarray, dict[int, np.ndarray]]:
-    """Frame times (F,) of [start, end) and, per track, its mouth motion at each (NaN where the track is absent)."""
-    import av
-
-    path = Path(path)
-    times: list[float] = []
-    motion: dict[int, list[float]] = {tid: [] for tid in tracks}
-    previous: dict[int, np.ndarray | None] = dict.fromkeys(tracks)
-    with decoding(path, "cannot decode video"), av.open(str(path)) as container:
-        stream = container.streams.video[0]
-        stream.thread_type = "AUTO"
-        if start > 0:
-            container.seek(int(start * av.time_base))
-        for frame in container.decode(stream):
-            if frame.time is None or frame.time < start:
-                continue
-            if end is not None and frame.time >= end:
-                break
-            luma = _luma(frame)
-            times.append(float(frame.time))
-            for tid, track in tracks.items():
-                box = track.box_at(float(frame.time))
-                patch = None if box is None else mouth_patch(luma, box)
-                last = previous[tid]
-                motion[tid].append(np.nan if patch is None or last is None else float(np.mean(np.abs(patch - last))))
-                previous[tid] = patch
-    return np.array(times), {tid: np.array(values) for tid, values in motion.items()}
+def join_traces(parts: Sequence[MouthTrace]) -> MouthTrace:
+    """One trace from a track's traces in consecutive shards."""
+    return MouthTrace(np.concatenate([p.times for p in parts]), np.concatenate([p.motion for p in parts]))
 
 
-def loudness_at(audio: np.ndarray, times: np.ndarray) -> np.ndarray:
-    """The voice's level (dBFS) around each of ``times``: 10 ms frame levels averaged over the frame interval."""
-    levels = frame_levels(audio)
+def loudness_at(levels: np.ndarray, times: np.ndarray) -> np.ndarray:
+    """The voice's level (dBFS) around each of ``times`` from its 10 ms frame ``levels`` (vad.frame_levels):
+    averaged over each frame interval; the quietest level past the end."""
     if not len(times):
         return np.zeros(0)
     step = float(np.median(np.diff(times))) if len(times) > 1 else 1 / 30
     hop = 100  # level frames per second
-    out = np.empty(len(times))
+    out = np.full(len(times), float(levels.min()) if levels.size else -100.0)
     for i, t in enumerate(times):
         low, high = int(max(0, (t - step / 2) * hop)), int(max(1, (t + step / 2) * hop))
-        out[i] = float(np.mean(levels[low:high])) if high <= len(levels) and high > low else float(levels.min())
+        if high <= len(levels) and high > low:
+            out[i] = float(np.mean(levels[low:high]))
     return out
 
 
@@ -120,15 +116,18 @@ def synchrony(motion: np.ndarray, loudness: np.ndarray, max_lag: int = MAX_LAG) 
     return best
 
 
-def window_synchrony(times: np.ndarray, motion: Mapping[int, np.ndarray], loudness: np.ndarray,
+def window_synchrony(traces: Mapping[int, MouthTrace], audio: np.ndarray,
                      windows: Sequence[tuple[float, float]]) -> dict[int, np.ndarray]:
-    """Per track, its synchrony with the voice in each window (NaN where it was not on screen)."""
+    """Per track, its mouth's synchrony with the voice of 16 kHz ``audio`` in each window (NaN where it was not on
+    screen)."""
+    levels = frame_levels(audio)
     scores = {}
-    for tid, values in motion.items():
+    for tid, trace in traces.items():
+        loudness = loudness_at(levels, trace.times)
         row = []
         for start, end in windows:
-            inside = (times >= start) & (times < end)
-            row.append(synchrony(values[inside], loudness[inside]))
+            inside = (trace.times >= start) & (trace.times < end)
+            row.append(synchrony(trace.motion[inside], loudness[inside]))
         scores[tid] = np.array(row)
     return scores
 
