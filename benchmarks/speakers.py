@@ -68,8 +68,9 @@ def half_frames(path: Path):
             yield frame[:, left:left + HALF[0]]
 
 
-def make_two_person_video(path: Path, turns: int, rng: np.random.Generator) -> list[Turn]:
-    """Write a two-person video of ``turns`` alternating turns (left first); returns the ground truth."""
+def make_two_person_video(path: Path, turns: int, rng: np.random.Generator, still_listener: bool = False) -> list[Turn]:
+    """Write a two-person video of ``turns`` alternating turns (left first); returns the ground truth.
+    ``still_listener``: the listener holds still (their clip's first frame) rather than speaking silently."""
     import av
 
     clips = people()
@@ -85,7 +86,8 @@ def make_two_person_video(path: Path, turns: int, rng: np.random.Generator) -> l
             silent = clips[1 - side][rng.integers(len(clips[1 - side]))]
             speech = load_audio(speaking)
             seconds = len(speech) / 16_000
-            frames = [half_frames(speaking), half_frames(silent)]
+            listening = half_frames(silent)
+            frames = [half_frames(speaking), itertools.repeat(next(listening)) if still_listener else listening]
             for _ in range(int(round(seconds * FPS))):
                 pair = [next(frames[0]), next(frames[1])]
                 picture = np.hstack(pair if side == 0 else pair[::-1])

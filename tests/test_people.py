@@ -161,3 +161,33 @@ def test_a_one_person_video_has_one_person_whose_results_are_the_videos():
     x0, y0, x1, y1 = person.box
     assert 0 <= x0 < x1 <= 1280 and 0 <= y0 < y1 <= 720
     assert checked(result)["people"][0]["fused"] == result.fused.to_dict()
+
+
+def test_the_live_view_boxes_the_face_that_speaks(tmp_path):
+    """A two-person video whose listener holds still, played into a live session: while someone speaks, the
+    face marked speaking is theirs. (A listener mouthing other words is told apart over whole turns, in files.)"""
+    need(RAVDESS_VIDEO), need(CREMAD)
+    from speakers import make_two_person_video, side_of
+
+    from emofuse.live import LiveSession
+    from emofuse.live.sources import play_file
+
+    path = tmp_path / "still_listener.mp4"
+    truth = make_two_person_video(path, 4, np.random.default_rng(3), still_listener=True)
+    session, marks = LiveSession(), []
+    add_frame = session.add_frame
+
+    def recording(frame, at=None):
+        drawn, faces = add_frame(frame, at)
+        marks.append((at, [side_of(f["box"]) for f in faces if f["speaking"]]))
+        return drawn, faces
+
+    session.add_frame = recording
+    for _ in play_file(session, path, realtime=False, fps=15):
+        pass
+    during = [(at, sides, turn.side) for at, sides in marks for turn in truth
+              if any(s + 1.0 <= at < e for s, e in turn.voiced)]  # a second into each stretch of speech
+    marked = [(sides, side) for _, sides, side in during if sides]
+    assert len(marked) >= 0.6 * len(during)
+    assert all(len(sides) == 1 for sides, _ in marked)
+    assert np.mean([sides[0] == side for sides, side in marked]) >= 0.8

@@ -19,6 +19,7 @@ from emofuse.fusion.evidence import evidence_reliability
 from emofuse.labels import FACE_LABELS, FUSION_LABELS, SPEECH_LABELS
 from emofuse.media import SAMPLE_RATE, StreamResampler
 from emofuse.results import FaceResult, FusedResult, Result, Segment, SpeechResult, top_label
+from emofuse.video.speaking import MouthTracker, speaking_face
 
 SPEECH_WINDOW = 2.0
 """Seconds of the most recent audio the voice is read from (the speech model's window)."""
@@ -134,6 +135,8 @@ class LiveSession:
         self._health = AudioHealth()
         self._voice = _Voice()
         self._face_trail: deque = deque(maxlen=256)  # main face: (time, probabilities, size, score)
+        self._mouths = MouthTracker(keep=SPEECH_WINDOW)  # each face's mouth motion over the voice window
+        self._speaking: int | None = None  # the face track speaking at the latest voice reading
         self._faces_now = 0
         self._updates: list[LiveUpdate] = []
         self._start: float | None = None  # the clock starts with the first frame or audio
@@ -170,10 +173,14 @@ class LiveSession:
         small = frame if scale == 1.0 else cv2.resize(frame, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
         with self._frame_lock:  # the tracker follows one frame after another
             steps = self.stream.step(small)
+            grey = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)[::2, ::2]  # the mouth at full size: it moves little
+            self._mouths.add([(at, grey)], at, {track.track_id: np.divide(det.box, scale) for track, det, _ in steps})
         steps.sort(key=lambda step: -step[1].size)  # largest face first: the main one
+        speaking = self._speaking
         faces = [{"box": [v / scale for v in det.box], "track_id": track.track_id,
                   "label": top_label(smoothed, FACE_LABELS), "size": det.size / scale, "score": det.score,
-                  "probabilities": dict(zip(FACE_LABELS, map(float, smoothed)))} for track, det, smoothed in steps]
+                  "probabilities": dict(zip(FACE_LABELS, map(float, smoothed))),
+                  "speaking": track.track_id == speaking} for track, det, smoothed in steps]
         with self._lock:
             self._frame_times.append(at)
             self._faces_now = len(faces)
@@ -248,6 +255,7 @@ class LiveSession:
     def _read_voice(self, window: np.ndarray, at: float) -> None:
         speech = self.analyzer.speech
         _, windows, levels, voiced = speech.voiced_windows(window)
+        self._find_speaker(levels, at - len(window) / SAMPLE_RATE, voiced)
         with self._lock:
             held = self._voice
         if voiced < SURE_VOICE and held.probs is not None and held.seconds >= SURE_VOICE and \
@@ -269,6 +277,15 @@ class LiveSession:
             voice.domain_match = domain_match(snr, speech.card.get("recording_snr_db"))
         with self._lock:
             self._voice = voice
+
+    def _find_speaker(self, levels: np.ndarray, start: float, voiced: float) -> None:
+        """Which face speaks: the one whose mouth moves in time with the voice window (10 ms ``levels`` from session
+        time ``start``); none without SURE_VOICE seconds of speech."""
+        with self._frame_lock:
+            traces = self._mouths.traces()
+        speaking = speaking_face(traces, levels, start) if voiced >= SURE_VOICE else None
+        with self._lock:
+            self._speaking = speaking
 
     def _maybe_update(self, at: float) -> None:
         with self._lock:
