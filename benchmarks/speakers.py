@@ -175,6 +175,55 @@ def _best_mapping(truth: list[Turn], turns) -> float:
     return best
 
 
+CONVERSATIONS = [(1, 2), (3, 4), (5, 6), (7, 8), (14, 15), (17, 18), (2, 13), (12,), (13,), (16,), (9, 10, 11),
+                 (16, 17, 18)]
+"""RAVDESS actors talking in turns, audio only."""
+
+
+def conversation(actors: tuple[int, ...], turns: int, rng: np.random.Generator) -> tuple[np.ndarray, list[Turn]]:
+    """Random RAVDESS utterances of ``actors`` in alternating turns (``side``: the actor's index)."""
+    parts, truth, t = [], [], 0.0
+    for k in range(turns):
+        actor = actors[k % len(actors)]
+        files = sorted((SHARED / "ravdess" / f"Actor_{actor:02d}").glob("*.flac"))
+        audio = load_audio(files[rng.integers(len(files))])
+        seconds = len(audio) / 16_000
+        truth.append(Turn(t, t + seconds, actors.index(actor), ((t, t + seconds),), ""))
+        parts.append(audio)
+        t += seconds
+    return np.concatenate(parts), truth
+
+
+def diarize_conversations(encoder: VoiceEncoder, count: int, turns: int) -> list[dict]:
+    """Diarization accuracy (share of the voiced time found whose speaker is right, best mapping) of audio-only
+    conversations, with the number of speakers given and estimated."""
+    rng, rows = np.random.default_rng(0), []
+    for actors in CONVERSATIONS[:count]:
+        audio, truth = conversation(actors, turns if len(actors) > 1 else turns * 2 // 3, rng)
+        windows = speaker_windows(audio)
+        embeddings = window_embeddings(audio, windows, encoder)
+        row: dict = {"actors": "+".join(map(str, actors)), "seconds": len(audio) / 16_000}
+        for name, n in (("given", len(actors)), ("estimated", None)):
+            labels = cluster_embeddings(embeddings, n)
+            row[f"speakers_{name}"] = int(labels.max()) + 1 if len(labels) else 0
+            row[f"right_{name}"] = _found_right(turns_from_windows(windows, labels), truth)
+        rows.append(row)
+    return rows
+
+
+def _found_right(turns, truth: list[Turn]) -> float:
+    """Share of 10 ms steps inside the turns found whose speaker maps to the truth's, under the best mapping."""
+    speakers = sorted({t.speaker for t in turns})
+    sides = sorted({t.side for t in truth})
+    steps = [(x.speaker, next((t.side for t in truth if t.start <= at < t.end), None))
+             for x in turns for at in np.arange(x.start, x.end, 0.01)]
+    best = 0.0
+    for mapping in itertools.product(sides, repeat=len(speakers)):
+        named = dict(zip(speakers, mapping))
+        best = max(best, float(np.mean([named[found] == side for found, side in steps])) if steps else 0.0)
+    return best
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--videos", type=int, default=6)
@@ -192,7 +241,13 @@ def main() -> None:
     keys = [k for k in rows[0] if k not in ("video", "people")]
     summary = {k: float(np.mean([r[k] for r in rows])) for k in keys}
     table([summary])
-    save("speakers", {"results": summary, "videos": rows,
+    conversations = diarize_conversations(encoder, 1 if args.smoke else len(CONVERSATIONS), 2 if args.smoke else 12)
+    table(conversations)
+    save("speakers", {"results": summary, "videos": rows, "conversations": conversations,
+                      "conversations_protocol": "RAVDESS actors' utterances (random, seeded) in alternating turns, "
+                                                "audio only: share of the voiced time found whose speaker is right "
+                                                "under the best speaker mapping, number of speakers given / "
+                                                "estimated from the voice",
                       "protocol": f"{videos} generated two-person videos of {turns} alternating turns (left RAVDESS "
                                   "actor 05, right CREMA-D 1001; the listener plays another clip muted); "
                                   "attribution = share of the speaker's voiced time in the spans of the person "
