@@ -182,8 +182,9 @@ class Analyzer:
         duration = len(array) / sample_rate
         fused = self._fuse_timeline(duration, speech, None, [])
         transcript = self._transcript(array, sample_rate, speech)
+        people = self._people(lambda: resample(array, sample_rate), [], {}, 0, duration, speech, None, fused)
         return Result(_input_name(audio), "audio", duration, speech, None, fused,
-                      transcript=self._utterance_emotions(transcript, speech, None, []))
+                      transcript=self._utterance_emotions(transcript, speech, None, []), people=people)
 
     def analyze_pair(self, audio: str | Path, image: str | Path) -> Result:
         """An audio file and a photo of the speaker: both analysed, fused at the clip level."""
@@ -258,14 +259,17 @@ class Analyzer:
         fused = self._fuse_timeline(duration, speech, face, samples)
         transcript = self._utterance_emotions(joined_transcript([part.transcript for part in parts]), speech, face,
                                               samples)
-        people = self._people(path, samples, mouths, frames_seen, duration, speech, face, fused)
+        people = self._people(lambda: load_audio(path), samples, mouths, frames_seen, duration, speech, face, fused)
         return Result(str(path), "video", duration, speech, face, fused, video={**info, "frames_analysed": frames_seen},
                       transcript=transcript, people=people)
 
-    def _people(self, path: str | Path, samples: list, mouths: dict, frames_seen: int, duration: float,
-                speech: SpeechResult | None, face: FaceResult, fused: FusedResult) -> tuple[Person, ...]:
-        """The video's people (emofuse.video.people), each with their own voice, face and fused results. One face
-        (or none) and one speaker: one person, whose results are the video's."""
+    def _people(self, audio: Callable[[], np.ndarray], samples: list, mouths: dict, frames_seen: int,
+                duration: float, speech: SpeechResult | None, face: FaceResult | None,
+                fused: FusedResult) -> tuple[Person, ...]:
+        """The people of a recording (emofuse.video.people), each with their own voice, face and fused results. One
+        face (or none) and one speaker: one person, whose results are the recording's. Without faces (audio), the
+        voice is split only when ``config.speakers`` says more than one speak. ``audio``: gives the 16 kHz audio,
+        called only when the voice is split."""
         from emofuse.audio.classifier import speech_within
         from emofuse.video import face_result
         from emofuse.video.people import find_people, person_tracks, typical_box
@@ -273,14 +277,14 @@ class Analyzer:
         tracks = person_tracks(samples)
         if len(tracks) <= 1 and (self.config.speakers or 1) == 1:
             spoken = merged_spans([(seg.start, seg.end) for seg in speech.segments]) if speech is not None else ()
-            track = face.primary_track
+            track = face.primary_track if face is not None else None
             if not spoken and track is None:
                 return ()
             return (Person(0, track, 0 if spoken else None, typical_box(tracks[track]) if track is not None else None,
                            spoken, speech, face if track is not None else None, fused),)
-        audio = load_audio(path) if speech is not None else None
+        heard = audio() if speech is not None else None
         people = []
-        for index, found in enumerate(find_people(audio, samples, mouths, self.config.speakers, self.voice_encoder)):
+        for index, found in enumerate(find_people(heard, samples, mouths, self.config.speakers, self.voice_encoder)):
             own = [s for s in samples if s.track_id == found.track_id]
             own_face = face_result(own, frames_seen, time_windows(duration, self.config.hop), FACE_LABELS) \
                 if found.track_id is not None else None

@@ -437,10 +437,10 @@ def several_people(result: dict) -> list[dict]:
 
 def person_name(person: dict, width: float | None = None) -> str:
     """``person 1 (face on the left, speaks 12.3 s)``; ``person 3 (a voice off screen, speaks 4.0 s)``: who is who,
-    by where the face is in a frame ``width`` pixels wide, and how long they speak."""
+    by where the face is in a frame ``width`` pixels wide (None: audio, ``a voice``), and how long they speak."""
     box = person.get("box")
     if box is None:
-        where = "a voice off screen"
+        where = "a voice off screen" if width else "a voice"
     elif not width:
         where = f"face at x {box[0]:.0f}-{box[2]:.0f}"
     else:

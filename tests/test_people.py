@@ -54,6 +54,22 @@ def test_one_speaker_stays_one_when_told_and_silence_has_no_turns():
     assert speaker_turns(np.zeros(16_000 * 3, np.float32)) == []
 
 
+def test_a_recording_of_two_voices_told_how_many_speak_has_a_person_each():
+    from emofuse.cli import summary_line
+    from emofuse.pipeline import Analyzer, AnalyzerConfig
+
+    audio, truth = conversation((1, 2), 6)
+    result = Analyzer(AnalyzerConfig(speakers=2)).analyze_audio(audio)
+    first, second = result.people
+    assert first.face is None and first.box is None and {first.voice, second.voice} == {0, 1}
+    for person, actor in ((first, 0), (second, 1)):  # numbered by first speech: actor 1 speaks first
+        spoken = [(s, e) for s, e, k in truth if k == actor]
+        assert all(any(s <= (a + b) / 2 < e for s, e in spoken) for a, b in person.speaking)
+    assert "person 2 (a voice, speaks" in summary_line(checked(result))
+    (alone,) = Analyzer().analyze_audio(audio).people  # not told: one person, the recording's own result
+    assert alone.speech is not None and alone.track_id is None and alone.voice == 0
+
+
 def test_clusters_of_clearly_different_voices_are_estimated_and_numbered_by_first_appearance():
     rng = np.random.default_rng(0)
     centres = np.eye(3, 16)[[2, 0, 1]]
