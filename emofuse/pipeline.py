@@ -272,25 +272,25 @@ class Analyzer:
         called only when the voice is split."""
         from emofuse.audio.classifier import speech_within
         from emofuse.video import face_result
-        from emofuse.video.people import find_people, person_tracks, typical_box
+        from emofuse.video.people import find_people, video_faces
 
-        tracks = person_tracks(samples)
-        if len(tracks) <= 1 and (self.config.speakers or 1) == 1:
+        faces = video_faces(samples)
+        if len(faces) <= 1 and (self.config.speakers or 1) == 1:
             spoken = merged_spans([(seg.start, seg.end) for seg in speech.segments]) if speech is not None else ()
-            track = face.primary_track if face is not None else None
-            if not spoken and track is None:
+            if not spoken and not faces:
                 return ()
-            return (Person(0, track, 0 if spoken else None, typical_box(tracks[track]) if track is not None else None,
-                           spoken, speech, face if track is not None else None, fused),)
+            seen = faces[0] if faces and face is not None else None
+            return (Person(0, seen.tracks if seen else (), 0 if spoken else None, seen.box if seen else None, spoken,
+                           speech, face if seen else None, fused),)
         heard = audio() if speech is not None else None
         people = []
         for index, found in enumerate(find_people(heard, samples, mouths, self.config.speakers, self.voice_encoder)):
-            own = [s for s in samples if s.track_id == found.track_id]
+            own = [replace(s, track_id=found.tracks[0]) for s in samples if s.track_id in found.tracks]
             own_face = face_result(own, frames_seen, time_windows(duration, self.config.hop), FACE_LABELS) \
-                if found.track_id is not None else None
+                if found.tracks else None
             own_speech = speech_within(speech, found.speaking, duration) \
                 if speech is not None and found.voice is not None else None
-            people.append(Person(index, found.track_id, found.voice, found.box, found.speaking, own_speech, own_face,
+            people.append(Person(index, found.tracks, found.voice, found.box, found.speaking, own_speech, own_face,
                                  self._fuse_timeline(duration, own_speech, own_face, own)))
         return tuple(people)
 

@@ -327,12 +327,13 @@ class Transcript:
 
 @dataclass(frozen=True, eq=False)
 class Person:
-    """One person of a video: their face track and voice (speaker cluster) when seen or heard, where the face
-    typically is (box: x0, y0, x1, y1 pixels), the spans they speak in, and their own voice, face and fused
-    results: the voice only where they speak, the face only their track's."""
+    """One person of a recording: their face tracks (longest first; a face lost and found again has several; none
+    for a voice alone) and voice (speaker cluster) when seen or heard, where the face typically is (box: x0, y0, x1,
+    y1 pixels), the spans they speak in, and their own voice, face and fused results: the voice only where they
+    speak, the face only theirs (under their first track's id)."""
 
     person_id: int
-    track_id: int | None
+    track_ids: tuple[int, ...]
     voice: int | None
     box: tuple[float, float, float, float] | None
     speaking: tuple[tuple[float, float], ...]
@@ -341,7 +342,7 @@ class Person:
     fused: FusedResult
 
     def to_dict(self) -> dict:
-        return {"person": self.person_id, "track_id": self.track_id, "voice": self.voice,
+        return {"person": self.person_id, "track_ids": [int(t) for t in self.track_ids], "voice": self.voice,
                 "box": None if self.box is None else [round(float(v), 1) for v in self.box],
                 "speaking": [{"start": round(float(s), 3), "end": round(float(e), 3)} for s, e in self.speaking],
                 "speech": None if self.speech is None else self.speech.to_dict(),
@@ -350,7 +351,8 @@ class Person:
     @classmethod
     def from_dict(cls, data: Mapping) -> Person:
         speech, face, box = data.get("speech"), data.get("face"), data.get("box")
-        return cls(data["person"], data.get("track_id"), data.get("voice"), None if box is None else tuple(box),
+        return cls(data["person"], tuple(data.get("track_ids", ())), data.get("voice"),
+                   None if box is None else tuple(box),
                    tuple((d["start"], d["end"]) for d in data.get("speaking", [])),
                    None if speech is None else SpeechResult.from_dict(speech),
                    None if face is None else FaceResult.from_dict(face), FusedResult.from_dict(data["fused"]))
@@ -595,13 +597,13 @@ def timeline_rows(result: dict) -> list[dict]:
 
 def person_rows(result: dict) -> list[dict]:
     """With more than one person, one row per fused window of each person: modality "person", the person's number
-    (from 1) and face track, then as the fused rows."""
+    (from 1) and face tracks ("3+7"), then as the fused rows."""
     rows = []
     for person in several_people(result):
         for seg in person["fused"]["segments"]:
-            row = {"input": result.get("input"), "modality": "person", "track_id": person.get("track_id") or "",
-                   "start": seg["start"], "end": seg["end"], "label": seg["label"],
-                   "sources": "+".join(seg.get("sources", [])), "person": person["person"] + 1}
+            row = {"input": result.get("input"), "modality": "person",
+                   "track_id": "+".join(map(str, person["track_ids"])), "start": seg["start"], "end": seg["end"],
+                   "label": seg["label"], "sources": "+".join(seg.get("sources", [])), "person": person["person"] + 1}
             row.update({f"p_{k}": v for k, v in seg["probabilities"].items()})
             rows.append(row)
     return rows

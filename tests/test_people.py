@@ -67,7 +67,7 @@ def test_a_recording_of_two_voices_told_how_many_speak_has_a_person_each():
         assert all(any(s <= (a + b) / 2 < e for s, e in spoken) for a, b in person.speaking)
     assert "person 2 (a voice, speaks" in summary_line(checked(result))
     (alone,) = Analyzer().analyze_audio(audio).people  # not told: one person, the recording's own result
-    assert alone.speech is not None and alone.track_id is None and alone.voice == 0
+    assert alone.speech is not None and alone.track_ids == () and alone.voice == 0
 
 
 def test_clusters_of_clearly_different_voices_are_estimated_and_numbered_by_first_appearance():
@@ -124,6 +124,22 @@ def test_mouth_motion_is_read_at_every_frame_between_analysed_ones_where_the_box
     assert mouths.traces()[5].times[-1] == 7 / 30 and np.isnan(mouths.traces()[5].motion[-1])
 
 
+def test_a_face_lost_and_found_again_is_one_person_and_a_glimpse_is_none():
+    from emofuse.video.faces import FaceSample
+    from emofuse.video.people import video_faces
+
+    def samples(track, times, box):
+        return [FaceSample(t, track, np.ones(7) / 7, 0.9, 100.0, box) for t in times]
+
+    left, right = (100, 100, 300, 300), (800, 100, 1000, 300)
+    seen = (samples(1, np.arange(0, 5, 0.2), left) + samples(2, np.arange(6, 9, 0.2), (110, 95, 310, 290))
+            + samples(3, np.arange(0, 9, 0.2), right) + samples(4, [3.0, 3.2], (500, 500, 560, 560)))
+    faces = video_faces(seen)
+    assert [f.tracks for f in faces] == [(3,), (1, 2)]  # most seen first; track 4 (two frames) is no one
+    assert faces[1].box[0] == pytest.approx(100, abs=10)
+    assert len(video_faces(samples(1, [0.0], left) + samples(2, [0.0], right))) == 2  # at once: two faces
+
+
 @pytest.fixture(scope="module")
 def two_people(tmp_path_factory):
     """A generated two-person video (benchmarks/speakers.py): four turns, left first."""
@@ -149,7 +165,7 @@ def test_each_person_of_a_two_person_video_speaks_their_own_turns(two_people):
             middle = (start + end) / 2
             assert any(s <= middle < e for s, e in speaker.speaking), (turn, speaker.speaking)
     for person in people:  # a person's voice holds only their turns; their face only their track
-        assert person.face.primary_track == person.track_id and len(person.face.faces) == 1
+        assert person.face.primary_track == person.track_ids[0] and len(person.face.faces) == 1
         assert all(any(s - 1e-6 <= (seg.start + seg.end) / 2 < e for s, e in person.speaking)
                    for seg in person.speech.segments)
     data = checked(result)
@@ -171,7 +187,7 @@ def test_a_one_person_video_has_one_person_whose_results_are_the_videos():
 
     result = Analyzer().analyze(need(RAVDESS_VIDEO) / "01-01-03-01-01-02-05.mp4")
     (person,) = result.people
-    assert person.track_id == result.face.primary_track and person.voice == 0
+    assert person.track_ids[0] == result.face.primary_track and person.voice == 0
     assert person.speech is result.speech and person.face is result.face and person.fused is result.fused
     assert person.speaking and all(e > s for s, e in person.speaking)
     x0, y0, x1, y1 = person.box

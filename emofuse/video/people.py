@@ -14,66 +14,92 @@ import numpy as np
 
 from emofuse.audio.diarize import cluster_embeddings, speaker_windows, turns_from_windows, window_embeddings
 from emofuse.audio.speaker import VoiceEncoder
+from emofuse.face.detect import iou
 from emofuse.video.faces import FaceSample
-from emofuse.video.speaking import MouthTrace, attribute, window_synchrony
+from emofuse.video.speaking import MouthTrace, attribute, join_traces, window_synchrony
 
 MIN_TRACK_SHARE = 0.1
-"""A face track is a person when it holds at least this share of the frames the longest track holds (a face seen
-for a moment, or a false detection, is not)."""
+"""A face is a person when its tracks hold at least this share of the frames the most seen face holds (a face
+seen for a moment, or a false detection, is not)."""
+SAME_PLACE = 0.3
+"""Tracks that never overlap in time and whose typical boxes overlap this much (IoU) are one face lost and found."""
 
 
 @dataclass(frozen=True)
 class PersonSpans:
-    """Who a person is in a video: their face track, their voice (speaker cluster), where their face typically is
-    (median box, pixels) and when they speak."""
+    """Who a person is in a video: their face tracks (the longest first; a face lost and found again has several),
+    their voice (speaker cluster), where their face typically is (median box, pixels) and when they speak."""
 
-    track_id: int | None
+    tracks: tuple[int, ...]
     voice: int | None
     box: tuple[float, float, float, float] | None
     speaking: tuple[tuple[float, float], ...]
 
 
-def person_tracks(samples: Sequence[FaceSample]) -> dict[int, np.ndarray]:
-    """The boxes (N, 4) of each face track long enough to be a person, longest track first."""
+@dataclass(frozen=True)
+class Face:
+    """One person's face over a video: its tracks (longest first) and their boxes (N, 4)."""
+
+    tracks: tuple[int, ...]
+    boxes: np.ndarray
+
+    @property
+    def box(self) -> tuple[float, float, float, float]:
+        """Where the face typically is: the median box."""
+        x0, y0, x1, y1 = (float(v) for v in np.median(self.boxes, axis=0))
+        return x0, y0, x1, y1
+
+
+def video_faces(samples: Sequence[FaceSample]) -> list[Face]:
+    """The faces of a video, most seen first: its tracks, joined where one ends before another starts in the same
+    place (SAME_PLACE), and only those seen long enough to be a person (MIN_TRACK_SHARE)."""
     by_track: dict[int, list[FaceSample]] = {}
     for sample in samples:
         by_track.setdefault(sample.track_id, []).append(sample)
-    if not by_track:
-        return {}
-    longest = max(len(items) for items in by_track.values())
-    ordered = sorted(by_track.items(), key=lambda kv: -len(kv[1]))
-    return {tid: np.array([s.box for s in items], np.float64)
-            for tid, items in ordered if len(items) >= MIN_TRACK_SHARE * longest}
+    groups: list[list[list[FaceSample]]] = []
+    for items in sorted(by_track.values(), key=lambda items: -len(items)):
+        span, box = (items[0].time, items[-1].time), np.median([s.box for s in items], axis=0)
+        home = next((g for g in groups if all(_apart(span, (t[0].time, t[-1].time)) for t in g)
+                     and iou(tuple(np.median([s.box for t in g for s in t], axis=0)), tuple(box)) >= SAME_PLACE),
+                    None)
+        if home is None:
+            groups.append([items])
+        else:
+            home.append(items)
+    groups.sort(key=lambda g: -sum(len(t) for t in g))
+    most = sum(len(t) for t in groups[0]) if groups else 0
+    return [Face(tuple(t[0].track_id for t in g), np.array([s.box for t in g for s in t], np.float64))
+            for g in groups if sum(len(t) for t in g) >= MIN_TRACK_SHARE * most]
 
 
-def typical_box(boxes: np.ndarray) -> tuple[float, float, float, float]:
-    """Where the face of a track typically is: its median box."""
-    x0, y0, x1, y1 = (float(v) for v in np.median(boxes, axis=0))
-    return x0, y0, x1, y1
+def _apart(a: tuple[float, float], b: tuple[float, float]) -> bool:
+    return a[1] < b[0] or b[1] < a[0]
 
 
 def find_people(audio: np.ndarray | None, samples: Sequence[FaceSample], mouths: Mapping[int, MouthTrace],
                 n_speakers: int | None = None, encoder: VoiceEncoder | None = None) -> list[PersonSpans]:
     """The people of a video from its face samples, its faces' mouth motion (track_faces) and its 16 kHz audio
-    (None: no audio track): face tracks first (longest first), then voices no face speaks."""
-    tracks = person_tracks(samples)
+    (None: no audio track): faces first (most seen first), then voices no face speaks."""
+    faces = video_faces(samples)
     windows = speaker_windows(audio) if audio is not None else []
-    boxes = {tid: typical_box(track) for tid, track in tracks.items()}
-    if len(tracks) <= 1 and (n_speakers or 1) == 1:
+    if len(faces) <= 1 and (n_speakers or 1) == 1:
         spans = tuple((t.start, t.end) for t in turns_from_windows(windows, np.zeros(len(windows), np.int64)))
-        tid = next(iter(tracks), None)
-        return [PersonSpans(tid, 0 if windows else None, None if tid is None else boxes[tid], spans)] \
-            if tracks or windows else []
+        if faces:
+            return [PersonSpans(faces[0].tracks, 0 if windows else None, faces[0].box, spans)]
+        return [PersonSpans((), 0, None, spans)] if windows else []
     if audio is None or not windows:
-        return [PersonSpans(tid, None, boxes[tid], ()) for tid in tracks]
-    voices = cluster_embeddings(window_embeddings(audio, windows, encoder), n_speakers or len(tracks))
-    scores = window_synchrony({tid: mouths[tid] for tid in tracks if tid in mouths}, audio, windows)
-    owners = attribute(scores, voices)
+        return [PersonSpans(face.tracks, None, face.box, ()) for face in faces]
+    voices = cluster_embeddings(window_embeddings(audio, windows, encoder), n_speakers or len(faces))
+    traces = {index: join_traces(sorted((mouths[t] for t in face.tracks if t in mouths and len(mouths[t].times)),
+                                        key=lambda trace: trace.times[0]))
+              for index, face in enumerate(faces) if any(t in mouths and len(mouths[t].times) for t in face.tracks)}
+    owners = attribute(window_synchrony(traces, audio, windows), voices)
     voice_of = {owner: int(k) for owner, k in zip(owners, voices) if owner is not None}
     turns = turns_from_windows(windows, voices)
-    people = [PersonSpans(tid, voice_of.get(tid), boxes[tid], _spans(turns, voice_of.get(tid))) for tid in tracks]
+    people = [PersonSpans(face.tracks, voice_of.get(index), face.box, _spans(turns, voice_of.get(index)))
+              for index, face in enumerate(faces)]
     unseen = sorted(set(voices.tolist()) - set(voice_of.values()))
-    return people + [PersonSpans(None, k, None, _spans(turns, k)) for k in unseen]
+    return people + [PersonSpans((), k, None, _spans(turns, k)) for k in unseen]
 
 
 def _spans(turns, voice: int | None) -> tuple[tuple[float, float], ...]:
