@@ -253,7 +253,7 @@ def main() -> None:
                                   "attribution = share of the speaker's voiced time in the spans of the person "
                                   "whose face is the speaker's; fused = the speaker's acted emotion as the fused "
                                   "label over the turn, of the speaker's person (per person) or of the video "
-                                  "(single track, as before people)", "command": "python benchmarks/speakers.py"})
+                                  "(single track, as before people)"})
 
 
 if __name__ == "__main__":

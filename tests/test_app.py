@@ -124,6 +124,24 @@ def test_video_page_shows_fused_result(app):
     for _, row in table.iterrows():  # a window fused from a modality shows what that modality said
         assert ("speech" in row["from"]) == (row["voice"] != "–") and ("face" in row["from"]) == (row["face"] != "–")
     assert table["from"][0] == "speech + face" and table["voice"][0].startswith("happy")  # voice from 0.92 s on
+    assert "People" not in [h.value for h in app.subheader]  # one person: the video's own results
+
+
+def test_video_page_shows_each_person_of_a_two_person_video(app, tmp_path):
+    import sys
+
+    need(RAVDESS_VIDEO)
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    from speakers import make_two_person_video
+
+    clip = tmp_path / "two.mp4"
+    make_two_person_video(clip, 2, np.random.default_rng(3))
+    uploader(app, "video_upload").upload(clip.name, clip.read_bytes(), "video/mp4")
+    app.run()
+    assert not app.exception and not app.error
+    assert "People" in [h.value for h in app.subheader]
+    people = [m.value for m in app.markdown if m.value.startswith("**Person ")]
+    assert len(people) == 2 and "face on the left" in people[0] and "face on the right" in people[1]
 
 
 def test_pair_page(app, speech_wav, face_frame):
