@@ -95,3 +95,19 @@ def fold_classifiers(run: Path) -> dict:
         clf = SpeechClassifier(card)
         by_actor.update({actor: clf for actor in fold["test_actors"]})
     return by_actor
+
+
+def encode_mono_audio(container, stream, samples) -> None:
+    """Encode float samples (-1..1) at the stream's rate into an open PyAV ``container``'s mono audio ``stream``,
+    and flush it."""
+    import av
+    import numpy as np
+
+    pcm = (np.clip(samples, -1, 1) * 32767).astype(np.int16)
+    for start in range(0, len(pcm), 1024):
+        chunk = av.AudioFrame.from_ndarray(pcm[start:start + 1024][None], format="s16", layout="mono")
+        chunk.sample_rate, chunk.pts = stream.rate, start
+        for packet in stream.encode(chunk):
+            container.mux(packet)
+    for packet in stream.encode():
+        container.mux(packet)

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from _common import SHARED, parse_args, save, table
+from _common import SHARED, encode_mono_audio, parse_args, save, table
 
 from emofuse.audio.diarize import cluster_embeddings, speaker_windows, turns_from_windows, window_embeddings
 from emofuse.audio.speaker import VoiceEncoder
@@ -100,14 +100,7 @@ def make_two_person_video(path: Path, turns: int, rng: np.random.Generator, stil
             audio_parts[-1] = np.resize(speech, int(round(seconds * FPS)) * 16_000 // FPS)
         for packet in video.encode():
             container.mux(packet)
-        pcm = (np.clip(np.concatenate(audio_parts), -1, 1) * 32767).astype(np.int16)
-        for start in range(0, len(pcm), 1024):
-            chunk = av.AudioFrame.from_ndarray(pcm[start:start + 1024][None], format="s16", layout="mono")
-            chunk.sample_rate, chunk.pts = 16_000, start
-            for packet in audio.encode(chunk):
-                container.mux(packet)
-        for packet in audio.encode():
-            container.mux(packet)
+        encode_mono_audio(container, audio, np.concatenate(audio_parts))
     return truth
 
 

@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from _common import SHARED, parse_args, save, table
+from _common import SHARED, encode_mono_audio, parse_args, save, table
 
 from emofuse.face.detect import DEFAULT_DETECTOR, DETECTORS
 
@@ -45,15 +45,7 @@ def make_clip(path: Path, seconds: float, size: tuple[int, int] = (1280, 720)) -
                 container.mux(packet)
         for packet in video.encode():
             container.mux(packet)
-        samples = np.resize(speech, int(seconds * 16_000))
-        pcm = (np.clip(samples, -1, 1) * 32767).astype(np.int16)
-        for start in range(0, len(pcm), 1024):
-            chunk = av.AudioFrame.from_ndarray(pcm[start:start + 1024][None], format="s16", layout="mono")
-            chunk.sample_rate, chunk.pts = 16_000, start
-            for packet in audio.encode(chunk):
-                container.mux(packet)
-        for packet in audio.encode():
-            container.mux(packet)
+        encode_mono_audio(container, audio, np.resize(speech, int(seconds * 16_000)))
 
 
 def analyse(path: str, detector: str, fast_face: bool) -> None:
