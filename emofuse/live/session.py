@@ -134,7 +134,7 @@ class LiveSession:
         self._resample = StreamResampler()
         self._health = AudioHealth()
         self._voice = _Voice()
-        self._face_trail: deque = deque(maxlen=256)  # main face: (time, probabilities, size, score)
+        self._face_trail: deque = deque(maxlen=256)  # the face fused: (time, probabilities, size, score)
         self._mouths = MouthTracker(keep=SPEECH_WINDOW)  # each face's mouth motion over the voice window
         self._speaking: int | None = None  # the face track speaking at the latest voice reading
         self._faces_now = 0
@@ -163,7 +163,8 @@ class LiveSession:
 
     # ------------------------------------------------------------ input
     def add_frame(self, frame: np.ndarray, at: float | None = None) -> tuple[np.ndarray, list[dict]]:
-        """Analyse one RGB frame; returns it with boxes and labels drawn, and the faces (largest first)."""
+        """Analyse one RGB frame; returns it with boxes and labels drawn, and the faces (largest first). The voice
+        is fused with the face speaking (``speaking``), else with the largest."""
         import cv2
 
         with self._lock:
@@ -173,9 +174,11 @@ class LiveSession:
         small = frame if scale == 1.0 else cv2.resize(frame, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
         with self._frame_lock:  # the tracker follows one frame after another
             steps = self.stream.step(small)
-            grey = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)[::2, ::2]  # the mouth at full size: it moves little
-            self._mouths.add([(at, grey)], at, {track.track_id: np.divide(det.box, scale) for track, det, _ in steps})
-        steps.sort(key=lambda step: -step[1].size)  # largest face first: the main one
+            if steps:
+                grey = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)[::2, ::2]  # the mouth at full size: it moves little
+                boxes = {track.track_id: np.divide(det.box, scale) for track, det, _ in steps}
+                self._mouths.add([(at, grey)], at, boxes)
+        steps.sort(key=lambda step: -step[1].size)  # largest face first
         speaking = self._speaking
         faces = [{"box": [v / scale for v in det.box], "track_id": track.track_id,
                   "label": top_label(smoothed, FACE_LABELS), "size": det.size / scale, "score": det.score,
@@ -185,7 +188,7 @@ class LiveSession:
             self._frame_times.append(at)
             self._faces_now = len(faces)
             if steps:
-                _, main, smoothed = steps[0]
+                _, main, smoothed = next((step for step in steps if step[0].track_id == speaking), steps[0])
                 self._face_trail.append((at, smoothed.astype(np.float32), main.size / scale, main.score))
         self._maybe_update(at)
         return annotate(frame, faces), faces
