@@ -99,7 +99,10 @@ def test_a_voice_cluster_goes_to_the_face_most_in_sync_and_an_unsynced_voice_to_
     scores = {7: np.array([0.6, 0.1, 0.5, np.nan]), 9: np.array([0.0, 0.5, 0.2, 0.4])}
     assert attribute(scores) == [7, 9, 7, 9]
     assert attribute(scores, np.array([0, 1, 0, 1])) == [7, 9, 7, 9]
-    assert attribute(scores, np.array([0, 0, 0, 0])) == [7, 7, 7, None]  # track 7 not on screen in window 4
+    # one voice: its face (7, most in sync on average) takes its windows, unless another face is in sync by 0.3 more
+    assert attribute(scores, np.array([0, 0, 0, 0])) == [7, 9, 7, 9]
+    close = {7: np.array([0.6, 0.25, 0.5, np.nan]), 9: np.array([0.0, 0.5, 0.2, 0.05])}
+    assert attribute(close, np.array([0, 0, 0, 0])) == [7, 7, 7, None]  # 7 off screen in window 4, 9 not in sync
     assert attribute({7: np.array([0.02, -0.1])}) == [None, None]
 
 

@@ -94,12 +94,30 @@ def find_people(audio: np.ndarray | None, samples: Sequence[FaceSample], mouths:
                                         key=lambda trace: trace.times[0]))
               for index, face in enumerate(faces) if any(t in mouths and len(mouths[t].times) for t in face.tracks)}
     owners = attribute(window_synchrony(traces, audio, windows), voices)
-    voice_of = {owner: int(k) for owner, k in zip(owners, voices) if owner is not None}
+    voice_of = _face_voices(owners, voices)
+    voices = np.array([voice_of[o] if o is not None else k for o, k in zip(owners, voices)])
     turns = turns_from_windows(windows, voices)
     people = [PersonSpans(face.tracks, voice_of.get(index), face.box, _spans(turns, voice_of.get(index)))
               for index, face in enumerate(faces)]
     unseen = sorted(set(voices.tolist()) - set(voice_of.values()))
     return people + [PersonSpans((), k, None, _spans(turns, k)) for k in unseen]
+
+
+def _face_voices(owners: Sequence[int | None], voices: np.ndarray) -> dict[int, int]:
+    """Face -> its voice: the cluster most of the face's windows are in, each cluster to one face (most windows
+    first); a face whose windows all lie in other faces' clusters (the mouths overruled the voice) gets a new one."""
+    counts: dict[tuple[int, int], int] = {}
+    for owner, voice in zip(owners, voices.tolist()):
+        if owner is not None:
+            counts[owner, voice] = counts.get((owner, voice), 0) + 1
+    voice_of: dict[int, int] = {}
+    for (face, voice), _ in sorted(counts.items(), key=lambda kv: -kv[1]):
+        if face not in voice_of and voice not in voice_of.values():
+            voice_of[face] = voice
+    fresh = int(voices.max()) + 1 if len(voices) else 0
+    for face in sorted({owner for owner in owners if owner is not None} - set(voice_of)):
+        voice_of[face], fresh = fresh, fresh + 1
+    return voice_of
 
 
 def _spans(turns, voice: int | None) -> tuple[tuple[float, float], ...]:
