@@ -111,6 +111,21 @@ def test_face_page_annotates_and_reports_no_face(app, face_frame):
     assert any("no face" in w.value for w in app.warning)
 
 
+def test_the_fast_face_model_is_one_switch_away(app, face_frame):
+    """The sidebar's switch reads faces with the distilled network: the same face, other probabilities."""
+    def face_line() -> str:
+        uploader(app, "face_upload").upload("actor.png", png_bytes(face_frame), "image/png")
+        app.run()
+        assert not app.exception
+        return next(m.value for m in app.markdown if m.value.startswith("Face 1: **"))
+
+    default = face_line()
+    next(t for t in app.toggle if t.key == "fast_face").set_value(True).run()
+    fast = face_line()
+    assert fast != default and fast.split("**")[1].split()[0] in ("happy", "neutral", "surprised", "sad", "angry",
+                                                                 "fearful", "disgust")
+
+
 def test_video_page_shows_fused_result(app):
     clip = need(RAVDESS_VIDEO) / "01-01-03-01-01-02-05.mp4"
     uploader(app, "video_upload").upload(clip.name, clip.read_bytes(), "video/mp4")

@@ -43,57 +43,73 @@ def transcription_available() -> bool:
     return importlib.util.find_spec("faster_whisper") is not None
 
 
-def analyzer_for(profile_json: str, transcribe: bool = False):
-    """The shared analyzer, or one reading voices relative to a calibration and/or transcribing (models shared)."""
+@st.cache_resource(show_spinner="Loading the fast face model…")
+def shared_fast_face():
+    """The distilled face network (models/face_fast.md) with the shared analyzer's detector settings."""
+    from emofuse.face.classifier import FaceClassifier
+    from emofuse.models import load_card
+
+    config = shared_analyzer().config
+    return FaceClassifier(load_card("face_fast"), detector=config.detector, min_face_size=config.min_face_size,
+                          max_side=config.detect_max_side)
+
+
+def analyzer_for(settings: str = "", transcribe: bool = False):
+    """The shared analyzer, or one made from a browser session's ``settings`` (JSON: ``profile``, a voice
+    calibration to read voices against; ``fast_face``, the distilled face network) and/or transcribing; the
+    models are shared."""
     from dataclasses import replace
 
     from emofuse.audio.adapt import VoiceProfile
     from emofuse.pipeline import Analyzer
 
     shared = shared_analyzer()
-    if not profile_json and not transcribe:
+    chosen = json.loads(settings) if settings else {}
+    profile, fast = chosen.get("profile"), bool(chosen.get("fast_face"))
+    if not profile and not fast and not transcribe:
         return shared
-    profile = VoiceProfile.from_dict(json.loads(profile_json)) if profile_json else None
-    return Analyzer(replace(shared.config, transcribe=transcribe), shared.learned_fusion, shared.speech, shared.face,
-                    profile=profile, transcriber=shared_transcriber() if transcribe else None)
+    return Analyzer(replace(shared.config, transcribe=transcribe, fast_face=fast), shared.learned_fusion,
+                    shared.speech, shared_fast_face() if fast else shared.face,
+                    profile=VoiceProfile.from_dict(profile) if profile else None,
+                    transcriber=shared_transcriber() if transcribe else None)
 
 
-def analyse_upload(kind: str, name: str, data: bytes, profile_json: str = "", transcribe: bool = False) -> dict:
+def analyse_upload(kind: str, name: str, data: bytes, settings: str = "", transcribe: bool = False) -> dict:
     """The result (JSON form) of an uploaded audio, video or image file, under the upload's own name."""
     if kind == "video":
-        return analyse_video(name, data, profile_json, transcribe)[0]
-    return analyse_file(kind, name, data, profile_json, transcribe)
+        return analyse_video(name, data, settings, transcribe)[0]
+    return analyse_file(kind, name, data, settings, transcribe)
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
-def analyse_file(kind: str, name: str, data: bytes, profile_json: str = "", transcribe: bool = False) -> dict:
+def analyse_file(kind: str, name: str, data: bytes, settings: str = "", transcribe: bool = False) -> dict:
     """The result of an uploaded audio or image file (audio transcribed when asked)."""
     CALLS[kind] += 1
-    analyzer = analyzer_for(profile_json, transcribe and kind == "audio")
+    analyzer = analyzer_for(settings, transcribe and kind == "audio")
     action = analyzer.analyze_audio if kind == "audio" else analyzer.analyze_image
     with saved_upload(name, data) as path:
         return action(path).renamed(name).to_dict()
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
-def analyse_video(name: str, data: bytes, profile_json: str = "", transcribe: bool = False) -> tuple[dict, list]:
+def analyse_video(name: str, data: bytes, settings: str = "", transcribe: bool = False) -> tuple[dict, list]:
     """A video's result and its face samples (what the annotated video is drawn from)."""
     CALLS["video"] += 1
-    analyzer = analyzer_for(profile_json, transcribe)
+    analyzer = analyzer_for(settings, transcribe)
     with saved_upload(name, data) as path:
         part = analyzer.analyze_video_span(path)
         return analyzer.join_video(path, [part]).renamed(name).to_dict(), part.samples
 
 
 @st.cache_data(max_entries=8, show_spinner=False)
-def annotated_video(name: str, data: bytes, profile_json: str = "", transcribe: bool = False) -> bytes:
+def annotated_video(name: str, data: bytes, settings: str = "", transcribe: bool = False) -> bytes:
     """The uploaded video with every face's box and label on every frame (mp4 bytes), audio kept."""
     import tempfile
     from pathlib import Path
 
     from emofuse.video.annotate import write_annotated_video
 
-    _, samples = analyse_video(name, data, profile_json, transcribe)  # the cached analysis, not a second one
+    _, samples = analyse_video(name, data, settings, transcribe)  # the cached analysis, not a second one
     with saved_upload(name, data) as path, tempfile.TemporaryDirectory(prefix="emofuse-") as folder:
         target = Path(folder) / "annotated.mp4"
         write_annotated_video(path, samples, target)
@@ -101,11 +117,11 @@ def annotated_video(name: str, data: bytes, profile_json: str = "", transcribe: 
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
-def analyse_pair(audio_name: str, audio: bytes, image_name: str, image: bytes, profile_json: str = "") -> dict:
+def analyse_pair(audio_name: str, audio: bytes, image_name: str, image: bytes, settings: str = "") -> dict:
     """The fused result of a recording and a photo of the speaker."""
     CALLS["pair"] += 1
     with saved_upload(audio_name, audio) as audio_path, saved_upload(image_name, image) as image_path:
-        result = analyzer_for(profile_json).analyze_pair(audio_path, image_path).renamed(audio_name)
+        result = analyzer_for(settings).analyze_pair(audio_path, image_path).renamed(audio_name)
     return {**result.to_dict(), "image": image_name}
 
 

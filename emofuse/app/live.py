@@ -42,7 +42,7 @@ def ice_servers() -> list[dict]:
 def live_view(analyzer, adapt: str = "none", settings: str = "") -> None:
     """Camera and microphone together; falls back to snapshots without streamlit-webrtc or with
     EMOFUSE_NO_WEBRTC=1. ``adapt``: the LiveSession's speech adaptation; ``settings``: what the analyzer was made
-    from (the calibration's JSON). A change of either starts a new session."""
+    from (app.main.analysis_settings: calibration, face model). A change of either starts a new session."""
     if st.session_state.get("live_settings") != (adapt, settings):
         start_session(analyzer, adapt)
         st.session_state.live_settings = (adapt, settings)
