@@ -80,6 +80,17 @@ def test_clusters_of_clearly_different_voices_are_estimated_and_numbered_by_firs
     assert cluster_embeddings(embeddings, n_speakers=1).tolist() == [0] * 30
 
 
+def test_a_long_recording_clusters_a_spread_of_windows_and_the_rest_join_them(monkeypatch):
+    from emofuse.audio import diarize
+
+    monkeypatch.setattr(diarize, "MAX_CLUSTERED", 40)  # as a recording of hours would
+    rng = np.random.default_rng(2)
+    truth = np.repeat([0, 1, 0, 1], 50)
+    embeddings = np.eye(2, 32)[truth] + 0.25 * rng.standard_normal((200, 32))
+    embeddings /= np.linalg.norm(embeddings, axis=1, keepdims=True)
+    assert (cluster_embeddings(embeddings, n_speakers=2) == truth).mean() >= 0.95
+
+
 def test_turn_boundaries_fall_in_the_middle_of_overlapping_windows():
     windows = [(0.0, 1.6), (0.8, 2.4), (1.6, 3.2), (5.0, 6.0)]
     turns = turns_from_windows(windows, np.array([0, 0, 1, 1]))

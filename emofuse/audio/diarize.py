@@ -23,6 +23,10 @@ DISTINCT_SPEAKERS = 0.75
 not told apart. Emotional speech moves one voice a long way: halves of one RAVDESS actor's clips reach 0.70
 (benchmarks/speakers.py), so a count given (or the faces on screen) is more reliable than this estimate."""
 MAX_SPEAKERS = 8
+MAX_CLUSTERED = 1500
+"""Windows clustered at most (20 minutes of speech); in longer recordings as many spread over the whole are, and
+the others join the nearest cluster: the affinity matrix grows with the square of the windows, its
+eigenvectors with the cube (2,000 windows: 7 s and 260 MB)."""
 BATCH = 64  # windows embedded per call
 
 
@@ -81,6 +85,11 @@ def spectral_labels(embeddings: np.ndarray, k: int, seed: int = 0) -> np.ndarray
     n = len(embeddings)
     if k <= 1 or n <= k:
         return np.zeros(n, np.int64) if k <= 1 else _first_appearance(np.arange(n))
+    if n > MAX_CLUSTERED:  # spread windows clustered, the rest joining the nearest cluster's mean voice
+        spread = np.linspace(0, n - 1, MAX_CLUSTERED).round().astype(int)
+        sampled = spectral_labels(embeddings[spread], k, seed)
+        means = np.array([embeddings[spread][sampled == j].mean(axis=0) for j in range(int(sampled.max()) + 1)])
+        return _first_appearance(np.argmax(embeddings @ means.T, axis=1))
     a = affinity(embeddings)
     degree = np.maximum(a.sum(axis=1), 1e-12)
     laplacian = np.eye(n) - a / np.sqrt(np.outer(degree, degree))

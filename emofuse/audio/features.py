@@ -30,10 +30,20 @@ def _window(win_length: int, n_fft: int) -> np.ndarray:
 def stft_power(audio: np.ndarray, n_fft: int = N_FFT, hop_length: int = HOP_LENGTH,
                win_length: int = WIN_LENGTH) -> np.ndarray:
     """Power spectrogram (1 + n_fft // 2, frames) of a 1-D signal; frames are centred (zero padding)."""
-    audio = np.asarray(audio, dtype=np.float32)
-    padded = np.pad(audio, n_fft // 2)
-    if padded.size < n_fft:
-        padded = np.pad(padded, (0, n_fft - padded.size))
+    return framed_power(centred(audio, n_fft), n_fft, hop_length, win_length)
+
+
+def centred(audio: np.ndarray, n_fft: int = N_FFT) -> np.ndarray:
+    """``audio`` (float32) zero-padded by half a window on each side (at least one window long): frame i of a
+    centred STFT starts at sample i * hop of it."""
+    padded = np.pad(np.asarray(audio, dtype=np.float32), n_fft // 2)
+    return np.pad(padded, (0, n_fft - padded.size)) if padded.size < n_fft else padded
+
+
+def framed_power(padded: np.ndarray, n_fft: int = N_FFT, hop_length: int = HOP_LENGTH,
+                 win_length: int = WIN_LENGTH) -> np.ndarray:
+    """Power spectrogram (1 + n_fft // 2, frames) of the windows starting every ``hop_length`` samples of
+    ``padded`` (no padding added: any stretch of a ``centred`` signal gives its frames exactly)."""
     frames = np.lib.stride_tricks.sliding_window_view(padded, n_fft)[::hop_length]
     spectrum = np.fft.rfft(frames * _window(win_length, n_fft), axis=1)
     return (spectrum.real**2 + spectrum.imag**2).astype(np.float32).T

@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from emofuse.audio.features import mel_filterbank, stft_power
+from emofuse.audio.features import centred, framed_power, mel_filterbank
 from emofuse.media import SAMPLE_RATE
 from emofuse.runtime import onnx_session
 
 FRAME_HOP = 160  # samples: 10 ms
 PARTIAL_FRAMES = 160  # 1.6 s of frames per embedding, as the encoder was trained
 TARGET_DBFS = -30.0  # quieter speech is raised to this level first (never lowered)
+FRAMES_PER_BLOCK = 6000  # spectrum frames computed at a time (a minute of audio, ~10 MB)
 
 
 def voice_frames(audio: np.ndarray) -> np.ndarray:
@@ -28,8 +29,15 @@ def voice_frames(audio: np.ndarray) -> np.ndarray:
     if rms > 0:
         gain = 10 ** ((TARGET_DBFS - 20 * np.log10(rms)) / 20)
         audio = audio * np.float32(max(gain, 1.0))
-    power = stft_power(audio, n_fft=400, hop_length=FRAME_HOP, win_length=400)
-    return (mel_filterbank(SAMPLE_RATE, 400, 40) @ power).T.astype(np.float32)
+    padded = centred(audio, 400)
+    n_frames = 1 + (padded.size - 400) // FRAME_HOP
+    mel = mel_filterbank(SAMPLE_RATE, 400, 40)
+    out = np.empty((n_frames, 40), np.float32)
+    for first in range(0, n_frames, FRAMES_PER_BLOCK):  # in blocks: an hour's spectrum never sits in memory whole
+        last = min(n_frames, first + FRAMES_PER_BLOCK)
+        stretch = padded[first * FRAME_HOP:(last - 1) * FRAME_HOP + 400]
+        out[first:last] = (mel @ framed_power(stretch, 400, FRAME_HOP, 400)).T
+    return out
 
 
 def partial_starts(n_samples: int, per_second: float = 1.3, min_coverage: float = 0.75) -> list[int]:
