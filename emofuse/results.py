@@ -371,7 +371,7 @@ class Result:
     image: str | None = None
     video: Mapping[str, Any] | None = None
     transcript: Transcript | None = None
-    people: tuple[Person, ...] | None = None  # videos: each person seen or heard, with their own timelines
+    people: tuple[Person, ...] | None = None  # videos and recordings: each person seen or heard, own timelines
 
     def renamed(self, name: str) -> Result:
         """The same result under another input name (an upload's own name rather than its temporary path)."""
