@@ -272,10 +272,10 @@ class Analyzer:
         called only when the voice is split."""
         from emofuse.audio.classifier import speech_within
         from emofuse.video import face_result
-        from emofuse.video.people import find_people, video_faces
+        from emofuse.video.people import find_people, one_person, video_faces
 
         faces = video_faces(samples)
-        if len(faces) <= 1 and (self.config.speakers or 1) == 1:
+        if one_person(faces, self.config.speakers):
             spoken = merged_spans([(seg.start, seg.end) for seg in speech.segments]) if speech is not None else ()
             if not spoken and not faces:
                 return ()
@@ -284,7 +284,7 @@ class Analyzer:
                            speech, face if seen else None, fused),)
         heard = audio() if speech is not None else None
         people = []
-        for index, found in enumerate(find_people(heard, samples, mouths, self.config.speakers, self.voice_encoder)):
+        for index, found in enumerate(find_people(heard, faces, mouths, self.config.speakers, self.voice_encoder)):
             own = [replace(s, track_id=found.tracks[0]) for s in samples if s.track_id in found.tracks]
             own_face = face_result(own, frames_seen, time_windows(duration, self.config.hop), FACE_LABELS) \
                 if found.tracks else None

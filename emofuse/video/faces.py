@@ -132,7 +132,8 @@ def _continuations(ending: dict[int, FaceSample], starting: dict[int, FaceSample
     return mapping
 
 
-def _by_track(samples: Sequence[FaceSample]) -> dict[int, list[FaceSample]]:
+def samples_by_track(samples: Sequence[FaceSample]) -> dict[int, list[FaceSample]]:
+    """Each track's samples, in the order given."""
     tracks: dict[int, list[FaceSample]] = {}
     for sample in samples:
         tracks.setdefault(sample.track_id, []).append(sample)
@@ -145,7 +146,7 @@ def face_result(samples: Sequence[FaceSample], frames_seen: int, windows: Sequen
     follows) and one segment per window and track."""
     if not samples:
         return FaceResult(labels=labels, probs=None, face_ratio=0.0)
-    tracks = _by_track(samples)
+    tracks = samples_by_track(samples)
     ordered = sorted(tracks.items(), key=lambda kv: -len(kv[1]))
     faces = tuple(FaceRecord(np.mean([s.probs for s in items], axis=0), track_id=track_id, frames=len(items),
                              start=items[0].time, end=items[-1].time) for track_id, items in ordered)

@@ -1,8 +1,8 @@
 """The people of a video: each face track and each voice, paired when the face is the one speaking.
 
-One face on screen (or none): one person, who says everything that was said. Several faces: the voice is
-diarized into as many speakers as faces (or ``n_speakers``), each speaker is given to the face whose mouth moves in
-time with their voice (emofuse.video.speaking), and a speaker no face moves with is a voice off screen.
+One face on screen (or none): one person, who says everything that was said (``one_person``). Several faces: the
+voice is diarized into as many speakers as faces (or ``n_speakers``), each speaker is given to the face whose mouth
+moves in time with their voice (emofuse.video.speaking), and a speaker no face moves with is a voice off screen.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import numpy as np
 from emofuse.audio.diarize import cluster_embeddings, speaker_windows, turns_from_windows, window_embeddings
 from emofuse.audio.speaker import VoiceEncoder
 from emofuse.face.detect import iou
-from emofuse.video.faces import FaceSample
+from emofuse.video.faces import FaceSample, samples_by_track
 from emofuse.video.speaking import MouthTrace, attribute, join_traces, window_synchrony
 
 MIN_TRACK_SHARE = 0.1
@@ -53,11 +53,8 @@ class Face:
 def video_faces(samples: Sequence[FaceSample]) -> list[Face]:
     """The faces of a video, most seen first: its tracks, joined where one ends before another starts in the same
     place (SAME_PLACE), and only those seen long enough to be a person (MIN_TRACK_SHARE)."""
-    by_track: dict[int, list[FaceSample]] = {}
-    for sample in samples:
-        by_track.setdefault(sample.track_id, []).append(sample)
     groups: list[list[list[FaceSample]]] = []
-    for items in sorted(by_track.values(), key=lambda items: -len(items)):
+    for items in sorted(samples_by_track(samples).values(), key=lambda items: -len(items)):
         span, box = (items[0].time, items[-1].time), np.median([s.box for s in items], axis=0)
         home = next((g for g in groups if all(_apart(span, (t[0].time, t[-1].time)) for t in g)
                      and iou(tuple(np.median([s.box for t in g for s in t], axis=0)), tuple(box)) >= SAME_PLACE),
@@ -76,17 +73,18 @@ def _apart(a: tuple[float, float], b: tuple[float, float]) -> bool:
     return a[1] < b[0] or b[1] < a[0]
 
 
-def find_people(audio: np.ndarray | None, samples: Sequence[FaceSample], mouths: Mapping[int, MouthTrace],
+def one_person(faces: Sequence[Face], n_speakers: int | None) -> bool:
+    """Whether a recording is one person: one face or none, and not told that more than one speak. That person
+    says all that is said, and their results are the recording's own."""
+    return len(faces) <= 1 and (n_speakers or 1) == 1
+
+
+def find_people(audio: np.ndarray | None, faces: Sequence[Face], mouths: Mapping[int, MouthTrace],
                 n_speakers: int | None = None, encoder: VoiceEncoder | None = None) -> list[PersonSpans]:
-    """The people of a video from its face samples, its faces' mouth motion (track_faces) and its 16 kHz audio
-    (None: no audio track): faces first (most seen first), then voices no face speaks."""
-    faces = video_faces(samples)
+    """The people of a recording that is not ``one_person``, from its faces (video_faces), their mouths' motion
+    (track_faces) and its 16 kHz audio (None: no audio track): faces first (most seen first), then voices no face
+    speaks."""
     windows = speaker_windows(audio) if audio is not None else []
-    if len(faces) <= 1 and (n_speakers or 1) == 1:
-        spans = tuple((t.start, t.end) for t in turns_from_windows(windows, np.zeros(len(windows), np.int64)))
-        if faces:
-            return [PersonSpans(faces[0].tracks, 0 if windows else None, faces[0].box, spans)]
-        return [PersonSpans((), 0, None, spans)] if windows else []
     if audio is None or not windows:
         return [PersonSpans(face.tracks, None, face.box, ()) for face in faces]
     voices = cluster_embeddings(window_embeddings(audio, windows, encoder), n_speakers or len(faces))

@@ -126,14 +126,20 @@ def loudness_at(levels: np.ndarray, times: np.ndarray) -> np.ndarray:
     averaged over each frame interval; the quietest level past the end."""
     if not len(times):
         return np.zeros(0)
-    step = float(np.median(np.diff(times))) if len(times) > 1 else 1 / 30
+    half = frame_step(times) / 2
     hop = 100  # level frames per second
+    low = np.maximum(0.0, (times - half) * hop).astype(int)
+    high = np.maximum(1.0, (times + half) * hop).astype(int)
+    inside = (high <= len(levels)) & (high > low)
+    sums = np.concatenate([[0.0], np.cumsum(levels, dtype=np.float64)])
     out = np.full(len(times), float(levels.min()) if levels.size else -100.0)
-    for i, t in enumerate(times):
-        low, high = int(max(0, (t - step / 2) * hop)), int(max(1, (t + step / 2) * hop))
-        if high <= len(levels) and high > low:
-            out[i] = float(np.mean(levels[low:high]))
+    out[inside] = (sums[high[inside]] - sums[low[inside]]) / (high[inside] - low[inside])
     return out
+
+
+def frame_step(times: np.ndarray) -> float:
+    """Seconds between a trace's frames (its median; 1/30 for a single frame)."""
+    return float(np.median(np.diff(times))) if len(times) > 1 else 1 / 30
 
 
 def synchrony(motion: np.ndarray, loudness: np.ndarray, max_lag: int = 4) -> float:
@@ -153,7 +159,7 @@ def synchrony(motion: np.ndarray, loudness: np.ndarray, max_lag: int = 4) -> flo
 
 def lag_frames(times: np.ndarray) -> int:
     """MAX_LAG in frames of a trace's frame rate."""
-    step = float(np.median(np.diff(times))) if len(times) > 1 else 1 / 30
+    step = frame_step(times)
     return max(1, round(MAX_LAG / step)) if step > 0 else 1
 
 
@@ -163,13 +169,11 @@ def window_synchrony(traces: Mapping[int, MouthTrace], audio: np.ndarray,
     screen)."""
     levels = frame_levels(audio)
     scores = {}
-    for tid, trace in traces.items():
-        loudness = loudness_at(levels, trace.times)
-        row = []
-        for start, end in windows:
-            inside = (trace.times >= start) & (trace.times < end)
-            row.append(synchrony(trace.motion[inside], loudness[inside], lag_frames(trace.times)))
-        scores[tid] = np.array(row)
+    for tid, trace in traces.items():  # a trace's times rise: each window is a slice of it
+        loudness, lag = loudness_at(levels, trace.times), lag_frames(trace.times)
+        firsts = np.searchsorted(trace.times, [start for start, _ in windows], side="left")
+        ends = np.searchsorted(trace.times, [end for _, end in windows], side="left")
+        scores[tid] = np.array([synchrony(trace.motion[a:b], loudness[a:b], lag) for a, b in zip(firsts, ends)])
     return scores
 
 
@@ -186,13 +190,12 @@ def attribute(scores: Mapping[int, np.ndarray], speakers: np.ndarray | None = No
     if not tids:
         return [None] * n
     table = np.array([scores[t] for t in tids])  # (tracks, windows), NaN: not on screen
+    filled = np.where(np.isfinite(table), table, -np.inf)
     if speakers is None:
-        filled = np.where(np.isfinite(table), table, -np.inf)
         best = np.argmax(filled, axis=0)
         return [tids[b] if filled[b, w] >= min_sync else None for w, b in enumerate(best)]
     speakers = np.asarray(speakers)
     owners = cluster_owners(table, speakers, min_sync)
-    filled = np.where(np.isfinite(table), table, -np.inf)
     given = []
     for w, k in enumerate(speakers.tolist()):
         row = owners.get(k)
