@@ -1,6 +1,6 @@
 """Speaker, session and corpus adaptation of the speech model: each mode against none, speaker-independent.
 
-Reads the speech recipe's feature cache (clip-level Whisper features; run `emofuse train speech` first) and
+Reads the speech recipe's state cache (clip-level Whisper features; run `emofuse train speech` first) and
 trains, per fold, the shipped head configuration twice: on plain features (mode "none") and on speaker-referenced
 features (each training speaker's and room's mean subtracted), which the adaptation modes feed:
 
@@ -15,10 +15,14 @@ features (each training speaker's and room's mean subtracted), which the adaptat
   balanced best case), and the half-neutral subset of the session protocol as a batch (no prior);
 - batch per corpus: all test clips of the corpus (grouped by nothing).
 
+Batches estimate their emotion mix as the product does (emofuse.audio.adapt.batch_mix) and average the adapted
+reading with the plain one. A second table runs batches that hold only a few emotions (SUBSETS), against the mix
+estimate used before (half the plain head's mean reading, half all emotions alike).
+
 Protocols: (a) RAVDESS + EmoDB training, folds as in the recipe (4 RAVDESS actors + 2 EmoDB speakers held out);
 (c) RAVDESS-only training, scored on EmoDB (6 classes) and the 9 CREMA-D clips.
 
-    python benchmarks/adaptation.py --features runs/whisper_features [--copies 2]
+    python benchmarks/adaptation.py [--features ~/.cache/emofuse/speech/states] [--copies 2]
 """
 
 from __future__ import annotations
@@ -35,8 +39,10 @@ from emofuse.audio.adapt import (
     SESSION_PRIOR_WINDOWS,
     SessionReference,
     balanced_mean,
+    batch_mix,
     enrol_profile,
     estimated_mix,
+    even_mix,
 )
 from emofuse.datasets.ravdess import ACTOR_FOLDS
 from emofuse.labels import SPEECH_LABELS
@@ -50,27 +56,49 @@ from emofuse.train.speech import (
     enrolment_referenced,
     fit,
     fold_masks,
-    load_pool,
     predict,
     referenced,
+    renditions,
+    states_pool,
 )
+from emofuse.train.whisper_states import load_states
 
 NEUTRAL = SPEECH_LABELS.index("neutral")
-MODES = ("none", "enrol 1", "enrol 2", "enrol 4", "session (50% neutral)", "enrol 2 + session (50% neutral)",
-         "batch per speaker", "batch per speaker (50% neutral)", "batch per corpus", "enrol 2 + plain head",
-         "session (50% neutral) + plain head", "batch per speaker + plain head")
+MODES: tuple[str, ...] = (
+    "none", "enrol 1", "enrol 2", "enrol 4", "session (50% neutral)", "enrol 2 + session (50% neutral)",
+    "batch per speaker", "batch per speaker (50% neutral)", "batch per corpus", "enrol 2 + plain head",
+    "session (50% neutral) + plain head")
+"""Batch modes read as the product does: the mix by ``adapt.batch_mix``, the reading averaged with the plain head's."""
+SUBSETS = {"all": None, "angry, happy, sad": ("angry", "happy", "sad"),
+           "no neutral": tuple(label for label in SPEECH_LABELS if label != "neutral"),
+           "happy, fearful, surprised": ("happy", "fearful", "surprised"),
+           "neutral, calm, sad": ("neutral", "calm", "sad"), "angry only": ("angry",)}
+"""Test clips kept in the few-emotion batches (a corpus without an emotion keeps the rest)."""
+SUBSET_MODES = ("none", "batch per corpus, mix as before (half the mean reading)", "batch per corpus",
+                "batch per speaker")
+
+
+def batch_reference(x: np.ndarray, plain_probs: np.ndarray, read_adapted, offsets: np.ndarray,
+                    mix_trust: float | None = None) -> np.ndarray:
+    """A batch's reference as the product makes it (``mix_trust`` given: the earlier mix, half the mean reading)."""
+    if mix_trust is not None:
+        return balanced_mean(x, estimated_mix(plain_probs.mean(0), mix_trust), offsets)
+    alike = read_adapted(x, balanced_mean(x, even_mix(), offsets))
+    return balanced_mean(x, batch_mix(plain_probs, alike), offsets)
 
 
 def references(test: Pool, plain_probs: np.ndarray, mode: str, offsets: np.ndarray, train_mean: np.ndarray,
-               rng: np.random.Generator, mix_trust: float = MIX_TRUST) -> tuple[np.ndarray, np.ndarray]:
+               rng: np.random.Generator, read_adapted, mix_trust: float = MIX_TRUST) -> tuple[np.ndarray, np.ndarray]:
     """Per-clip reference (N, ...) for ``mode`` and the mask of clips that are scored; ``plain_probs``: the plain
-    head's reading of ``test``, which estimates the emotion mix of sessions and batches as the product does."""
+    head's reading of ``test``, which estimates the emotion mix of sessions (and with ``read_adapted(x, reference)``,
+    the adapted head, of batches) as the product does."""
     refs = np.zeros_like(test.x, dtype=np.float32)
     scored = np.ones(len(test.y), bool)
-    if mode == "batch per corpus":
+    if mode.startswith("batch per corpus"):
+        trust = mix_trust if "as before" in mode else None
         for corpus in np.unique(test.corpus):
             rows = test.corpus == corpus
-            refs[rows] = balanced_mean(test.x[rows], estimated_mix(plain_probs[rows].mean(0), mix_trust), offsets)
+            refs[rows] = batch_reference(test.x[rows], plain_probs[rows], read_adapted, offsets, trust)
         return refs, scored
     for corpus, speaker in sorted(set(zip(test.corpus.tolist(), test.speakers.tolist()))):  # fixed order, fixed draws
         rows = np.flatnonzero((test.corpus == corpus) & (test.speakers == speaker))
@@ -93,42 +121,75 @@ def references(test: Pool, plain_probs: np.ndarray, mode: str, offsets: np.ndarr
             session.update(test.x[heard].astype(np.float32), plain_probs[heard], 0.0)
             refs[rows] = session.profile().mean
         elif mode.startswith("batch"):
-            refs[rows] = balanced_mean(test.x[heard], estimated_mix(plain_probs[heard].mean(0), mix_trust), offsets)
+            refs[rows] = batch_reference(test.x[heard], plain_probs[heard], read_adapted, offsets)
     return refs, scored
 
 
-def score(test: Pool, probs: np.ndarray, scored: np.ndarray) -> dict[str, float]:
+def score(test: Pool, probs: np.ndarray, scored: np.ndarray, classes: dict[str, list[int]] | None = None
+          ) -> dict[str, float]:
+    """Accuracy per corpus, argmax over the corpus's emotions (``classes``, default: those ``test`` holds)."""
     out = {}
     for corpus in sorted(set(test.corpus.tolist())):
         rows = scored & (test.corpus == corpus)
-        out[corpus] = corpus_accuracy(probs[rows], test.y[rows], corpus_classes(test, corpus))
+        allowed = classes[corpus] if classes else corpus_classes(test, corpus)
+        out[corpus] = corpus_accuracy(probs[rows], test.y[rows], allowed)
     return out
 
 
-def evaluate(train: Pool, test: Pool, config: HeadConfig, draws: int, adapted_training: str = "speaker mean",
-             mix_trust: float = MIX_TRUST) -> dict[str, dict[str, float]]:
-    """Accuracy per corpus of ``test`` under every mode, heads trained on ``train``; the adapted head on features
-    minus each training speaker's mean ("speaker mean") or minus enrolment-like references ("enrolments")."""
+def heads(train: Pool, config: HeadConfig, adapted_training: str = "speaker mean") -> dict:
+    """The plain and the adapted head trained on ``train`` (the adapted one on features minus each training
+    speaker's mean, "speaker mean", or minus enrolment-like references, "enrolments"), and the references'
+    statistics."""
     plain, plain_norm = fit(train, config, 0)
     shifted_train = referenced(train) if adapted_training == "speaker mean" else enrolment_referenced(train)
     adapted, adapted_norm = fit(shifted_train, config, 0)
     clean = train.take(train.copy == 0)
-    offsets, train_mean = class_offsets(clean), clean.x.astype(np.float32).mean(0)
-    plain_probs = predict(plain, plain_norm, test, config)
+
+    def read_adapted(x: np.ndarray, refs: np.ndarray) -> np.ndarray:
+        shifted = Pool(x - refs, np.zeros(len(x), int), np.zeros(len(x)), np.zeros(len(x)), np.zeros(len(x)))
+        return predict(adapted, adapted_norm, shifted, config)
+
+    return {"plain": lambda pool: predict(plain, plain_norm, pool, config), "read_adapted": read_adapted,
+            "offsets": class_offsets(clean), "train_mean": clean.x.astype(np.float32).mean(0)}
+
+
+def evaluate(model: dict, test: Pool, draws: int, mix_trust: float = MIX_TRUST) -> dict[str, dict[str, float]]:
+    """Accuracy per corpus of ``test`` under every mode, with ``heads``' model."""
+    plain_probs = model["plain"](test)
     results = {"none": score(test, plain_probs, np.ones(len(test.y), bool))}
     for mode in MODES[1:]:
         base = mode.removesuffix(" + plain head")
         runs = []
         for draw in range(draws if base.startswith(("enrol", "session")) or "50%" in base else 1):
-            refs, scored = references(test, plain_probs, base, offsets, train_mean, np.random.default_rng(draw),
-                                      mix_trust)
-            shifted = Pool(test.x - refs, test.y, test.speakers, test.corpus, test.copy)
-            probs = predict(adapted, adapted_norm, shifted, config)
-            if mode.endswith(" + plain head"):  # both readings of the voice, averaged
+            refs, scored = references(test, plain_probs, base, model["offsets"], model["train_mean"],
+                                      np.random.default_rng(draw), model["read_adapted"], mix_trust)
+            probs = model["read_adapted"](test.x, refs)
+            if mode.endswith(" + plain head") or base.startswith("batch"):  # both readings of the voice, averaged
                 probs = (probs + plain_probs) / 2
             runs.append(score(test, probs, scored))
         results[mode] = {c: float(np.mean([r[c] for r in runs])) for c in runs[0]}
     return results
+
+
+def evaluate_subsets(model: dict, test: Pool) -> dict[str, dict[str, dict[str, float]]]:
+    """{subset: {mode: {corpus: accuracy}}}: batches of ``test`` that hold only some emotions (SUBSETS), scored with
+    the argmax over all of the corpus's emotions, adapted as a batch (per corpus or per speaker) or not."""
+    classes = {c: corpus_classes(test, c) for c in set(test.corpus.tolist())}
+    out: dict[str, dict[str, dict[str, float]]] = {}
+    for name, labels in SUBSETS.items():
+        keep = np.ones(len(test.y), bool) if labels is None else np.isin(
+            test.y, [SPEECH_LABELS.index(label) for label in labels])
+        subset = test.take(keep)
+        plain_probs = model["plain"](subset)
+        out[name] = {"none": score(subset, plain_probs, np.ones(len(subset.y), bool), classes)}
+        for mode in SUBSET_MODES[1:]:
+            refs, scored = references(subset, plain_probs, mode, model["offsets"], model["train_mean"],
+                                      np.random.default_rng(0), model["read_adapted"])
+            probs = model["read_adapted"](subset.x, refs)
+            if "as before" not in mode:
+                probs = (probs + plain_probs) / 2
+            out[name][mode] = score(subset, probs, scored, classes)
+    return out
 
 
 SMOKE_SPEAKERS = {"ravdess": range(1, 21), "emodb": (3, 8, 9, 10, 11, 12, 13, 14, 15, 16), "crema_d": (1001,)}
@@ -154,7 +215,8 @@ def synthetic_pool(corpora: list[str], copies: int, width: int = 8, seed: int = 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--features", type=Path, default=Path("runs/whisper_features"))
+    parser.add_argument("--features", type=Path, default=Path("~/.cache/emofuse/speech/states").expanduser(),
+                        help="the speech recipe's state cache (default: %(default)s)")
     parser.add_argument("--copies", type=int, default=2)
     parser.add_argument("--draws", type=int, default=3)
     parser.add_argument("--threads", type=int, default=2)
@@ -175,28 +237,38 @@ def main() -> None:
     head = card["head"]
     config = HeadConfig(tuple(head["layers"]), head["pooling"], head["hidden"], head["mix"], head["epochs"],
                         head["seeds"])
-    encoder = card["encoder"]["model"].split()[1]
     if args.smoke:  # synthetic features, one short head, one draw
         config, args.draws = HeadConfig(config.layers, config.pooling, config.hidden, config.mix, 2, 1), 1
 
     def load(corpora: list[str], copies: int) -> Pool:
-        return synthetic_pool(corpora, copies) if args.smoke else load_pool(args.features, encoder, corpora, copies)
+        if args.smoke:
+            return synthetic_pool(corpora, copies)
+        return states_pool(load_states(args.features, renditions(corpora, [], copies, 0), frames=False))
 
     pool = load(["ravdess", "emodb"], args.copies)
-    folds = []
+    folds, subset_folds = [], []
     for k in range(len(ACTOR_FOLDS)):
         held = fold_masks(pool, k)
-        folds.append(evaluate(pool.take(~held), pool.take(held & (pool.copy == 0)), config, args.draws,
-                              args.adapted_training, args.mix_trust))
+        model, test = heads(pool.take(~held), config, args.adapted_training), pool.take(held & (pool.copy == 0))
+        folds.append(evaluate(model, test, args.draws, args.mix_trust))
+        subset_folds.append(evaluate_subsets(model, test))
         print(f"fold {k + 1}:", {m: {c: round(v, 3) for c, v in r.items()} for m, r in folds[-1].items()}, flush=True)
     within = {m: {c: float(np.mean([f[m][c] for f in folds])) for c in folds[0][m]} for m in MODES}
-    ravdess_only = load(["ravdess"], args.copies)
+    model = heads(load(["ravdess"], args.copies), config, args.adapted_training)
     others = load(["emodb", "crema_d"], 0)
-    cross = evaluate(ravdess_only, others, config, args.draws, args.adapted_training, args.mix_trust)
+    cross = evaluate(model, others, args.draws, args.mix_trust)
+    cross_subsets = evaluate_subsets(model, others.take(others.corpus == "emodb"))
     rows = [{"mode": m, "RAVDESS CV (8 cl.)": within[m]["ravdess"], "EmoDB CV (6 cl.)": within[m]["emodb"],
              "EmoDB, RAVDESS-only model": cross[m]["emodb"], "CREMA-D 9, RAVDESS-only model": cross[m]["crema_d"]}
             for m in MODES]
     table(rows)
+    subset_rows = [{"batch holds": name, "mode": mode,
+                    **{f"{corpus} CV": float(np.mean([f[name][mode][corpus] for f in subset_folds]))
+                       for corpus in ("ravdess", "emodb")},
+                    "EmoDB, RAVDESS-only model": cross_subsets[name][mode]["emodb"]}
+                   for name in SUBSETS for mode in SUBSET_MODES]
+    print()
+    table(subset_rows)
     name = "adaptation" if args.adapted_training == "speaker mean" else "adaptation_enrolment_trained"
     name = "adaptation_prior_sweep" if args.enrol_priors else name
     name = name if args.mix_trust == MIX_TRUST else f"{name}_mix_trust_{args.mix_trust:g}"
@@ -207,7 +279,11 @@ def main() -> None:
                     f"{args.draws} random draws; sessions and batches: emotion mix from the plain head's readings, "
                     f"trusted {args.mix_trust:g}", "mix_trust": args.mix_trust, "head": config.name,
         "adapted_head_trained_on": args.adapted_training,
-        "rows": rows, "folds": folds})
+        "rows": rows, "folds": folds, "subset_rows": subset_rows,
+        "subsets_protocol": "the held-out clips of each fold (and EmoDB for the RAVDESS-only model) restricted to the "
+                            "emotions named, adapted as one batch per corpus or per speaker; argmax over all of the "
+                            "corpus's emotions (RAVDESS 8, EmoDB 6), so a batch's missing emotions can still be "
+                            "chosen"})
 
 
 if __name__ == "__main__":

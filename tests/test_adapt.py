@@ -10,9 +10,12 @@ from emofuse.audio.adapt import (
     SessionReference,
     VoiceProfile,
     balanced_mean,
+    batch_mix,
     batch_profile,
+    em_mix,
     enrol_profile,
     estimated_mix,
+    even_mix,
 )
 from emofuse.cli import main
 from emofuse.errors import InputError
@@ -51,7 +54,7 @@ def test_profile_round_trip_and_bad_files(tmp_path):
     with pytest.raises(InputError, match="no such profile"):
         VoiceProfile.load(tmp_path / "missing.json")
     with pytest.raises(ValueError, match="no voiced audio"):
-        batch_profile(np.zeros((0, 4), np.float32), np.zeros((0, len(SPEECH_LABELS))), 0.0, offsets_with_neutral(0.0))
+        batch_profile(np.zeros((0, 4), np.float32), even_mix(), 0.0, offsets_with_neutral(0.0))
 
 
 def test_balanced_mean_undoes_a_lopsided_mix():
@@ -68,6 +71,21 @@ def test_balanced_mean_undoes_a_lopsided_mix():
     np.testing.assert_allclose(estimated_mix(readings.mean(0), trust=1.0), shares)
     np.testing.assert_allclose(estimated_mix(readings.mean(0), trust=0.5), (shares + 1 / len(SPEECH_LABELS)) / 2)
     assert estimated_mix(readings.mean(0)).sum() == pytest.approx(1.0)
+
+
+def test_em_finds_the_mix_that_the_mean_reading_blurs():
+    # two emotions whose voices overlap: a calibrated reading (even priors) of a 90/10 batch averages to ~70/30
+    rng = np.random.default_rng(0)
+    angry, sad = SPEECH_LABELS.index("angry"), SPEECH_LABELS.index("sad")
+    is_angry = rng.random(4000) < 0.9
+    x = rng.normal(np.where(is_angry, 1.0, -1.0))
+    readings = np.zeros((len(x), len(SPEECH_LABELS)))
+    readings[:, angry] = 1 / (1 + np.exp(-2 * x))  # the exact posterior under even priors
+    readings[:, sad] = 1 - readings[:, angry]
+    assert readings[:, angry].mean() < 0.8
+    mix = em_mix(readings)
+    assert mix[angry] == pytest.approx(0.9, abs=0.02) and mix.sum() == pytest.approx(1.0)
+    np.testing.assert_allclose(batch_mix(readings, readings), mix)
 
 
 def test_session_reference_moves_from_the_training_mean_to_the_voice():

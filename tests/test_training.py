@@ -43,9 +43,11 @@ def pitched_corpora(root):
             write_wav(root / "emodb" / f"{speaker:02d}a01{letter}a.wav", clip(SPEECH_LABELS.index(label) + 1))
 
 
-def test_speech_recipe_cross_validates_exports_and_resumes(tmp_path):
+def test_speech_recipe_fine_tunes_cross_validates_exports_and_resumes(tmp_path):
     from emofuse.audio.classifier import SpeechClassifier
-    from emofuse.models import load_card
+    from emofuse.audio.whisper import whisper_log_mel
+    from emofuse.models import load_card, model_path
+    from emofuse.runtime import onnx_session
     from emofuse.train import speech
 
     pytest.importorskip("onnx")
@@ -57,8 +59,10 @@ def test_speech_recipe_cross_validates_exports_and_resumes(tmp_path):
         pytest.skip(str(exc))
     pitched_corpora(tmp_path / "data")
     out = tmp_path / "run"
-    summary = speech.run(speech_args(tmp_path / "data", out, features=str(tmp_path / "features")))
+    tuned = {"features": str(tmp_path / "features"), "tune_blocks": 1, "tune_epochs": 1, "warps": 1}
+    summary = speech.run(speech_args(tmp_path / "data", out, **tuned))
     assert set(summary["cv"]) == {c.name for c in speech.CANDIDATES}
+    assert summary["encoder_file"] == "whisper_base_L123m_tuned1.onnx" and summary["tuning"]["blocks"] == 1
     chosen = summary["cv"][summary["choice"]]
     assert len(chosen["folds"]) == 5 and set(chosen["folds"][0]) == {"ravdess", "emodb"}
     assert summary["cross_corpus"]["emodb"]["n"] == 60 and "RAVDESS" in summary["cross_corpus"]["trained_on"]
@@ -71,10 +75,21 @@ def test_speech_recipe_cross_validates_exports_and_resumes(tmp_path):
     assert probs.shape == (2, len(SPEECH_LABELS)) and np.allclose(probs.sum(1), 1, atol=1e-4)
     folds = json.loads((out / "folds.json").read_text())["folds"]  # per-fold heads for held-out evaluation
     assert [f["test_actors"] for f in folds] == [list(range(a, a + 4)) for a in (1, 5, 9, 13, 17)]
-    # a rerun reuses the feature cache: no clip goes through the encoder again
-    cached = (out / "train.log").read_text().count("cached in")
-    speech.run(speech_args(tmp_path / "data", out, features=str(tmp_path / "features")))
-    assert (out / "train.log").read_text().count("cached in") == cached > 0
+    assert all((out / f["encoder_file"]).exists() for f in folds)  # each fold's tuned encoder beside its head
+    # the tuned block changed what the encoder says; the frozen blocks below it did not
+    mel = whisper_log_mel(tone(1.0, freq=330))[None]
+    tuned_features = onnx_session(out / summary["encoder_file"]).run(None, {"mel": mel})[0]
+    shipped = onnx_session(model_path(load_card("speech"), load_card("speech")["encoder"]["file"]))
+    frozen_features = shipped.run(None, {"mel": mel})[0]
+    width = tuned_features.shape[1] // 3
+    np.testing.assert_allclose(tuned_features[:, :2 * width], frozen_features[:, :2 * width], atol=1e-4)
+    assert np.abs(tuned_features[:, 2 * width:] - frozen_features[:, 2 * width:]).max() > 1e-3
+    # a rerun reuses the state cache and the finished tunings: no clip goes through the encoder, no epoch is rerun
+    log = (out / "train.log").read_text()
+    cached, epochs = log.count("cached in"), log.count("epoch 1/1")
+    speech.run(speech_args(tmp_path / "data", out, **tuned))
+    log = (out / "train.log").read_text()
+    assert log.count("cached in") == cached > 0 and log.count("epoch 1/1") == epochs == 7
 
 
 def test_face_recipe_trains_and_exports(tmp_path):

@@ -14,7 +14,15 @@ from pathlib import Path
 
 import numpy as np
 
-from emofuse.audio.adapt import SessionReference, VoiceProfile, batch_profile, enrol_profile
+from emofuse.audio.adapt import (
+    SessionReference,
+    VoiceProfile,
+    balanced_mean,
+    batch_mix,
+    batch_profile,
+    enrol_profile,
+    even_mix,
+)
 from emofuse.audio.quality import domain_match, snr_from_levels
 from emofuse.audio.vad import frame_levels, split_windows, voiced_segments
 from emofuse.audio.whisper import WhisperFeatures
@@ -78,12 +86,13 @@ class SpeechClassifier:
         return self.classify_features(features) if profile is None else self.classify_profiled(features, profile)
 
     def classify_profiled(self, features: np.ndarray, profile: VoiceProfile) -> np.ndarray:
-        """Probabilities (N, 8) read against a profile. An enrolment's reading is averaged with the plain head's:
-        a few calm clips are a noisy reference, and the two readings together were right more often
+        """Probabilities (N, 8) read against a profile. An enrolment's or a batch's reading is averaged with the
+        plain head's: a few calm clips are a noisy reference, and the two readings together were right more often
         (benchmarks/adaptation.py, same heads and draws: RAVDESS CV 76.2% -> 77.1%, EmoDB CV 91.1% -> 92.0%,
-        EmoDB from RAVDESS 66.6% -> 67.6%); for session and batch references averaging did not help."""
+        EmoDB from RAVDESS 66.6% -> 67.6%); a batch's estimated mix can be wrong, and the plain reading bounds the
+        harm (docs/results.md, few-emotion batches). For a session reference averaging did not help."""
         probs = self.classify_features(features, profile.mean)
-        if profile.mode == "enrol" and len(features):
+        if profile.mode in ("enrol", "batch") and len(features):
             probs = (probs + self.classify_features(features)) / 2
         return probs
 
@@ -104,7 +113,12 @@ class SpeechClassifier:
         offsets = self._class_offsets()
         parts = [self._voiced_features(a, SAMPLE_RATE) for a in audios]
         features = np.concatenate([f for f, _ in parts])
-        return batch_profile(features, self.classify_features(features), sum(s for _, s in parts), offsets)
+        seconds = sum(s for _, s in parts)
+        if not len(features):
+            return batch_profile(features, even_mix(), seconds, offsets)  # raises: no voiced audio
+        alike = balanced_mean(features, even_mix(), offsets)
+        mix = batch_mix(self.classify_features(features), self.classify_features(features, alike))
+        return batch_profile(features, mix, seconds, offsets)
 
     def _voiced_features(self, audio: np.ndarray, sample_rate: int) -> tuple[np.ndarray, float]:
         audio = resample(audio, sample_rate)

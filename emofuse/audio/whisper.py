@@ -35,10 +35,27 @@ def peak_normalize(audio: np.ndarray, peak_dbfs: float = PEAK_DBFS) -> np.ndarra
     return audio if peak <= 1e-8 else audio * np.float32(10 ** (peak_dbfs / 20) / peak)
 
 
-def whisper_log_mel(audio: np.ndarray, normalize_peak: bool = True) -> np.ndarray:
+def warp_spectrum(power: np.ndarray, alpha: float, boundary_hz: float = 4800.0) -> np.ndarray:
+    """``power`` (frames, bins up to Nyquist) with its frequency axis warped by ``alpha`` as vocal tract length
+    perturbation does (Jaitly & Hinton 2013): a component at f moves to alpha * f below the boundary, and the band
+    above is stretched or squeezed linearly so that Nyquist stays put. Pitch and formants move together."""
+    nyquist = SAMPLE_RATE / 2
+    source = np.linspace(0, nyquist, power.shape[-1])
+    knee = boundary_hz * min(alpha, 1.0) / alpha
+    warped = np.where(source <= knee, source * alpha,
+                      nyquist - (nyquist - boundary_hz * min(alpha, 1.0)) / (nyquist - knee) * (nyquist - source))
+    taken_from = np.interp(source, warped, source)  # for each output frequency, where it came from
+    position = taken_from / nyquist * (power.shape[-1] - 1)
+    low = np.minimum(position.astype(int), power.shape[-1] - 2)
+    share = (position - low).astype(np.float32)
+    return power[..., low] * (1 - share) + power[..., low + 1] * share
+
+
+def whisper_log_mel(audio: np.ndarray, normalize_peak: bool = True, warp: float = 1.0) -> np.ndarray:
     """Whisper's log-mel spectrogram (80, frames) of 16 kHz mono audio; frames = len(audio) // 160.
 
-    An odd frame count is cut by one, since the encoder halves the time axis.
+    An odd frame count is cut by one, since the encoder halves the time axis. ``warp`` != 1 warps the spectrum's
+    frequency axis first (``warp_spectrum``: a training augmentation; inference never sets it).
     """
     audio = peak_normalize(audio) if normalize_peak else np.asarray(audio, dtype=np.float32)
     if audio.size < N_FFT:
@@ -48,6 +65,8 @@ def whisper_log_mel(audio: np.ndarray, normalize_peak: bool = True) -> np.ndarra
     frames = frames[: len(frames) - len(frames) % 2]
     spectrum = np.fft.rfft(frames * _hann(N_FFT), axis=1)
     power = (spectrum.real**2 + spectrum.imag**2).astype(np.float32)
+    if warp != 1.0:
+        power = warp_spectrum(power, warp)
     mel = mel_filterbank(SAMPLE_RATE, N_FFT, N_MELS) @ power.T
     log_spec = np.log10(np.maximum(mel, 1e-10))
     log_spec = np.maximum(log_spec, log_spec.max() - 8.0)

@@ -10,10 +10,16 @@ def add_speech_arguments(parser: argparse.ArgumentParser) -> None:
                         "emodb/ (optional), crema_d/ (optional, scored only)")
     parser.add_argument("--out", default="runs/speech",
                         help="run folder: logs, summary, ONNX encoder and heads (default: %(default)s)")
-    parser.add_argument("--features", default=None, help="feature cache folder (default: OUT/features)")
+    parser.add_argument("--features", default=None,
+                        help="cache of the frozen encoder's states, reused by reruns (default: OUT/features)")
     parser.add_argument("--corpora", default="ravdess,emodb", help="training corpora (default: %(default)s)")
-    parser.add_argument("--encoder", default="base", choices=["base", "tiny.en"], help="Whisper encoder")
-    parser.add_argument("--copies", type=int, default=2, help="augmented copies of each training clip")
+    parser.add_argument("--copies", type=int, default=2, help="noisy renditions of each training clip")
+    parser.add_argument("--warps", type=int, default=0,
+                        help="speaker-perturbed renditions (frequency-warped, then noisy) of each training clip")
+    parser.add_argument("--tune-blocks", type=int, default=0, choices=[0, 1, 2],
+                        help="fine-tune Whisper's top block(s) per fold (0: frozen encoder, heads only)")
+    parser.add_argument("--tune-epochs", type=int, default=8,
+                        help="epochs of each fine-tuning (each as many windows as there are clean clips)")
     parser.add_argument("--epochs", type=int, default=40, help="epochs per head")
     parser.add_argument("--seeds", type=int, default=3, help="heads per model, averaged")
     parser.add_argument("--seed", type=int, default=0)

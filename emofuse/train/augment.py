@@ -49,6 +49,16 @@ def mu_law(audio: np.ndarray, bits: int = 8) -> np.ndarray:
     return np.sign(coded) * ((1 + mu) ** np.abs(coded) - 1) / mu * np.abs(audio).max()
 
 
+WARP_RANGE = (0.88, 1.12)
+"""Frequency warps of the speaker perturbation: about the ratio between typical female and male formants."""
+
+
+def random_warp(rng: np.random.Generator) -> float:
+    """A speaker perturbation: the factor by which the spectrum's frequency axis is warped
+    (emofuse.audio.whisper.warp_spectrum), uniform in WARP_RANGE."""
+    return float(rng.uniform(*WARP_RANGE))
+
+
 def random_recording(audio: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """One random chain of the augmentations above (each applied with its own probability)."""
     out = np.asarray(audio, dtype=np.float64)

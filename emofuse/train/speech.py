@@ -37,8 +37,10 @@ from emofuse.metrics import classification_report
 from emofuse.results import write_json
 from emofuse.train.augment import random_recording
 from emofuse.train.common import Timer, export_onnx, log, seed_everything, setup_logging
-from emofuse.train.encoder_features import cache_corpus, cache_path, load_cached, load_corpus
+from emofuse.train.encoder_features import load_corpus
+from emofuse.train.speech_tune import TuneConfig, tune, tuned_encoder, tuned_pooled
 from emofuse.train.whisper import export_pooled_encoder
+from emofuse.train.whisper_states import States, cache_states, load_states, rendition_name
 
 EMODB_FOLDS: tuple[tuple[int, ...], ...] = ((3, 8), (9, 10), (11, 12), (13, 14), (15, 16))
 """EmoDB's 10 speakers in 5 folds of 2, paired with the RAVDESS actor folds."""
@@ -128,14 +130,96 @@ class Pool:
         return Pool(self.x[mask], self.y[mask], self.speakers[mask], self.corpus[mask], self.copy[mask])
 
 
-def load_pool(out: Path, model: str, corpora: list[str], copies: int) -> Pool:
-    parts = []
-    for corpus in corpora:
-        for copy in range(copies + 1):
-            stored = load_cached(out, model, corpus, copy)
-            n = len(stored["labels"])
-            parts.append((stored["features"], stored["labels"], stored["speakers"], [corpus] * n, [copy] * n))
-    return Pool(*(np.concatenate([p[i] for p in parts]) for i in range(5)))
+def states_pool(states: States) -> Pool:
+    """The frozen encoder's pooled features of every cached clip, as a Pool."""
+    return Pool(states.pooled, states.labels, states.speakers, states.corpus, states.copy)
+
+
+def renditions(corpora: list[str], scored_only: list[str], copies: int, warps: int) -> dict[str, list[str]]:
+    """{corpus: [rendition, ...]}: training corpora clean, ``copies`` noise and ``warps`` speaker-perturbed
+    renditions; corpora that are only scored, clean."""
+    training = ["clean", *(rendition_name(k) for k in range(1, copies + 1)),
+                *(rendition_name(k, warp=True) for k in range(1, warps + 1))]
+    return {**{c: training for c in corpora}, **{c: ["clean"] for c in scored_only}}
+
+
+class FrozenFeatures:
+    """The frozen encoder's features: the same for every fold; the shipped encoder is Whisper's, cut."""
+
+    def __init__(self, states: States, corpora: list[str]):
+        self.all = states_pool(states)
+        self.training = np.isin(self.all.corpus, corpora)
+        self.pool = self.all.take(self.training)
+
+    def fold(self, k: int) -> Pool:
+        """Features of the training corpora for fold ``k`` (here: whatever the fold)."""
+        return self.pool
+
+    def ravdess_only(self) -> Pool:
+        """Features of every clip for a model that learns from RAVDESS alone."""
+        return self.all
+
+    def final(self) -> Pool:
+        return self.pool
+
+    def encoder(self, name: str | None):
+        """The encoder behind ``fold``/``final`` features (``name``: None for the final one, else "fold{k}")."""
+        from emofuse.train.whisper import load_encoder
+
+        return load_encoder("base", 3)
+
+
+class TunedFeatures(FrozenFeatures):
+    """Features read through top blocks fine-tuned on each fold's training speakers (emofuse.train.speech_tune);
+    each tuning is checkpointed in ``work`` and its features cached there, so a rerun resumes."""
+
+    def __init__(self, states: States, corpora: list[str], config: TuneConfig, work: Path):
+        super().__init__(states, corpora)
+        self.states, self.config, self.work = states, config, work
+        self.own_head: dict[str, dict[str, float]] = {}
+        self.rows: dict[str, np.ndarray] = {}
+
+    def _model(self, name: str, train_rows: np.ndarray):
+        return tune(self.states, train_rows, self.config, self.work / f"{name}.pt")
+
+    def _features(self, name: str, train_rows: np.ndarray) -> Pool:
+        self.rows[name] = train_rows
+        path = self.work / f"{name}.features.npz"
+        if not path.exists():
+            pooled, logits = tuned_pooled(self._model(name, train_rows), self.states, np.arange(len(self.all.y)))
+            tmp = path.with_suffix(".tmp.npz")
+            np.savez(tmp, pooled=pooled.astype(np.float16), logits=logits)
+            tmp.replace(path)
+        with np.load(path) as stored:
+            pooled, logits = stored["pooled"], stored["logits"]
+        if name not in self.own_head:
+            held = ~np.isin(np.arange(len(self.all.y)), train_rows) & (self.all.copy == 0)
+            self.own_head[name] = {c: corpus_accuracy(softmax(logits[held & (self.all.corpus == c)]),
+                                                      self.all.y[held & (self.all.corpus == c)],
+                                                      corpus_classes(self.all, c))
+                                   for c in sorted(set(self.all.corpus[held].tolist()))}
+            log.info("tuned %s, its own head on held-out clean clips: %s", name,
+                     {c: round(v, 4) for c, v in self.own_head[name].items()})
+        return Pool(pooled, self.all.y, self.all.speakers, self.all.corpus, self.all.copy)
+
+    def fold(self, k: int) -> Pool:
+        train = np.flatnonzero(self.training & ~fold_masks(self.all, k))
+        return self._features(f"fold{k}", train).take(self.training)
+
+    def ravdess_only(self) -> Pool:
+        return self._features("ravdess", np.flatnonzero(self.all.corpus == "ravdess"))
+
+    def final(self) -> Pool:
+        return self._features("all", np.flatnonzero(self.training)).take(self.training)
+
+    def encoder(self, name: str | None):
+        name = name or "all"
+        return tuned_encoder(self._model(name, self.rows[name]))
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    e = np.exp(logits - logits.max(1, keepdims=True))
+    return e / e.sum(1, keepdims=True)
 
 
 # ---------------------------------------------------------------- heads
@@ -214,11 +298,13 @@ def fold_masks(pool: Pool, k: int) -> np.ndarray:
     return ravdess | emodb
 
 
-def cross_validate(pool: Pool, config: HeadConfig, seed: int) -> dict:
-    """Out-of-fold probabilities of every clean clip of ``pool`` and per-fold, per-corpus accuracies."""
+def cross_validate(pool: Pool, config: HeadConfig, seed: int, fold_pool=None) -> dict:
+    """Out-of-fold probabilities of every clean clip of ``pool`` and per-fold, per-corpus accuracies.
+    ``fold_pool(k)``: the features of fold ``k`` when they depend on it (an encoder tuned without its speakers)."""
     oof = np.zeros((len(pool.y), N_CLASSES), np.float32)
     folds = []
     for k in range(len(ACTOR_FOLDS)):
+        pool = fold_pool(k) if fold_pool else pool
         test = fold_masks(pool, k)
         model, norm = fit(pool.take(~test), config, seed)
         held = test & (pool.copy == 0)
@@ -329,22 +415,28 @@ def run(args: argparse.Namespace) -> dict:
     setup_logging(out)
     torch.set_num_threads(args.threads)
     data = Path(args.data)
-    features_dir = Path(args.features) if args.features else out / "features"
-    features_dir.mkdir(parents=True, exist_ok=True)
+    states_dir = Path(args.features).expanduser() if args.features else out / "features"
+    states_dir.mkdir(parents=True, exist_ok=True)
     corpora = available_corpora(data, args.corpora.split(","))
+    scored_only = [c for c in ("ravdess", "emodb", "crema_d") if c not in corpora and (data / c).is_dir()]
+    wanted = renditions(corpora, scored_only, args.copies, args.warps)
     timer = Timer()
-    for name in dict.fromkeys([*corpora, "ravdess", "emodb", "crema_d"]):
-        if (data / name).is_dir():
-            corpus = load_corpus(name, data / name)
-            for copy in range(args.copies + 1 if name in corpora else 1):
-                cache_corpus(corpus, args.encoder, copy, features_dir)
-    log.info("features ready (%s)", timer)
-    pool = load_pool(features_dir, args.encoder, corpora, args.copies)
+    for name, names in wanted.items():
+        corpus = load_corpus(name, data / name)
+        for rendition in names:
+            copy = int(rendition.split("-")[1]) if "-" in rendition else 0
+            cache_states(corpus, copy, states_dir, warp=rendition.startswith("warp"))
+    log.info("states ready (%s)", timer)
+    states = load_states(states_dir, wanted, frames=bool(args.tune_blocks))
+    tuning = TuneConfig(blocks=args.tune_blocks, epochs=args.tune_epochs, seed=args.seed)
+    source = (TunedFeatures(states, corpora, tuning, out / "tuned") if args.tune_blocks
+              else FrozenFeatures(states, corpora))
+    pool = source.pool
     clean = pool.take(pool.copy == 0)
     candidates = [HeadConfig(**{**asdict(c), "epochs": args.epochs, "seeds": args.seeds}) for c in CANDIDATES]
     cv = {}
     for config in candidates:
-        cv[config.name] = cross_validate(pool, config, args.seed)
+        cv[config.name] = cross_validate(pool, config, args.seed, source.fold)
         log.info("CV %s: %s", config.name, {k: round(v, 4) for k, v in cv[config.name]["mean"].items()})
     choice = max(cv.values(), key=lambda r: r["score"])
     config = choice["config"]
@@ -352,24 +444,28 @@ def run(args: argparse.Namespace) -> dict:
     temperature = fit_temperature(oof, clean.y)
     log.info("chosen %s (score %.4f), temperature %.2f", config.name, choice["score"], temperature)
     pooled = reports(clean, oof, PROTOCOL + ", pooled out-of-fold")
-    cross = cross_corpus(features_dir, args.encoder, config, args)
-    index = export_folds(pool, config, out, args.seed, temperature)
-    model, norm = fit(pool, config, args.seed)
+    cross = cross_corpus(source.ravdess_only(), config, args.seed)
+    index = export_folds(source, config, out, args.seed, temperature)
+    final = source.final()
+    model, norm = fit(final, config, args.seed)
     export_head(model, norm, out / "speech_head.onnx")
-    adapted = export_adapted_head(pool, config, out / "speech_head_adapted.onnx", args.seed)
-    export_pooled_encoder(args.encoder, config.layers, out / encoder_file(args.encoder, config),
-                          with_std=config.pooling == "mean+std")
+    adapted = export_adapted_head(final, config, out / "speech_head_adapted.onnx", args.seed)
+    name = encoder_file(config, args.tune_blocks)
+    export_pooled_encoder("base", config.layers, out / name, config.pooling == "mean+std", source.encoder(None))
     summary = {
-        "protocol": PROTOCOL, "encoder": args.encoder, "corpora": corpora, "copies": args.copies, "seed": args.seed,
+        "protocol": PROTOCOL, "encoder": "base", "corpora": corpora, "copies": args.copies, "warps": args.warps,
+        "tuning": asdict(tuning) if args.tune_blocks else None, "seed": args.seed,
         "cv": {name: {k: r[k] for k in ("folds", "mean", "score")} | {"config": asdict(r["config"])}
                for name, r in cv.items()},
         "choice": config.name, "head": asdict(config), "pooled_cv": pooled, "temperature": temperature,
         "cross_corpus": cross, "folds_index": index.name,
-        "encoder_file": encoder_file(args.encoder, config), "head_file": "speech_head.onnx",
+        "encoder_file": name, "head_file": "speech_head.onnx",
         "normalization": norm.to_dict(),
         "adapted_head": adapted,
         "recording_snr_db": recording_snr_reference(data, corpora, args.copies),
     }
+    if isinstance(source, TunedFeatures):
+        summary["tuned_own_head"] = source.own_head
     write_json(summary, out / "summary.json")
     return summary
 
@@ -386,14 +482,13 @@ def available_corpora(data: Path, wanted: list[str]) -> list[str]:
     return [name for name in wanted if (data / name).is_dir()]
 
 
-def cross_corpus(features_dir: Path, encoder: str, config: HeadConfig, args) -> dict:
+def cross_corpus(features: Pool, config: HeadConfig, seed: int) -> dict:
     """The chosen head trained on RAVDESS alone (clean + copies), scored on the other corpora's clean clips."""
-    train = load_pool(features_dir, encoder, ["ravdess"], args.copies)
-    model, norm = fit(train, config, args.seed)
+    model, norm = fit(features.take(features.corpus == "ravdess"), config, seed)
     result: dict = {"trained_on": "RAVDESS actors 01-20 only"}
     for corpus in ("emodb", "crema_d"):
-        if cache_path(features_dir, encoder, corpus).exists():
-            test = load_pool(features_dir, encoder, [corpus], 0)
+        test = features.take((features.corpus == corpus) & (features.copy == 0))
+        if len(test.y):
             probs = predict(model, norm, test, config)
             protocol = (f"{corpus}: all {len(test.y)} clips, model trained on RAVDESS only, argmax over the "
                         f"{len(corpus_classes(test, corpus))} emotions the corpus has")
@@ -403,9 +498,12 @@ def cross_corpus(features_dir: Path, encoder: str, config: HeadConfig, args) -> 
     return result
 
 
-def encoder_file(encoder: str, config: HeadConfig) -> str:
+def encoder_file(config: HeadConfig, tuned_blocks: int = 0) -> str:
+    """``whisper_base_L123m.onnx``: the layers it pools, m(ean) or m(ean and )s(td), ``_tuned1`` when its top block
+    was fine-tuned."""
     stats = "ms" if config.pooling == "mean+std" else "m"
-    return f"whisper_{encoder.replace('.', '')}_L{''.join(map(str, config.layers))}{stats}.onnx"
+    tuned = f"_tuned{tuned_blocks}" if tuned_blocks else ""
+    return f"whisper_base_L{''.join(map(str, config.layers))}{stats}{tuned}.onnx"
 
 
 def export_head(model: HeadEnsemble, norm: Normalizer, path: Path) -> None:
@@ -426,16 +524,22 @@ def export_adapted_head(pool: Pool, config: HeadConfig, path: Path, seed: int) -
                           "augmentation copy)"}
 
 
-def export_folds(pool: Pool, config: HeadConfig, out: Path, seed: int, temperature: float) -> Path:
-    """Each fold's head (trained without its speakers) as ONNX, with ``folds.json`` naming the held-out speakers."""
+def export_folds(source: FrozenFeatures, config: HeadConfig, out: Path, seed: int, temperature: float) -> Path:
+    """Each fold's head (trained without its speakers) as ONNX, with ``folds.json`` naming the held-out speakers;
+    with tuned features each fold's encoder too (``encoder_file``: read with the shipped card's otherwise)."""
     folds = []
     for k in range(len(ACTOR_FOLDS)):
+        pool = source.fold(k)
         model, norm = fit(pool.take(~fold_masks(pool, k)), config, seed)
         name = f"speech_head_fold{k}.onnx"
         export_head(model, norm, out / name)
-        folds.append({"test_actors": list(ACTOR_FOLDS[k]), "test_emodb_speakers": list(EMODB_FOLDS[k]),
-                      "head_file": name, "temperature": temperature,
-                      "normalization": norm.to_dict()})
+        entry = {"test_actors": list(ACTOR_FOLDS[k]), "test_emodb_speakers": list(EMODB_FOLDS[k]),
+                 "head_file": name, "temperature": temperature, "normalization": norm.to_dict()}
+        if isinstance(source, TunedFeatures):
+            entry["encoder_file"] = encoder = f"whisper_fold{k}.onnx"
+            export_pooled_encoder("base", config.layers, out / encoder, config.pooling == "mean+std",
+                                  source.encoder(f"fold{k}"))
+        folds.append(entry)
     index = out / "folds.json"
     write_json({"protocol": PROTOCOL, "folds": folds}, index)
     return index

@@ -161,11 +161,13 @@ class PooledEncoder(nn.Module):
         return torch.cat([s for i in self.layers for s in self.pool(states[i])], dim=1)
 
 
-def export_pooled_encoder(name: str, layers: tuple[int, ...], path: Path, with_std: bool = False) -> Path:
-    """Export Whisper ``name`` cut after max(``layers``) to ONNX (input ``mel``, output ``features``), fp16 weights."""
+def export_pooled_encoder(name: str, layers: tuple[int, ...], path: Path, with_std: bool = False,
+                          encoder: WhisperEncoder | None = None) -> Path:
+    """Export Whisper ``name`` cut after max(``layers``) (or ``encoder``, e.g. one with fine-tuned blocks) to ONNX
+    (input ``mel``, output ``features``), fp16 weights."""
     import onnx
 
-    model = PooledEncoder(load_encoder(name, max(layers)), layers, with_std).eval()
+    model = PooledEncoder(encoder or load_encoder(name, max(layers)), layers, with_std).eval()
     example = torch.zeros(2, model.encoder.shape.n_mels, 300)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp.onnx")
