@@ -52,7 +52,7 @@ def speech_card(run: Path) -> dict:
         "task": "speech", "name": f"emofuse-speech-whisper-{summary['encoder']}-{summary['choice']}",
         "labels": list(SPEECH_LABELS),
         "encoder": {"file": summary["encoder_file"], "model": f"Whisper {summary['encoder']} (OpenAI), blocks "
-                    f"1-{max(head['layers'])} of 6, float16 weights", "layers": head["layers"],
+                    f"1-{max(head['layers'])} of 6{tuned_words(summary)}, float16 weights", "layers": head["layers"],
                     "pooling": head["pooling"], "source": WHISPER_SOURCE, "license": "MIT"},
         "head": {"file": summary["head_file"], **head},
         "normalization": summary["normalization"], "temperature": summary["temperature"],
@@ -60,7 +60,10 @@ def speech_card(run: Path) -> dict:
         "window_seconds": 3.0, "hop_seconds": 3.0,
         "input": "16 kHz mono, voiced windows of up to 3 s, each peak-normalised; Whisper log-mel (80 bands)",
         "training_data": f"{corpora}, each clip also in {summary['copies']} augmented renditions (noise at 5-30 dB "
-                         "SNR, telephone band, mu-law)",
+                         "SNR, telephone band, mu-law)" + (f" and {summary['warps']} speaker-perturbed one(s) "
+                         "(spectrum frequency-warped by 0.88-1.12, then noise)" if summary.get("warps") else ""),
+        **({"tuning": summary["tuning"], "tuned_own_head_cv": summary.get("tuned_own_head")}
+           if summary.get("tuning") else {}),
         "training_corpora": summary["corpora"], "training_actors": list(range(1, 21)),
         "recording_snr_db": summary["recording_snr_db"],
         "protocol": summary["protocol"], "cross_validation": summary["cv"], "chosen": summary["choice"],
@@ -69,11 +72,24 @@ def speech_card(run: Path) -> dict:
         "final_fit": "all speakers of the training corpora, same epochs as in CV",
         "seed": summary["seed"],
         "command": f"emofuse train speech --data <folder with ravdess/ emodb/ crema_d/> --out runs/{run.name} "
-                   f"--corpora {','.join(summary['corpora'])} --copies {summary['copies']} --seed {summary['seed']}",
+                   f"--corpora {','.join(summary['corpora'])} --copies {summary['copies']} --seed {summary['seed']}"
+                   + (f" --warps {summary['warps']}" if summary.get("warps") else "")
+                   + (f" --tune-blocks {summary['tuning']['blocks']} --tune-epochs {summary['tuning']['epochs']}"
+                      if summary.get("tuning") else ""),
         "license": f"{RAVDESS_LICENSE} {EMODB_LICENSE} Encoder: {WHISPER_LICENSE}",
         "files": {f: sha256(MODELS_DIR / f) for f in files},
         "created": datetime.date.today().isoformat(),
     }
+
+
+def tuned_words(summary: dict) -> str:
+    """", block 3 fine-tuned on the training corpora" when the recipe tuned the top of the encoder."""
+    tuning = summary.get("tuning")
+    if not tuning:
+        return ""
+    top = max(summary["head"]["layers"])
+    blocks = f"block {top}" if tuning["blocks"] == 1 else f"blocks {top - tuning['blocks'] + 1}-{top}"
+    return f", {blocks} fine-tuned on the training corpora"
 
 
 def face_card(runs: list[Path], data: Path, task: str = "face") -> dict:
@@ -192,7 +208,8 @@ def adaptation_table() -> dict | None:
         return None
     data = json.loads(ADAPTATION_RESULTS.read_text())
     return {"protocol": data["protocol"], "command": data["command"], "date": data["machine"]["date"],
-            "rows": data["rows"]}
+            "rows": data["rows"], **({"subsets_protocol": data["subsets_protocol"], "subset_rows": data["subset_rows"]}
+                                     if "subset_rows" in data else {})}
 
 
 def speech_markdown(card: dict) -> list[str]:
@@ -218,10 +235,18 @@ def speech_markdown(card: dict) -> list[str]:
         keys = list(adaptation["rows"][0])
         lines += ["", f"## Adaptation (`{adaptation['command']}`, {adaptation['date']})", "",
                   f"Protocol: {adaptation['protocol']}.", "", "| " + " | ".join(keys) + " |", "|---" * len(keys) + "|"]
-        for row in adaptation["rows"]:
-            lines.append("| " + " | ".join(f"{row[k]:.1%}" if isinstance(row[k], float) else str(row[k])
-                                           for k in keys) + " |")
+        lines += markdown_rows(adaptation["rows"], keys)
+        if adaptation.get("subset_rows"):
+            keys = list(adaptation["subset_rows"][0])
+            lines += ["", f"Batches of a few emotions: {adaptation['subsets_protocol']}.", "",
+                      "| " + " | ".join(keys) + " |", "|---" * len(keys) + "|",
+                      *markdown_rows(adaptation["subset_rows"], keys)]
     return lines
+
+
+def markdown_rows(rows: list[dict], keys: list[str]) -> list[str]:
+    return ["| " + " | ".join(f"{row[k]:.1%}" if isinstance(row[k], float) else str(row[k]) for k in keys) + " |"
+            for row in rows]
 
 
 def main() -> None:
