@@ -67,15 +67,18 @@ NEUTRAL = SPEECH_LABELS.index("neutral")
 MODES: tuple[str, ...] = (
     "none", "enrol 1", "enrol 2", "enrol 4", "session (50% neutral)", "enrol 2 + session (50% neutral)",
     "batch per speaker", "batch per speaker (50% neutral)", "batch per corpus", "enrol 2 + plain head",
-    "session (50% neutral) + plain head")
-"""Batch modes read as the product does: the mix by ``adapt.batch_mix``, the reading averaged with the plain head's."""
+    "session (50% neutral) + plain head", "batch per speaker, adapted reading alone",
+    "batch per speaker (50% neutral), adapted reading alone", "batch per corpus, adapted reading alone")
+"""Batch modes read as the product does: the mix by ``adapt.batch_mix``, the reading averaged with the plain head's
+(", adapted reading alone": not averaged)."""
+ALONE = ", adapted reading alone"
 SUBSETS = {"all": None, "angry, happy, sad": ("angry", "happy", "sad"),
            "no neutral": tuple(label for label in SPEECH_LABELS if label != "neutral"),
            "happy, fearful, surprised": ("happy", "fearful", "surprised"),
            "neutral, calm, sad": ("neutral", "calm", "sad"), "angry only": ("angry",)}
 """Test clips kept in the few-emotion batches (a corpus without an emotion keeps the rest)."""
 SUBSET_MODES = ("none", "batch per corpus, mix as before (half the mean reading)", "batch per corpus",
-                "batch per speaker")
+                "batch per speaker", "batch per corpus" + ALONE, "batch per speaker" + ALONE)
 
 
 def batch_reference(x: np.ndarray, plain_probs: np.ndarray, read_adapted, offsets: np.ndarray,
@@ -158,13 +161,13 @@ def evaluate(model: dict, test: Pool, draws: int, mix_trust: float = MIX_TRUST) 
     plain_probs = model["plain"](test)
     results = {"none": score(test, plain_probs, np.ones(len(test.y), bool))}
     for mode in MODES[1:]:
-        base = mode.removesuffix(" + plain head")
+        base = mode.removesuffix(" + plain head").removesuffix(ALONE)
         runs = []
         for draw in range(draws if base.startswith(("enrol", "session")) or "50%" in base else 1):
             refs, scored = references(test, plain_probs, base, model["offsets"], model["train_mean"],
                                       np.random.default_rng(draw), model["read_adapted"], mix_trust)
             probs = model["read_adapted"](test.x, refs)
-            if mode.endswith(" + plain head") or base.startswith("batch"):  # both readings of the voice, averaged
+            if mode.endswith(" + plain head") or (base.startswith("batch") and not mode.endswith(ALONE)):
                 probs = (probs + plain_probs) / 2
             runs.append(score(test, probs, scored))
         results[mode] = {c: float(np.mean([r[c] for r in runs])) for c in runs[0]}
@@ -183,10 +186,10 @@ def evaluate_subsets(model: dict, test: Pool) -> dict[str, dict[str, dict[str, f
         plain_probs = model["plain"](subset)
         out[name] = {"none": score(subset, plain_probs, np.ones(len(subset.y), bool), classes)}
         for mode in SUBSET_MODES[1:]:
-            refs, scored = references(subset, plain_probs, mode, model["offsets"], model["train_mean"],
-                                      np.random.default_rng(0), model["read_adapted"])
+            refs, scored = references(subset, plain_probs, mode.removesuffix(ALONE), model["offsets"],
+                                      model["train_mean"], np.random.default_rng(0), model["read_adapted"])
             probs = model["read_adapted"](subset.x, refs)
-            if "as before" not in mode:
+            if "as before" not in mode and not mode.endswith(ALONE):  # both readings of the voice, averaged
                 probs = (probs + plain_probs) / 2
             out[name][mode] = score(subset, probs, scored, classes)
     return out
@@ -276,8 +279,10 @@ def main() -> None:
         "protocol": "clip-level features of the speech recipe's cache; (a) RAVDESS + EmoDB training, 5 folds of 4 "
                     "RAVDESS actors + 2 EmoDB speakers held out; (c) RAVDESS-only training scored on EmoDB (6 "
                     "classes) and 9 CREMA-D clips; enrolment clips are not scored; enrol/session: mean of "
-                    f"{args.draws} random draws; sessions and batches: emotion mix from the plain head's readings, "
-                    f"trusted {args.mix_trust:g}", "mix_trust": args.mix_trust, "head": config.name,
+                    f"{args.draws} random draws; sessions: emotion mix from the plain head's readings, trusted "
+                    f"{args.mix_trust:g}; batches: mix by EM over the plain and the even-referenced adapted readings "
+                    "(adapt.batch_mix), read averaged with the plain head unless 'adapted reading alone'",
+        "mix_trust": args.mix_trust, "head": config.name,
         "adapted_head_trained_on": args.adapted_training,
         "rows": rows, "folds": folds, "subset_rows": subset_rows,
         "subsets_protocol": "the held-out clips of each fold (and EmoDB for the RAVDESS-only model) restricted to the "
