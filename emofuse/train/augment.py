@@ -7,6 +7,10 @@ mu-law coding. Gain is not varied: the front end peak-normalises every input, wh
 Speed change (0.9-1.1) and synthetic room reverberation (RT60 0.15-0.8 s) were tried and left out: with them the
 model trained on RAVDESS read German EmoDB 13 points worse (48.0% against 61.0% with noise alone) and EmoDB-trained
 read RAVDESS 1.0 point worse, for no gain on noisy speech (docs/results.md).
+
+``random_warp`` draws a speaker perturbation (the spectrum's frequency axis warped, applied in the Whisper front
+end: emofuse.audio.whisper.warp_spectrum) for the recipe's ``--warps`` renditions. Measured 2026-12-05: +0.5 point
+within RAVDESS, -5.7 on EmoDB from a RAVDESS-only model, so the recipe's default is no warped rendition.
 """
 
 from __future__ import annotations

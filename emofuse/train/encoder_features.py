@@ -1,4 +1,6 @@
-"""Frozen Whisper features of whole corpora, computed once and cached (the slow part of the speech recipe).
+"""Frozen Whisper features of whole corpora, every layer (base or tiny.en), computed once and cached: for studies
+of which layer carries emotion. The speech recipe reads emofuse.train.whisper_states instead (blocks 1-3 and the
+frames fine-tuning needs); the corpora's clip lists (``load_corpus``) live here.
 
 Each clip (silence trimmed, as inference's voice activity windows are) goes through the full encoder at its own
 length; the cache keeps, per clip and per layer, the mean and the standard deviation over time (float16), so

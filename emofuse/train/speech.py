@@ -1,20 +1,27 @@
-"""Speech recipe: an emotion head on frozen Whisper features, chosen by speaker-independent CV, exported to ONNX.
+"""Speech recipe: an emotion head on Whisper features, chosen by speaker-independent CV, exported to ONNX.
 
-    emofuse train speech --data ../shared/data --out runs/speech
+    emofuse train speech --data ../shared/data --out runs/speech [--tune-blocks 1]
 
-1. Features: every clip of the training corpora (RAVDESS actors 01-20; EmoDB unless ``--corpora ravdess``) and
-   ``--copies`` augmented renditions go through the full Whisper encoder once; per-layer time-means and
-   standard deviations are cached (emofuse.train.encoder_features). Reruns reuse the cache.
-2. Cross-validation, speaker-independent: fold k holds out RAVDESS actors ACTOR_FOLDS[k] and two EmoDB speakers;
+1. States: every clip of the training corpora (RAVDESS actors 01-20; EmoDB unless ``--corpora ravdess``), its
+   ``--copies`` noisy and ``--warps`` speaker-perturbed renditions, and the clips of corpora only scored (CREMA-D)
+   go through Whisper's blocks 1-3 once; time-pooled layers and the frames entering blocks 2 and 3 are cached
+   (emofuse.train.whisper_states). Reruns reuse the cache.
+2. Features: the frozen encoder's pooled layers (``FrozenFeatures``), or, with ``--tune-blocks``, those read through
+   the top block(s) fine-tuned per fold on that fold's training speakers (``TunedFeatures``,
+   emofuse.train.speech_tune; each tuning checkpointed every epoch).
+3. Cross-validation, speaker-independent: fold k holds out RAVDESS actors ACTOR_FOLDS[k] and two EmoDB speakers;
    heads train on the other speakers' clean + augmented clips and are scored on the held-out speakers' clean clips.
    Every candidate (layers, pooling, head size) is scored on the same folds; the best mean of the RAVDESS and the
    EmoDB accuracy is chosen (two languages, so a choice that only fits RAVDESS loses).
-3. Cross-corpus check: the chosen head trained on RAVDESS alone, scored on EmoDB (6 shared emotions) and CREMA-D.
-4. Temperature on the pooled out-of-fold predictions; fold heads exported (``folds.json``) for held-out benchmarks;
-   the final head trained on all speakers; the truncated encoder exported with float16 weights.
+4. Cross-corpus check: the chosen head (and tuning) trained on RAVDESS alone, scored on EmoDB (6 shared emotions)
+   and CREMA-D.
+5. Temperature on the pooled out-of-fold predictions; fold heads (and tuned fold encoders) exported
+   (``folds.json``) for held-out benchmarks; the final head trained on all speakers; the encoder cut after block 3
+   (tuned or not) exported with float16 weights.
 
-A rerun resumes from the feature cache (the slow part: ~10 minutes on 2 cores); heads are retrained, which takes
-minutes (about 3 per candidate on 2 cores), so they are not checkpointed. Everything is seeded.
+A rerun resumes from the state cache (~5 minutes a rendition on 2 cores) and finished tunings (~8 minutes each);
+heads are retrained, which takes minutes (about 3 per candidate on 2 cores), so they are not checkpointed.
+Everything is seeded.
 """
 
 from __future__ import annotations
@@ -35,6 +42,7 @@ from emofuse.labels import SPEECH_LABELS
 from emofuse.media import load_audio
 from emofuse.metrics import classification_report
 from emofuse.results import write_json
+from emofuse.runtime import softmax
 from emofuse.train.augment import random_recording
 from emofuse.train.common import Timer, export_onnx, log, seed_everything, setup_logging
 from emofuse.train.encoder_features import load_corpus
@@ -217,11 +225,6 @@ class TunedFeatures(FrozenFeatures):
         return tuned_encoder(self._model(name, self.rows[name]))
 
 
-def softmax(logits: np.ndarray) -> np.ndarray:
-    e = np.exp(logits - logits.max(1, keepdims=True))
-    return e / e.sum(1, keepdims=True)
-
-
 # ---------------------------------------------------------------- heads
 def train_head(x: np.ndarray, y: np.ndarray, config: HeadConfig, width: int, seed: int) -> SpeechHead:
     """One head on normalised features, class-balanced cross-entropy with label smoothing, AdamW, cosine lr."""
@@ -304,15 +307,15 @@ def cross_validate(pool: Pool, config: HeadConfig, seed: int, fold_pool=None) ->
     oof = np.zeros((len(pool.y), N_CLASSES), np.float32)
     folds = []
     for k in range(len(ACTOR_FOLDS)):
-        pool = fold_pool(k) if fold_pool else pool
-        test = fold_masks(pool, k)
-        model, norm = fit(pool.take(~test), config, seed)
-        held = test & (pool.copy == 0)
-        oof[held] = predict(model, norm, pool.take(held), config)
+        features = fold_pool(k) if fold_pool else pool  # the same clips in the same order, per fold's encoder
+        test = fold_masks(features, k)
+        model, norm = fit(features.take(~test), config, seed)
+        held = test & (features.copy == 0)
+        oof[held] = predict(model, norm, features.take(held), config)
         row = {}
-        for corpus in sorted(set(pool.corpus[held].tolist())):
-            mask = held & (pool.corpus == corpus)
-            row[corpus] = corpus_accuracy(oof[mask], pool.y[mask], corpus_classes(pool, corpus))
+        for corpus in sorted(set(features.corpus[held].tolist())):
+            mask = held & (features.corpus == corpus)
+            row[corpus] = corpus_accuracy(oof[mask], features.y[mask], corpus_classes(features, corpus))
         folds.append(row)
     corpora = sorted(folds[0])
     means = {c: float(np.mean([f[c] for f in folds])) for c in corpora}
