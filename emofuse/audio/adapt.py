@@ -17,7 +17,8 @@ the card: over the training speakers, each emotion's mean minus the speaker's me
   adapted head's against an all-emotions-alike reference (``batch_mix``); each window's reading against the batch
   profile is then averaged with the plain head's. A batch may hold only a few emotions (only angry clips; no
   neutral): a mix half taken as even read such batches far worse than no adaptation did (RAVDESS angry clips
-  alone 36% against 81%), which this estimate does not (benchmarks/adaptation.py, few-emotion subsets).
+  alone 39% against 80%); this estimate was below no adaptation in 3 of 36 few-emotion batches, by at most
+  1.6 points (benchmarks/adaptation.py).
 
 Mode ``none`` (the default) uses the plain head. A ``VoiceProfile`` is saved as JSON (``emofuse enrol``).
 Measured in benchmarks/adaptation.py; the table is on the model card.
@@ -124,8 +125,8 @@ def batch_mix(plain: np.ndarray, adapted_even: np.ndarray) -> np.ndarray:
 
     The plain head sees which emotions dominate but across corpora misreads a whole corpus (German EmoDB as fearful);
     the adapted head is free of that shift but, read against a mean that assumes every emotion, cannot see a batch
-    of one emotion. EM on their average was the one estimate not worse than no adaptation on RAVDESS, EmoDB and
-    cross-corpus subsets of few emotions (benchmarks/adaptation.py)."""
+    of one emotion. EM on their average was the estimate least often worse than no adaptation on RAVDESS, EmoDB and
+    cross-corpus batches of few emotions (benchmarks/adaptation.py, docs/results.md)."""
     return em_mix((np.asarray(plain) + np.asarray(adapted_even)) / 2)
 
 

@@ -4,7 +4,7 @@ The lower blocks stay frozen and ran once (emofuse.train.whisper_states); each s
 on the cached frames entering them, pools L1..L3 over time (the frozen layers' means from their cached frames),
 z-scores with the frozen features' training statistics and applies an MLP head. Windows are random crops of at
 most ``CROP_FRAMES`` (3 s, the inference window), batched with clips of similar length; an epoch draws as many
-windows as there are clean clips from all renditions (a block's step costs ~1.7 s for 32 windows on 2 cores).
+windows as there are clean clips from all renditions (a step of one block costs ~1.4 s for 32 windows on 2 cores).
 
 ``tune`` trains one model on some speakers (checkpointed every epoch, resumed exactly); ``tuned_pooled`` reads every
 clip whole through the tuned blocks: features in the frozen recipe's layout, so emofuse.train.speech's heads,
@@ -48,8 +48,8 @@ class TuneConfig:
 class TunedTop(nn.Module):
     """Trainable top blocks + pooled L1..L3 + fixed z-scoring + MLP head.
 
-    ``forward(frames)``: frames (batch, T, width) of every layer from L{first - 1} (the input of the first trainable
-    block) down to L1 as a list ``below`` [L1, ..., L{first - 1}] plus ``entry`` = L{first - 1}.
+    ``forward(below)``: ``below`` = the cached frames [L1, ..., L{first - 1}], each (batch, T, width); the last of them
+    enters the first trainable block. Returns logits (batch, 8).
     """
 
     def __init__(self, blocks: list[Block], mean: np.ndarray, std: np.ndarray, hidden: int):
