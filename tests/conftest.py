@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
 import pytest
-
-os.environ.setdefault("NUMBA_DISABLE_JIT", "1")  # librosa (a reference in tests) compiles for ~40 s otherwise; the
-# tests call it on seconds of audio, where plain Python is fast enough (benchmark subprocesses inherit this)
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 RAVDESS = SHARED / "ravdess"
