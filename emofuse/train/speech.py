@@ -46,7 +46,7 @@ from emofuse.runtime import softmax
 from emofuse.train.augment import random_recording
 from emofuse.train.common import Timer, export_onnx, log, seed_everything, setup_logging
 from emofuse.train.encoder_features import load_corpus
-from emofuse.train.speech_tune import TuneConfig, tune, tuned_encoder, tuned_pooled
+from emofuse.train.speech_tune import TuneConfig, class_weights, tune, tuned_encoder, tuned_pooled
 from emofuse.train.whisper import export_pooled_encoder
 from emofuse.train.whisper_states import States, cache_states, load_states, rendition_name
 
@@ -233,8 +233,7 @@ def train_head(x: np.ndarray, y: np.ndarray, config: HeadConfig, width: int, see
     optimizer = torch.optim.AdamW(head.parameters(), lr=2e-3, weight_decay=0.05)
     steps_per_epoch = int(np.ceil(len(x) / 128))
     scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, 2e-3, total_steps=config.epochs * steps_per_epoch)
-    counts = np.bincount(y, minlength=N_CLASSES).astype(np.float32)
-    weights = torch.from_numpy(np.where(counts > 0, counts.sum() / (N_CLASSES * np.maximum(counts, 1)), 0))
+    weights = class_weights(y)
     xt, yt = torch.from_numpy(x), torch.from_numpy(y.astype(np.int64))
     rng = np.random.default_rng(seed)
     head.train()

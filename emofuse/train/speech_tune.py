@@ -55,6 +55,7 @@ class TunedTop(nn.Module):
     def __init__(self, blocks: list[Block], mean: np.ndarray, std: np.ndarray, hidden: int):
         super().__init__()
         self.blocks = nn.ModuleList(blocks)
+        self.first = TOP - len(blocks) + 1  # the first trainable block; the cache holds the layers below it
         self.register_buffer("mean", torch.from_numpy(mean.astype(np.float32)))
         self.register_buffer("std", torch.from_numpy(std.astype(np.float32)))
         n_classes = len(SPEECH_LABELS)
@@ -111,6 +112,7 @@ def crop_batch(states: States, batch: np.ndarray, layers: list[int], rng: np.ran
 
 
 def class_weights(labels: np.ndarray) -> torch.Tensor:
+    """Cross-entropy weights that make every emotion present count alike (absent ones 0)."""
     counts = np.bincount(labels, minlength=len(SPEECH_LABELS)).astype(np.float32)
     return torch.from_numpy(np.where(counts > 0, counts.sum() / (len(counts) * np.maximum(counts, 1)), 0))
 
@@ -160,7 +162,7 @@ def tune(states: States, rows: np.ndarray, config: TuneConfig, work: Path,
 def tuned_pooled(model: TunedTop, states: States, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Whole-clip features of ``rows`` through the tuned blocks: (pooled (n, 4, 2, width) in the frozen cache's layout
     with L{first}..L3 replaced by the tuned means (std slots zero), logits of the tuned model's own head (n, 8))."""
-    first = TOP - len(model.blocks) + 1
+    first = model.first
     pooled = states.pooled[rows].astype(np.float32).copy()
     pooled[:, first:, 1] = 0.0
     logits = np.zeros((len(rows), len(SPEECH_LABELS)), np.float32)
@@ -182,7 +184,7 @@ def tuned_pooled(model: TunedTop, states: States, rows: np.ndarray) -> tuple[np.
 def tuned_encoder(model: TunedTop, name: str = "base") -> WhisperEncoder:
     """The encoder cut after block TOP with its top blocks replaced by ``model``'s."""
     encoder = load_encoder(name, TOP)
-    first = TOP - len(model.blocks) + 1
+    first = model.first
     for offset, block in enumerate(model.blocks):
         encoder.blocks[first - 1 + offset].load_state_dict(block.state_dict())
     return encoder.eval()
