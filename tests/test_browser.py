@@ -234,7 +234,7 @@ def test_no_camera_or_microphone_until_start_and_the_live_clock_starts_there(pag
     since_start = time.time() - pressed
     assert page.media_requests and '"audio"' in page.media_requests[0] and '"video"' in page.media_requests[0]
     assert first <= since_start + 0.5, f"the session reads {first} s {since_start:.1f} s after START"
-    panel.get_by_text("Stop to download").wait_for(timeout=10_000)  # drawn after the charts
+    panel.get_by_text("Stop to download").wait_for(timeout=30_000)  # drawn after the charts
     assert not panel.get_by_role("button", name="Session CSV").count()  # made only once the session stops
     frame.get_by_role("button", name="STOP").click()
     assert float(session_csv(page, panel)[0]["time"]) <= since_start + 0.5

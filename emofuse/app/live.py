@@ -70,10 +70,10 @@ def live_view(analyzer, adapt: str = "none", settings: str = "") -> None:
 
     st.write("Start: your face is boxed and labelled live, your voice is read four times a second, and both are "
              "fused. Nothing is recorded or sent anywhere but this machine.")
-    webrtc_streamer(key="live", mode=WebRtcMode.SENDRECV, rtc_configuration={"iceServers": ice_servers()},
-                    video_frame_callback=on_frame, queued_audio_frames_callback=on_audio, async_processing=True,
-                    media_stream_constraints={"video": CAMERA, "audio": MICROPHONE})
-    live_panel(session)
+    context = webrtc_streamer(key="live", mode=WebRtcMode.SENDRECV, rtc_configuration={"iceServers": ice_servers()},
+                              video_frame_callback=on_frame, queued_audio_frames_callback=on_audio,
+                              async_processing=True, media_stream_constraints={"video": CAMERA, "audio": MICROPHONE})
+    live_panel(session, playing=context.state.playing)
     if st.button("New session", key="live_reset"):
         start_session(analyzer, adapt)
         st.rerun()
@@ -96,9 +96,10 @@ def silence(frame):
 
 
 @st.fragment(run_every=REFRESH_SECONDS)
-def live_panel(session: LiveSession) -> None:
+def live_panel(session: LiveSession, playing: bool = False) -> None:
     """The latest fused, voice and face readings, the last minute of the fused ones, and (once the camera and
-    microphone stop) the session's downloads."""
+    microphone stop) the session's downloads. ``playing``: the stream is on (STOP not pressed); a pause of the
+    frames alone (a busy machine) does not make the downloads, only STOP or a dropped connection does."""
     update = session.latest()
     cols = st.columns(4)
     now = update.to_dict() if update is not None else {}
@@ -118,7 +119,7 @@ def live_panel(session: LiveSession) -> None:
     if len(history["time"]) > 1:
         st.caption("Fused emotion, the last minute")
         st.altair_chart(timeline(history, FUSION_LABELS), width="stretch")
-    if session.receiving():
+    if playing or session.receiving():
         st.caption("Stop to download the session as CSV or JSON.")
         return
     csv_text, json_text = session_files(session, update.time)
