@@ -82,16 +82,18 @@ SUBSET_MODES = ("none", "batch per corpus, mix as before (half the mean reading)
 
 
 def batch_reference(x: np.ndarray, plain_probs: np.ndarray, read_adapted, offsets: np.ndarray,
-                    mix_trust: float | None = None) -> np.ndarray:
-    """A batch's reference as the product makes it (``mix_trust`` given: the earlier mix, half the mean reading)."""
+                    mix_trust: float | None = None, prior_windows: float = 0.0) -> np.ndarray:
+    """A batch's reference as the product makes it (``mix_trust`` given: the earlier mix, half the mean reading;
+    ``prior_windows``: EM's prior toward an even mix, adapt.em_mix)."""
     if mix_trust is not None:
         return balanced_mean(x, estimated_mix(plain_probs.mean(0), mix_trust), offsets)
     alike = read_adapted(x, balanced_mean(x, even_mix(), offsets))
-    return balanced_mean(x, batch_mix(plain_probs, alike), offsets)
+    return balanced_mean(x, batch_mix(plain_probs, alike, prior_windows), offsets)
 
 
 def references(test: Pool, plain_probs: np.ndarray, mode: str, offsets: np.ndarray, train_mean: np.ndarray,
-               rng: np.random.Generator, read_adapted, mix_trust: float = MIX_TRUST) -> tuple[np.ndarray, np.ndarray]:
+               rng: np.random.Generator, read_adapted, mix_trust: float = MIX_TRUST, prior_windows: float = 0.0
+               ) -> tuple[np.ndarray, np.ndarray]:
     """Per-clip reference (N, ...) for ``mode`` and the mask of clips that are scored; ``plain_probs``: the plain
     head's reading of ``test``, which estimates the emotion mix of sessions (and with ``read_adapted(x, reference)``,
     the adapted head, of batches) as the product does."""
@@ -101,7 +103,7 @@ def references(test: Pool, plain_probs: np.ndarray, mode: str, offsets: np.ndarr
         trust = mix_trust if "as before" in mode else None
         for corpus in np.unique(test.corpus):
             rows = test.corpus == corpus
-            refs[rows] = batch_reference(test.x[rows], plain_probs[rows], read_adapted, offsets, trust)
+            refs[rows] = batch_reference(test.x[rows], plain_probs[rows], read_adapted, offsets, trust, prior_windows)
         return refs, scored
     for corpus, speaker in sorted(set(zip(test.corpus.tolist(), test.speakers.tolist()))):  # fixed order, fixed draws
         rows = np.flatnonzero((test.corpus == corpus) & (test.speakers == speaker))
@@ -124,7 +126,8 @@ def references(test: Pool, plain_probs: np.ndarray, mode: str, offsets: np.ndarr
             session.update(test.x[heard].astype(np.float32), plain_probs[heard], 0.0)
             refs[rows] = session.profile().mean
         elif mode.startswith("batch"):
-            refs[rows] = batch_reference(test.x[heard], plain_probs[heard], read_adapted, offsets)
+            refs[rows] = batch_reference(test.x[heard], plain_probs[heard], read_adapted, offsets,
+                                         prior_windows=prior_windows)
     return refs, scored
 
 
@@ -174,7 +177,7 @@ def evaluate(model: dict, test: Pool, draws: int, mix_trust: float = MIX_TRUST) 
     return results
 
 
-def evaluate_subsets(model: dict, test: Pool) -> dict[str, dict[str, dict[str, float]]]:
+def evaluate_subsets(model: dict, test: Pool, prior_windows: float = 0.0) -> dict[str, dict[str, dict[str, float]]]:
     """{subset: {mode: {corpus: accuracy}}}: batches of ``test`` that hold only some emotions (SUBSETS), scored with
     the argmax over all of the corpus's emotions, adapted as a batch (per corpus or per speaker) or not."""
     classes = {c: corpus_classes(test, c) for c in set(test.corpus.tolist())}
@@ -187,12 +190,40 @@ def evaluate_subsets(model: dict, test: Pool) -> dict[str, dict[str, dict[str, f
         out[name] = {"none": score(subset, plain_probs, np.ones(len(subset.y), bool), classes)}
         for mode in SUBSET_MODES[1:]:
             refs, scored = references(subset, plain_probs, mode.removesuffix(ALONE), model["offsets"],
-                                      model["train_mean"], np.random.default_rng(0), model["read_adapted"])
+                                      model["train_mean"], np.random.default_rng(0), model["read_adapted"],
+                                      prior_windows=prior_windows)
             probs = model["read_adapted"](subset.x, refs)
             if "as before" not in mode and not mode.endswith(ALONE):  # both readings of the voice, averaged
                 probs = (probs + plain_probs) / 2
             out[name][mode] = score(subset, probs, scored, classes)
     return out
+
+
+SWEEP_MODES = ("none", "batch per corpus", "batch per speaker")
+
+
+def em_prior_sweep(priors: list[float], config: HeadConfig, load, copies: int, adapted_training: str) -> None:
+    """The few-emotion batches under EM priors toward an even mix (adapt.em_mix's ``prior_windows``): CV folds and
+    the RAVDESS-only model on EmoDB; saves ``adaptation_em_prior_sweep``."""
+    pool = load(["ravdess", "emodb"], copies)
+    folds = [(heads(pool.take(~held), config, adapted_training), pool.take(held & (pool.copy == 0)))
+             for held in (fold_masks(pool, k) for k in range(len(ACTOR_FOLDS)))]
+    across = heads(load(["ravdess"], copies), config, adapted_training), load(["emodb"], 0)
+    rows = []
+    for prior in priors:
+        within = [evaluate_subsets(model, test, prior) for model, test in folds]
+        cross = evaluate_subsets(*across, prior)
+        rows += [{"EM prior (windows)": prior, "batch holds": name, "mode": mode,
+                  **{f"{corpus} CV": float(np.mean([f[name][mode][corpus] for f in within]))
+                     for corpus in ("ravdess", "emodb")},
+                  "EmoDB, RAVDESS-only model": cross[name][mode]["emodb"]}
+                 for name in SUBSETS for mode in SWEEP_MODES]
+    table(rows)
+    save("adaptation_em_prior_sweep", {
+        "protocol": "the few-emotion batches of adaptation.json (held-out clips of each fold restricted to the "
+                    "emotions named; argmax over all of the corpus's emotions), batches adapted with the mix estimated "
+                    "by EM with that many windows spread over all emotions added (a Dirichlet prior toward even)",
+        "head": config.name, "rows": rows})
 
 
 SMOKE_SPEAKERS = {"ravdess": range(1, 21), "emodb": (3, 8, 9, 10, 11, 12, 13, 14, 15, 16), "crema_d": (1001,)}
@@ -230,6 +261,8 @@ def main() -> None:
                              "%(default)s, as shipped; 0: all emotions alike)")
     parser.add_argument("--enrol-priors", help="instead of the usual modes: enrol 2 + plain head with these "
                                                "shrinkage priors (windows), e.g. 0.5,1,4,8")
+    parser.add_argument("--em-priors", help="instead of the usual tables: the few-emotion batches with EM priors "
+                                            "toward an even mix of these many windows, e.g. 0,4,16,64")
     args = parse_args(parser)
     if args.enrol_priors:
         global MODES
@@ -248,6 +281,10 @@ def main() -> None:
             return synthetic_pool(corpora, copies)
         return states_pool(load_states(args.features, renditions(corpora, [], copies, 0), frames=False))
 
+    if args.em_priors:
+        em_prior_sweep([float(p) for p in args.em_priors.split(",")], config, load, args.copies,
+                       args.adapted_training)
+        return
     pool = load(["ravdess", "emodb"], args.copies)
     folds, subset_folds = [], []
     for k in range(len(ACTOR_FOLDS)):

@@ -86,6 +86,9 @@ def test_em_finds_the_mix_that_the_mean_reading_blurs():
     mix = em_mix(readings)
     assert mix[angry] == pytest.approx(0.9, abs=0.02) and mix.sum() == pytest.approx(1.0)
     np.testing.assert_allclose(batch_mix(readings, readings), mix)
+    # a prior of as many windows as the batch spread over all emotions: pulled about halfway toward an even mix
+    shrunk = em_mix(readings, prior_windows=len(readings))
+    assert 0.4 < shrunk[angry] < mix[angry] - 0.3 and shrunk.min() > 0.05 and shrunk.sum() == pytest.approx(1.0)
 
 
 def test_session_reference_moves_from_the_training_mean_to_the_voice():

@@ -98,16 +98,19 @@ def estimated_mix(mean_reading: np.ndarray, trust: float = MIX_TRUST) -> np.ndar
     return trust * mean_reading + (1 - trust) / len(mean_reading)
 
 
-def em_mix(probs: np.ndarray, iterations: int = 200, tolerance: float = 1e-6) -> np.ndarray:
+def em_mix(probs: np.ndarray, prior_windows: float = 0.0, iterations: int = 200, tolerance: float = 1e-6
+           ) -> np.ndarray:
     """The class priors (8,) of unlabelled windows from readings ``probs`` (N, 8) made under even priors (the heads
     are trained class-balanced): EM re-weights each reading by the current priors and averages (Saerens, Latinne &
-    Decaestecker 2002)."""
+    Decaestecker 2002). ``prior_windows`` > 0 adds that many windows spread over all emotions (a Dirichlet prior
+    toward an even mix; measured and not used: it helps balanced batches and costs batches of one emotion more)."""
     probs = np.asarray(probs, np.float64)
-    mix = np.full(probs.shape[1], 1 / probs.shape[1])
+    n_classes = probs.shape[1]
+    mix = np.full(n_classes, 1 / n_classes)
     for _ in range(iterations):
         posterior = probs * mix
         posterior /= np.maximum(posterior.sum(1, keepdims=True), 1e-12)
-        updated = posterior.mean(0)
+        updated = (posterior.sum(0) + prior_windows / n_classes) / (len(probs) + prior_windows)
         if np.abs(updated - mix).max() < tolerance:
             return updated.astype(np.float32)
         mix = updated
@@ -119,15 +122,15 @@ def even_mix() -> np.ndarray:
     return np.full(len(SPEECH_LABELS), 1 / len(SPEECH_LABELS), np.float32)
 
 
-def batch_mix(plain: np.ndarray, adapted_even: np.ndarray) -> np.ndarray:
+def batch_mix(plain: np.ndarray, adapted_even: np.ndarray, prior_windows: float = 0.0) -> np.ndarray:
     """The emotion mix (8,) of a batch from two readings of its windows (N, 8): the plain head's, and the adapted
     head's against the batch's mean taken as all emotions alike (``balanced_mean(features, even_mix(), ...)``).
 
     The plain head sees which emotions dominate but across corpora misreads a whole corpus (German EmoDB as fearful);
     the adapted head is free of that shift but, read against a mean that assumes every emotion, cannot see a batch
     of one emotion. EM on their average was the estimate least often worse than no adaptation on RAVDESS, EmoDB and
-    cross-corpus batches of few emotions (benchmarks/adaptation.py, docs/results.md)."""
-    return em_mix((np.asarray(plain) + np.asarray(adapted_even)) / 2)
+    cross-corpus batches of few emotions (benchmarks/adaptation.py, docs/results.md); ``prior_windows``: em_mix's."""
+    return em_mix((np.asarray(plain) + np.asarray(adapted_even)) / 2, prior_windows)
 
 
 def calm_mix() -> np.ndarray:
