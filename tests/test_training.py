@@ -165,3 +165,11 @@ def test_augment_erases_and_shifts_within_bounds():
     assert 0.2 < (areas > 0).float().mean() < 0.3 and areas.max() <= 19 * 19 and areas[areas > 0].min() >= 64
     x = torch.full((4, 1, 48, 48), 0.25)
     assert augment(x, gen).shape == x.shape
+
+
+def test_rendition_names_read_back():
+    from emofuse.train.whisper_states import parse_rendition, rendition_name
+
+    assert [rendition_name(1), rendition_name(2, warp=True)] == ["noise2-1", "warp-2"]
+    for copy, warp in ((0, False), (1, False), (3, False), (2, True)):
+        assert parse_rendition(rendition_name(copy, warp)) == (copy, warp)

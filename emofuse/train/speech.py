@@ -48,7 +48,7 @@ from emofuse.train.common import Timer, export_onnx, log, seed_everything, setup
 from emofuse.train.encoder_features import load_corpus
 from emofuse.train.speech_tune import TuneConfig, class_weights, tune, tuned_encoder, tuned_pooled
 from emofuse.train.whisper import export_pooled_encoder
-from emofuse.train.whisper_states import States, cache_states, load_states, rendition_name
+from emofuse.train.whisper_states import States, cache_states, load_states, parse_rendition, rendition_name
 
 EMODB_FOLDS: tuple[tuple[int, ...], ...] = ((3, 8), (9, 10), (11, 12), (13, 14), (15, 16))
 """EmoDB's 10 speakers in 5 folds of 2, paired with the RAVDESS actor folds."""
@@ -426,8 +426,8 @@ def run(args: argparse.Namespace) -> dict:
     for name, names in wanted.items():
         corpus = load_corpus(name, data / name)
         for rendition in names:
-            copy = int(rendition.split("-")[1]) if "-" in rendition else 0
-            cache_states(corpus, copy, states_dir, warp=rendition.startswith("warp"))
+            copy, warp = parse_rendition(rendition)
+            cache_states(corpus, copy, states_dir, warp=warp)
     log.info("states ready (%s)", timer)
     states = load_states(states_dir, wanted, frames=bool(args.tune_blocks))
     tuning = TuneConfig(blocks=args.tune_blocks, epochs=args.tune_epochs, seed=args.seed)

@@ -44,6 +44,11 @@ def rendition_name(copy: int, warp: bool = False) -> str:
     return f"warp-{copy}" if warp else f"{VERSION}-{copy}"
 
 
+def parse_rendition(name: str) -> tuple[int, bool]:
+    """``rendition_name``'s inverse: (copy, warp)."""
+    return (0, False) if name == "clean" else (int(name.rsplit("-", 1)[1]), name.startswith("warp-"))
+
+
 def states_path(out: Path, corpus: str, rendition: str) -> Path:
     return out / f"states_base_{corpus}_{rendition}.npz"
 
