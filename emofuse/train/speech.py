@@ -48,7 +48,14 @@ from emofuse.train.common import Timer, export_onnx, log, seed_everything, setup
 from emofuse.train.encoder_features import load_corpus
 from emofuse.train.speech_tune import TuneConfig, class_weights, tune, tuned_encoder, tuned_pooled
 from emofuse.train.whisper import export_pooled_encoder
-from emofuse.train.whisper_states import States, cache_states, load_states, parse_rendition, rendition_name
+from emofuse.train.whisper_states import (
+    States,
+    cache_states,
+    load_states,
+    parse_rendition,
+    pooled_features,
+    rendition_name,
+)
 
 EMODB_FOLDS: tuple[tuple[int, ...], ...] = ((3, 8), (9, 10), (11, 12), (13, 14), (15, 16))
 """EmoDB's 10 speakers in 5 folds of 2, paired with the RAVDESS actor folds."""
@@ -102,8 +109,7 @@ class SpeechHead(nn.Module):
 # ---------------------------------------------------------------- features
 def select(features: np.ndarray, config: HeadConfig) -> np.ndarray:
     """(N, layers * width * k) from cached (N, all layers, 2, width): the config's layers and statistics."""
-    stats = [0] if config.pooling == "mean" else [0, 1]
-    return features[:, list(config.layers)][:, :, stats].reshape(len(features), -1).astype(np.float32)
+    return pooled_features(features, config.layers, with_std=config.pooling == "mean+std")
 
 
 @dataclass(frozen=True)

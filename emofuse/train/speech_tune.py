@@ -26,7 +26,7 @@ from torch import nn
 from emofuse.labels import SPEECH_LABELS
 from emofuse.train.common import Checkpoint, Timer, log, seed_everything
 from emofuse.train.whisper import Block, WhisperEncoder, load_encoder
-from emofuse.train.whisper_states import TOP, States
+from emofuse.train.whisper_states import TOP, States, pooled_features
 
 CROP_FRAMES = 150
 HEAD_LAYERS = (1, 2, 3)
@@ -86,7 +86,7 @@ def first_tuned(config: TuneConfig) -> int:
 
 def frozen_pooled(states: States, rows: np.ndarray) -> np.ndarray:
     """(n, 3 * width): whole-clip means of L1..L3 from the frozen cache (the z-scoring statistics' source)."""
-    return states.pooled[rows][:, list(HEAD_LAYERS), 0].reshape(len(rows), -1).astype(np.float32)
+    return pooled_features(states.pooled[rows], HEAD_LAYERS)
 
 
 def batches(states: States, rows: np.ndarray, size: int, rng: np.random.Generator) -> list[np.ndarray]:

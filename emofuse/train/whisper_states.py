@@ -44,6 +44,13 @@ def rendition_name(copy: int, warp: bool = False) -> str:
     return f"warp-{copy}" if warp else f"{VERSION}-{copy}"
 
 
+def pooled_features(pooled: np.ndarray, layers: tuple[int, ...] | list[int], with_std: bool = False) -> np.ndarray:
+    """(N, len(layers) * width * (1 or 2)) float32 from ``pooled`` (N, layers, 2, width): the layers' means (and
+    stds), layer by layer."""
+    stats = [0, 1] if with_std else [0]
+    return pooled[:, list(layers)][:, :, stats].reshape(len(pooled), -1).astype(np.float32)
+
+
 def parse_rendition(name: str) -> tuple[int, bool]:
     """``rendition_name``'s inverse: (copy, warp)."""
     return (0, False) if name == "clean" else (int(name.rsplit("-", 1)[1]), name.startswith("warp-"))
