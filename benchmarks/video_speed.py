@@ -39,9 +39,14 @@ def make_clip(path: Path, seconds: float, size: tuple[int, int] = (1280, 720)) -
         video.width, video.height, video.pix_fmt = size[0], size[1], "yuv420p"
         audio = container.add_stream("aac", rate=16_000)
         audio.layout = "mono"
+        frames: dict[int, av.VideoFrame] = {}  # 41 distinct shifts: each picture converted to YUV once
         for i in range(int(seconds * 30)):
-            frame = np.roll(face, int(20 * np.sin(i / 30)), axis=1)
-            for packet in video.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")):
+            shift = int(20 * np.sin(i / 30))
+            if shift not in frames:
+                frames[shift] = av.VideoFrame.from_ndarray(np.roll(face, shift, axis=1), format="rgb24").reformat(
+                    format="yuv420p")
+            frames[shift].pts = None
+            for packet in video.encode(frames[shift]):
                 container.mux(packet)
         for packet in video.encode():
             container.mux(packet)

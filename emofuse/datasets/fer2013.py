@@ -30,7 +30,7 @@ _FOLDER_USAGE = {"train": "Training", "training": "Training", "test": "PublicTes
                  "privatetest": "PrivateTest"}
 _OPENERS: dict[str, Callable[..., Any]] = {".xz": lzma.open, ".gz": gzip.open, ".bz2": bz2.open}
 CACHED_FROM_BYTES = 1_000_000
-"""CSVs from this size up are kept parsed in emofuse's cache (the whole .csv.xz: ~20 s to read, ~0.1 s cached)."""
+"""CSVs from this size up are kept parsed in emofuse's cache (the whole .csv.xz: ~20 s to parse, ~0.5 s cached)."""
 
 
 @dataclass
