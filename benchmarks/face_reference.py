@@ -100,6 +100,40 @@ def training_medians(members: list[SplitNetwork], count: int) -> tuple[list[np.n
     return out["neutral"], out["all"]
 
 
+def own_references(per_clip: dict[str, list[np.ndarray]], neutral: list[str]) -> dict[str, list[np.ndarray]]:
+    """Per rule, per member: the actor's median features over their neutral clip(s) and over all their frames."""
+    members = range(len(next(iter(per_clip.values()))))
+    return {"own neutral": [np.median(np.concatenate([per_clip[n][k] for n in neutral]), axis=0) for k in members],
+            "own median": [np.median(np.concatenate([f[k] for f in per_clip.values()]), axis=0) for k in members]}
+
+
+def actor_readings(clf: FaceClassifier, networks: dict[str, list[SplitNetwork]], population: dict,
+                   items: list[tuple[Path, str]]) -> dict[str, dict[str, np.ndarray]]:
+    """{clip: {rule: frame probabilities (frames, 7)}} for one actor's clips other than the neutral one(s)."""
+    crops = {p.name: c for p, _ in items if len(c := clip_crops(clf, p))}
+    x = {name: crops_to_input(c) for name, c in crops.items()}
+    neutral = [p.name for p, label in items if label == "neutral" and p.name in x]
+    features = {depth: {name: [m.features(v) for m in members] for name, v in x.items()}
+                for depth, members in networks.items()}
+    plain = {name: ensemble_probs(networks[DEPTHS[0]], features[DEPTHS[0]][name]) for name in x}
+    for name, probs in plain.items():  # the cut networks are the shipped one
+        shipped = to_fusion_probabilities(clf.classify_batch(crops[name]), FACE_LABELS)
+        assert np.allclose(probs, shipped, atol=1e-4), name
+    ratio_reference = np.mean([plain[name].mean(0) for name in neutral], axis=0)
+    own = {depth: own_references(features[depth], neutral) for depth in networks}
+    out = {}
+    for name in x:
+        if name in neutral:
+            continue
+        ratio = plain[name] / np.clip(ratio_reference, 1e-3, None)
+        out[name] = {"plain": plain[name], "probability ratio": ratio / ratio.sum(1, keepdims=True)}
+        for depth, members in networks.items():
+            for rule, target in zip(("own neutral", "own median"), population[depth]):
+                shifted = [f - ref + pop for f, ref, pop in zip(features[depth][name], own[depth][rule], target)]
+                out[name][f"features ({depth}), {rule}"] = ensemble_probs(members, shifted)
+    return out
+
+
 def main() -> None:
     args = parse_args(doc=__doc__)
     clf = FaceClassifier()
@@ -115,41 +149,12 @@ def main() -> None:
                      if marker in p.name]
             if args.smoke:  # the neutral clip and one other
                 items = [next(i for i in items if i[1] == "neutral"), next(i for i in items if i[1] != "neutral")]
-            crops = {p.name: clip_crops(clf, p) for p, _ in items}
-            x = {name: crops_to_input(c) for name, c in crops.items() if len(c)}
-            neutral = [p.name for p, label in items if label == "neutral" and p.name in x]
-            features = {depth: {name: [m.features(v) for m in members] for name, v in x.items()}
-                        for depth, members in networks.items()}
-            plain = {name: ensemble_probs(networks[DEPTHS[0]], features[DEPTHS[0]][name]) for name in x}
-            for name, probs in plain.items():  # the cut networks are the shipped one
-                shipped = to_fusion_probabilities(clf.classify_batch(crops[name]), FACE_LABELS)
-                assert np.allclose(probs, shipped, atol=1e-4), name
-            ratio_reference = np.mean([plain[name].mean(0) for name in neutral], axis=0)
-            own = {}
-            for depth, members in networks.items():
-                per_clip = features[depth]
-                own[depth] = {
-                    "own neutral": [np.median(np.concatenate([per_clip[n][k] for n in neutral]), axis=0)
-                                    for k in range(len(members))],
-                    "own median": [np.median(np.concatenate([f[k] for f in per_clip.values()]), axis=0)
-                                   for k in range(len(members))]}
-            for path, label in items:
-                if path.name in neutral or path.name not in x:
-                    continue
-                truth, name = FUSION_LABELS.index(label), path.name
-                ratio = plain[name] / np.clip(ratio_reference, 1e-3, None)
-                readings = {"plain": plain[name], "probability ratio": ratio / ratio.sum(1, keepdims=True)}
-                for depth, members in networks.items():
-                    pop_neutral, pop_all = population[depth]
-                    for rule, pop in (("own neutral", pop_neutral), ("own median", pop_all)):
-                        shifted = [f - ref + target for f, ref, target in
-                                   zip(features[depth][name], own[depth][rule], pop)]
-                        readings[f"features ({depth}), {rule}"] = ensemble_probs(members, shifted)
-                clip = {"clip": name, "true": label}
+            truths = {p.name: label for p, label in items}
+            for name, readings in actor_readings(clf, networks, population, items).items():
+                clip = {"clip": name, "true": truths[name]}
                 for rule, probs in readings.items():
-                    guess = int(probs.mean(0).argmax())
-                    hits.setdefault(rule, {}).setdefault(actor, []).append(int(guess == truth))
-                    clip[rule] = FUSION_LABELS[guess]
+                    clip[rule] = FUSION_LABELS[int(probs.mean(0).argmax())]
+                    hits.setdefault(rule, {}).setdefault(actor, []).append(int(clip[rule] == truths[name]))
                 clips.append(clip)
     rule_rows = [{"rule": rule, **{f"{actor} ({len(h)})": sum(h) for actor, h in per_actor.items()},
                   "all": sum(map(sum, per_actor.values()))} for rule, per_actor in hits.items()]
