@@ -184,3 +184,23 @@ def test_detection_thins_out_while_faces_hold_still_and_returns_when_one_moves()
     for _ in range(9):
         fixed.locate(frame)
     assert still.detected_at == [0, 2, 4, 6, 8]
+
+
+def test_a_track_and_its_windows_read_the_mean_of_their_frames():
+    """The clip rule (issue #21, docs/results.md "Face clip rules"): a track's label and each window's are the mean of
+    its frames' probabilities. A face expressive (happy, 0.9) for 2 frames of 6 and leaning neutral (0.55) for 4 reads
+    neutral over the clip (mean happy 0.35 against neutral 0.37); the window holding the smile reads happy."""
+    from emofuse.labels import FACE_LABELS
+    from emofuse.video.faces import FaceSample, face_result
+
+    def probs(label: str, share: float) -> np.ndarray:
+        p = np.full(7, (1 - share) / 6)
+        p[FACE_LABELS.index(label)] = share
+        return p
+
+    frames = [probs("neutral", 0.55)] * 2 + [probs("happy", 0.9)] * 2 + [probs("neutral", 0.55)] * 2
+    samples = [FaceSample(0.5 * i, 1, p, 0.9, 100.0, (0, 0, 100, 100)) for i, p in enumerate(frames)]
+    result = face_result(samples, 6, [(0.0, 1.0), (1.0, 2.0), (2.0, 3.0)], FACE_LABELS)
+    np.testing.assert_allclose(result.probs, np.mean(frames, axis=0))
+    assert result.label == "neutral" and result.faces[0].frames == 6
+    assert [FACE_LABELS[int(s.probs.argmax())] for s in result.segments] == ["neutral", "happy", "neutral"]
