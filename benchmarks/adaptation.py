@@ -199,6 +199,16 @@ def evaluate_subsets(model: dict, test: Pool, prior_windows: float = 0.0) -> dic
     return out
 
 
+def subset_table(within: list[dict], cross: dict, modes: tuple[str, ...]) -> list[dict]:
+    """Rows of the few-emotion table: per subset and mode, the mean over CV folds (``within``, one
+    ``evaluate_subsets`` result per fold) and the RAVDESS-only model on EmoDB (``cross``)."""
+    return [{"batch holds": name, "mode": mode,
+             **{f"{corpus} CV": float(np.mean([f[name][mode][corpus] for f in within]))
+                for corpus in ("ravdess", "emodb")},
+             "EmoDB, RAVDESS-only model": cross[name][mode]["emodb"]}
+            for name in SUBSETS for mode in modes]
+
+
 SWEEP_MODES = ("none", "batch per corpus", "batch per speaker")
 
 
@@ -212,12 +222,8 @@ def em_prior_sweep(priors: list[float], config: HeadConfig, load, copies: int, a
     rows = []
     for prior in priors:
         within = [evaluate_subsets(model, test, prior) for model, test in folds]
-        cross = evaluate_subsets(*across, prior)
-        rows += [{"EM prior (windows)": prior, "batch holds": name, "mode": mode,
-                  **{f"{corpus} CV": float(np.mean([f[name][mode][corpus] for f in within]))
-                     for corpus in ("ravdess", "emodb")},
-                  "EmoDB, RAVDESS-only model": cross[name][mode]["emodb"]}
-                 for name in SUBSETS for mode in SWEEP_MODES]
+        rows += [{"EM prior (windows)": prior, **row}
+                 for row in subset_table(within, evaluate_subsets(*across, prior), SWEEP_MODES)]
     table(rows)
     save("adaptation_em_prior_sweep", {
         "protocol": "the few-emotion batches of adaptation.json (held-out clips of each fold restricted to the "
@@ -302,11 +308,7 @@ def main() -> None:
              "EmoDB, RAVDESS-only model": cross[m]["emodb"], "CREMA-D 9, RAVDESS-only model": cross[m]["crema_d"]}
             for m in MODES]
     table(rows)
-    subset_rows = [{"batch holds": name, "mode": mode,
-                    **{f"{corpus} CV": float(np.mean([f[name][mode][corpus] for f in subset_folds]))
-                       for corpus in ("ravdess", "emodb")},
-                    "EmoDB, RAVDESS-only model": cross_subsets[name][mode]["emodb"]}
-                   for name in SUBSETS for mode in SUBSET_MODES]
+    subset_rows = subset_table(subset_folds, cross_subsets, SUBSET_MODES)
     print()
     table(subset_rows)
     name = "adaptation" if args.adapted_training == "speaker mean" else "adaptation_enrolment_trained"

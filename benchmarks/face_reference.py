@@ -85,19 +85,21 @@ def clip_crops(clf: FaceClassifier, path: Path) -> np.ndarray:
     return np.concatenate(crops) if crops else np.zeros((0, 48, 48), np.uint8)
 
 
-def training_medians(members: list[SplitNetwork], count: int) -> tuple[list[np.ndarray], list[np.ndarray]]:
-    """Per member: the median features of FER2013 Training's neutral faces and of all its faces (``count`` each,
-    drawn with a fixed seed)."""
+def training_faces(count: int) -> tuple[np.ndarray, np.ndarray]:
+    """Network inputs of ``count`` FER2013 Training neutral faces and ``count`` of all its faces (fixed seed)."""
     faces = load_fer2013(FER2013, usage="Training")
     rng = np.random.default_rng(0)
     neutral = np.flatnonzero(faces.labels == FACE_LABELS.index("neutral"))
-    picks = {"neutral": rng.choice(neutral, min(count, len(neutral)), replace=False),
-             "all": rng.choice(len(faces), min(count, len(faces)), replace=False)}
-    out = {}
-    for name, rows in picks.items():
-        x = crops_to_input(faces.images[rows])
-        out[name] = [np.median(m.features(x), axis=0) for m in members]
-    return out["neutral"], out["all"]
+    picks = (rng.choice(neutral, min(count, len(neutral)), replace=False),
+             rng.choice(len(faces), min(count, len(faces)), replace=False))
+    return crops_to_input(faces.images[picks[0]]), crops_to_input(faces.images[picks[1]])
+
+
+def training_medians(members: list[SplitNetwork], faces: tuple[np.ndarray, np.ndarray]
+                     ) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Per member: the median features of ``training_faces``' neutral faces and of its faces of every kind."""
+    neutral, every = ([np.median(m.features(x), axis=0) for m in members] for x in faces)
+    return neutral, every
 
 
 def own_references(per_clip: dict[str, list[np.ndarray]], neutral: list[str]) -> dict[str, list[np.ndarray]]:
@@ -142,8 +144,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         networks = {depth: [split_network(model_path(clf.card, m["file"]), depth, Path(tmp))
                             for m in clf.card["members"]] for depth in DEPTHS}
-        population = {depth: training_medians(members, 200 if args.smoke else 3000)
-                      for depth, members in networks.items()}
+        faces = training_faces(200 if args.smoke else 3000)
+        population = {depth: training_medians(members, faces) for depth, members in networks.items()}
         for actor, (folder, marker) in ACTORS.items():
             items = [(p, to_fusion_label(label)) for p, label in list_labelled_videos(SHARED / folder)
                      if marker in p.name]
