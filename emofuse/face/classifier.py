@@ -16,8 +16,18 @@ from emofuse.results import FaceRecord, FaceResult
 from emofuse.runtime import onnx_session, softmax
 
 
+def reweighted(probs: np.ndarray, class_weights: np.ndarray) -> np.ndarray:
+    """Probabilities (N, C) times per-class weights, renormalised: the Bayes correction for a shifted class prior
+    (weights = the prior wanted / the prior a network was trained under)."""
+    probs = probs * class_weights
+    return probs / probs.sum(axis=1, keepdims=True)
+
+
 class FaceClassifier:
     """The shipped face model (one network or an ensemble): 48x48 grey crops -> probabilities over 7 labels.
+
+    An ensemble averages its members' probabilities, each by its card ``weight`` (default 1); a member's
+    ``class_weights`` (default none) rescale its probabilities first (``reweighted``).
 
     >>> clf = FaceClassifier()
     >>> result = clf.classify_file("photo.jpg")    # FaceResult: .label, .probs, .faces, ...
@@ -29,6 +39,9 @@ class FaceClassifier:
                  min_face_size: int = 40, max_side: int = 640):
         self.card = card or load_card("face")
         self.sessions = [onnx_session(model_path(self.card, m["file"])) for m in self.card["members"]]
+        self.weights = np.array([float(m.get("weight", 1.0)) for m in self.card["members"]])
+        self.class_weights = [np.asarray(m.get("class_weights", np.ones(len(self.labels))), np.float32)
+                              for m in self.card["members"]]
         self.temperature = float(self.card.get("temperature", 1.0))
         self.flip_tta = self.card.get("flip_tta", False) if flip_tta is None else flip_tta
         self.detector = get_detector(detector, min_face_size, max_side)
@@ -42,7 +55,9 @@ class FaceClassifier:
         if self.flip_tta:
             x = np.concatenate([x, x[..., ::-1]])
         x = np.ascontiguousarray(x)
-        probs = np.mean([softmax(session.run(None, {"input": x})[0]) for session in self.sessions], axis=0)
+        members = [reweighted(softmax(session.run(None, {"input": x})[0]), class_weights)
+                   for session, class_weights in zip(self.sessions, self.class_weights)]
+        probs = np.average(members, axis=0, weights=self.weights)
         if self.flip_tta:
             probs = (probs[:len(crops)] + probs[len(crops):]) / 2
         return probs.astype(np.float32)

@@ -30,6 +30,17 @@ def load_card(task: str) -> dict:
     return card
 
 
+def card_from_file(path: str | Path) -> dict:
+    """A model card read from ``path`` (a candidate not shipped), ``dir`` set to the folder holding it."""
+    path = Path(path).expanduser()
+    try:
+        card = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise EmofuseError(f"{path}: not a readable model card ({exc})") from exc
+    card["dir"] = str(path.resolve().parent)
+    return card
+
+
 def model_path(card: dict, file: str) -> Path:
     """Absolute path of one of a card's model files."""
     return Path(card["dir"]) / file

@@ -41,7 +41,12 @@ def add_face_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--label-smoothing", type=float, default=0.0)
     parser.add_argument("--shift-px", type=float, default=4.0, help="largest random shift of a 48 px crop")
     parser.add_argument("--ema", type=float, default=0.999, help="decay of the weights' moving average per step")
-    parser.add_argument("--widths", default="32,64,128,256", help="channels of the four CNN stages")
+    parser.add_argument("--arch", choices=["cnn", "lite0"], default="cnn",
+                        help="cnn: FaceCNN from scratch (SGD); lite0: EfficientNet-Lite0 from its ImageNet weights "
+                        "(AdamW; --lr is the head's peak, --backbone-lr the backbone's)")
+    parser.add_argument("--widths", default="32,64,128,256", help="channels of the four CNN stages (--arch cnn)")
+    parser.add_argument("--size", type=int, default=64, help="side the crop is resized to inside lite0")
+    parser.add_argument("--backbone-lr", type=float, default=3e-4, help="peak lr of the pretrained backbone")
     parser.add_argument("--holdout", type=float, default=0.1, help="share of Training held out for selection")
     parser.add_argument("--tta", choices=["none", "flip"], default="none",
                         help="test-time rule used to choose the epoch, to score and to ship")

