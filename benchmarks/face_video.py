@@ -1,10 +1,10 @@
 """Why do posed faces in real video read wrong? Face accuracy on the 24 paired clips under crop variants.
 
-Every clip's frames at 5 fps, faces found once by MTCNN; each variant cuts the crops differently and the shipped
-face model classifies them. Per frame: the largest face's label (7 fusion labels); per clip: the mean of its
-frames' probabilities. The clips' labels are the posed emotion (frames before the expression forms count as
-wrong for everyone: compare variants, not absolute numbers). 2 RAVDESS actors and 1 CREMA-D actor: a variant that
-helps here must be explained, not just measured, before it ships.
+Every clip's frames at 5 fps, faces found once by the default detector; each variant cuts the crops differently
+and the first model (the shipped one by default) classifies them. Per frame: the largest face's label (7 fusion
+labels); per clip: the mean of its frames' probabilities. The clips' labels are the posed emotion (frames before
+the expression forms count as wrong for everyone: compare variants, not absolute numbers). 2 RAVDESS actors and
+1 CREMA-D actor: a variant that helps here must be explained, not just measured, before it ships.
 
 A second table compares face models (``--models``: the shipped one and candidate cards) under clip rules on the
 shipped crop (issue #21): how a clip's frames become its label.
@@ -139,8 +139,9 @@ def main() -> None:
                  for (model_name, rule), hits in per_rule.items()]
     table(rule_rows)
     save("face_video", {"protocol": "24 paired clips (15 RAVDESS mp4 of actors 01/05, 9 CREMA-D flv of actor "
-                                    "1001), frames at 5 fps, MTCNN largest face, 7 fusion labels; rows: the first "
-                                    "model under each crop, clip = mean of its frames' probabilities; clip_rules: "
+                                    "1001), frames at 5 fps, the default detector's largest face, 7 fusion labels; "
+                                    "rows: the first model under each crop, clip = mean of its frames' "
+                                    "probabilities; clip_rules: "
                                     "each model on the shipped (aligned) crop under each clip rule",
                         "models": list(models), "rows": rows, "clip_rules": rule_rows})
 

@@ -9,7 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from emofuse.models import MODELS_DIR, load_card, model_path
+from emofuse.errors import EmofuseError
+from emofuse.models import MODELS_DIR, card_from_file, load_card, model_path
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -92,3 +93,13 @@ def test_sessions_do_not_spin_while_idle():
 
     session = onnx_session(MODELS_DIR / "face_cnn.onnx")
     assert session.get_session_options().get_session_config_entry("session.intra_op.allow_spinning") == "0"
+
+
+def test_a_candidate_card_is_read_from_its_folder_or_named_in_the_error(tmp_path):
+    (tmp_path / "face.json").write_text(json.dumps({"members": [{"file": "net.onnx"}]}))
+    card = card_from_file(tmp_path / "face.json")
+    assert model_path(card, "net.onnx") == tmp_path.resolve() / "net.onnx"
+    (tmp_path / "torn.json").write_text('{"members": [')
+    for bad in ("torn.json", "missing.json"):
+        with pytest.raises(EmofuseError, match=bad):
+            card_from_file(tmp_path / bad)
