@@ -196,6 +196,7 @@ def test_lite0_member_starts_from_imagenet_and_ships_beside_the_cnns(tmp_path, m
             "best_epoch": [3], "epochs": [8], "history": {"old": []}, "seed": [1], "command": "emofuse train old"}
     card = card_module.face_card([tmp_path / "lite0"], tmp_path / "fer.csv", "face", keep)
     assert [m["file"] for m in card["members"]] == ["face_cnn.onnx", "face_lite0.onnx"]
+    assert card["name"] == "emofuse-face-cnn-lite0-x2"  # the kept member's kind read from its file name
     assert set(card["files"]) == {"face_cnn.onnx", "face_lite0.onnx"} and card["epochs"] == [8, 1]
     shipped = models / "face_lite0.onnx"  # float16 weights: half the file, the same reading
     assert shipped.stat().st_size < 0.6 * (tmp_path / "lite0" / "face_cnn.onnx").stat().st_size
@@ -205,6 +206,20 @@ def test_lite0_member_starts_from_imagenet_and_ships_beside_the_cnns(tmp_path, m
     assert card["training_data"].startswith("old: all of it; lite0: FER2013 Training less a 10% hold-out")
     assert "kept members (old): chosen on PublicTest" in card["protocol"] and "Apache-2.0" in card["license"]
     assert "Members, each alone on PublicTest: old 50.0%, lite0 " in card_module.card_markdown(card)
+
+
+def test_prior_correction_undoes_the_blends_shift_of_the_training_prior():
+    from emofuse.train.face import prior_correction, targets
+
+    labels = np.array([0, 0, 1, 2, 3, 4, 4, 5, 6, 6, 6])  # every class present, as in FER2013
+    soft = np.zeros((len(labels), len(FACE_LABELS)), np.float32)
+    soft[:, 6] = 1.0  # raters call every face neutral
+    soft[0] = 0  # a row without votes keeps its label
+    np.testing.assert_allclose(prior_correction(labels, soft, 0.0), 1.0, atol=1e-6)
+    weights = prior_correction(labels, soft, 0.3)
+    trained = targets(labels, soft, 0.3).mean(0)
+    np.testing.assert_allclose(weights * trained, np.bincount(labels) / len(labels), atol=1e-6)
+    assert weights[6] < 1 < weights[4]
 
 
 def test_holdout_is_stratified_and_fixed():

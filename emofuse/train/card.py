@@ -104,6 +104,13 @@ def member_file(task: str, arch: str, taken: set[str]) -> str:
     return name
 
 
+def member_kind(file: str, task: str) -> str:
+    """``member_file``'s inverse: the architecture a member's file is named after (face_cnn_2.onnx -> "cnn")."""
+    stem = Path(file).stem.removeprefix(f"{task}_")
+    head, _, index = stem.rpartition("_")
+    return head if head and index.isdigit() else stem
+
+
 def ship_member(source: Path, target: Path, fp16_weights: bool) -> None:
     """Copy a member's ONNX into the package; ``fp16_weights`` stores its weights as float16 (half the size; the
     runtime casts them back once, at load)."""
@@ -163,7 +170,7 @@ def face_card(runs: list[Path], data: Path, task: str = "face", keep: dict | Non
     tta = held_acc[True] >= held_acc[False] + 0.005  # flipping halves throughput: only for half a point
     test_probs = probabilities(test.images, tta)
     report = classification_report(test.labels, test_probs.argmax(1), FACE_LABELS, summaries[0]["protocol"])
-    archs = sorted({s.get("arch", "cnn") for s in summaries} | ({"cnn"} if kept else set()))
+    archs = sorted({member_kind(m["file"], task) for m in members})  # kept members' kinds included
     name = f"emofuse-{task.replace('_', '-')}-{'-'.join(archs)}" + (f"-x{len(members)}" if len(members) > 1 else "")
     card = {
         "task": "face", "name": name, "labels": list(FACE_LABELS), "members": members, "flip_tta": tta,
