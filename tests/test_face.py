@@ -221,3 +221,24 @@ def test_a_members_class_weights_shift_its_reading_by_the_prior():
     assert plain[:, -1].min() > 0.01
     assert (shifted[:, -1] == 0).all() and np.allclose(shifted.sum(1), 1, atol=1e-5)
     np.testing.assert_allclose(shifted[:, :-1], plain[:, :-1] / plain[:, :-1].sum(1, keepdims=True), atol=1e-5)
+
+
+def test_a_member_with_flip_tta_averages_a_crop_and_its_mirror_image():
+    """A card member's ``flip_tta`` reads each crop and its mirror image (one call) and averages them; the other
+    members read the crop alone."""
+    from emofuse.face.classifier import FaceClassifier
+    from emofuse.models import load_card
+
+    shipped = load_card("face")
+    first, second = shipped["members"][:2]
+    crops = np.random.default_rng(1).integers(0, 256, (3, 48, 48), dtype=np.uint8)
+    mirrored = np.ascontiguousarray(crops[:, :, ::-1])
+
+    def read(*members: dict, crops: np.ndarray = crops) -> np.ndarray:
+        return FaceClassifier({**shipped, "members": list(members), "flip_tta": False}).classify_batch(crops)
+
+    alone, mirror = read(first), read(first, crops=mirrored)
+    assert np.abs(alone - mirror).max() > 1e-3  # a random crop and its mirror image read differently
+    np.testing.assert_allclose(read({**first, "flip_tta": True}), (alone + mirror) / 2, atol=1e-5)
+    np.testing.assert_allclose(read({**first, "flip_tta": True}, second), ((alone + mirror) / 2 + read(second)) / 2,
+                               atol=1e-5)

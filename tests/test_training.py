@@ -198,6 +198,9 @@ def test_lite0_member_starts_from_imagenet_and_ships_beside_the_cnns(tmp_path, m
     assert [m["file"] for m in card["members"]] == ["face_cnn.onnx", "face_lite0.onnx"]
     assert card["name"] == "emofuse-face-cnn-lite0-x2"  # the kept member's kind read from its file name
     assert set(card["files"]) == {"face_cnn.onnx", "face_lite0.onnx"} and card["epochs"] == [8, 1]
+    flips = card["holdout_accuracy_flip_tta"]  # flipping chosen per new member on the hold-out; kept ones keep theirs
+    assert list(flips) == ["face_lite0.onnx"] and card["members"][0]["flip_tta"] is False
+    assert card["members"][1]["flip_tta"] == (flips["face_lite0.onnx"]["on"] >= flips["face_lite0.onnx"]["off"] + 0.005)
     shipped = models / "face_lite0.onnx"  # float16 weights: half the file, the same reading
     assert shipped.stat().st_size < 0.6 * (tmp_path / "lite0" / "face_cnn.onnx").stat().st_size
     np.testing.assert_allclose(FaceClassifier({"members": [{"file": "face_lite0.onnx"}], "dir": str(models)})

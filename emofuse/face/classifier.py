@@ -27,7 +27,9 @@ class FaceClassifier:
     """The shipped face model (one network or an ensemble): 48x48 grey crops -> probabilities over 7 labels.
 
     An ensemble averages its members' probabilities, each by its card ``weight`` (default 1); a member's
-    ``class_weights`` (default none) rescale its probabilities first (``reweighted``).
+    ``class_weights`` (default none) rescale its probabilities first (``reweighted``); a member with ``flip_tta``
+    reads each crop and its mirror image and averages the two (the card's ``flip_tta``, or the argument, flips
+    every member).
 
     >>> clf = FaceClassifier()
     >>> result = clf.classify_file("photo.jpg")    # FaceResult: .label, .probs, .faces, ...
@@ -44,6 +46,7 @@ class FaceClassifier:
                               for m in self.card["members"]]
         self.temperature = float(self.card.get("temperature", 1.0))
         self.flip_tta = self.card.get("flip_tta", False) if flip_tta is None else flip_tta
+        self.member_flips = [bool(m.get("flip_tta", False)) for m in self.card["members"]]
         self.detector = get_detector(detector, min_face_size, max_side)
 
     def classify_batch(self, crops: np.ndarray) -> np.ndarray:
@@ -51,16 +54,20 @@ class FaceClassifier:
         crops = np.asarray(crops)
         if not len(crops):
             return np.zeros((0, len(self.labels)), dtype=np.float32)
-        x = crops_to_input(crops)
-        if self.flip_tta:
-            x = np.concatenate([x, x[..., ::-1]])
-        x = np.ascontiguousarray(x)
-        members = [reweighted(softmax(session.run(None, {"input": x})[0]), class_weights)
-                   for session, class_weights in zip(self.sessions, self.class_weights)]
+        x = np.ascontiguousarray(crops_to_input(crops))
+        mirrored = np.ascontiguousarray(x[..., ::-1]) if self.flip_tta or any(self.member_flips) else None
+        members = [self._member_probs(session, x, mirrored if flips or self.flip_tta else None, class_weights)
+                   for session, class_weights, flips in zip(self.sessions, self.class_weights, self.member_flips)]
         probs = np.average(members, axis=0, weights=self.weights)
-        if self.flip_tta:
-            probs = (probs[:len(crops)] + probs[len(crops):]) / 2
         return probs.astype(np.float32)
+
+    @staticmethod
+    def _member_probs(session, x: np.ndarray, mirrored: np.ndarray | None, class_weights: np.ndarray) -> np.ndarray:
+        """One member's probabilities; averaged with its reading of the mirrored crops when given (one call)."""
+        if mirrored is None:
+            return reweighted(softmax(session.run(None, {"input": x})[0]), class_weights)
+        views = reweighted(softmax(session.run(None, {"input": np.concatenate([x, mirrored])})[0]), class_weights)
+        return (views[:len(x)] + views[len(x):]) / 2
 
     def detect(self, image: np.ndarray) -> list[Detection]:
         """Faces in an RGB image, largest first."""

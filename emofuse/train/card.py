@@ -137,18 +137,18 @@ def face_card(runs: list[Path], data: Path, task: str = "face", keep: dict | Non
     """Card of one face run, or of an ensemble of several runs (probabilities averaged); ``task`` "face_fast" names
     the files of the small distilled network; ``keep``: a shipped card whose members stay in the ensemble.
 
-    Test-time flipping and the temperature are chosen on the runs' Training hold-out (never trained on by the new
-    runs); PublicTest is scored once with the chosen rule.
+    Test-time flipping is chosen per new member on the runs' Training hold-out (never trained on by the new runs;
+    kept members keep theirs), and so is the temperature unless members are kept; PublicTest is scored once with the
+    chosen rule.
     """
     from emofuse.datasets import load_fer2013
     from emofuse.datasets.fer2013 import stratified_holdout
-    from emofuse.face.classifier import FaceClassifier
     from emofuse.fusion import fit_temperature
     from emofuse.metrics import classification_report
     from emofuse.train.face import HOLDOUT_PROTOCOL
 
     summaries = [json.loads((run / "summary.json").read_text()) for run in runs]
-    kept = list(keep["members"]) if keep else []
+    kept = [{**m, "flip_tta": m.get("flip_tta", keep.get("flip_tta", False))} for m in keep["members"]] if keep else []
     members = list(kept)
     for run, summary in zip(runs, summaries):
         arch = summary.get("arch", "cnn")
@@ -159,27 +159,29 @@ def face_card(runs: list[Path], data: Path, task: str = "face", keep: dict | Non
     training = faces.subset(faces.usage == "Training")
     holdout = training.subset(stratified_holdout(training.labels, summaries[0]["holdout"]))
     test = faces.subset(faces.usage == "PublicTest")
-    clf = FaceClassifier({"members": members, "dir": str(MODELS_DIR)})
 
-    def probabilities(images, tta: bool):
-        clf.flip_tta = tta
-        return np.concatenate([clf.classify_batch(images[i:i + 512]) for i in range(0, len(images), 512)])
+    def holdout_accuracy(chosen: list[dict]) -> float:
+        return float((ensemble_probabilities(chosen, holdout.images).argmax(1) == holdout.labels).mean())
 
-    held = {tta: probabilities(holdout.images, tta) for tta in (False, True)}
-    held_acc = {tta: float((p.argmax(1) == holdout.labels).mean()) for tta, p in held.items()}
-    tta = held_acc[True] >= held_acc[False] + 0.005  # flipping halves throughput: only for half a point
-    test_probs = probabilities(test.images, tta)
+    flip_accuracy = {}
+    for member, summary in zip(members[len(kept):], summaries):
+        flip_accuracy[member["file"]] = acc = {rule: holdout_accuracy([{**member, "flip_tta": rule == "on"}])
+                                               for rule in ("off", "on")}
+        # the run's own rule if it chose its epoch with flipping; else flip only for half a point (it halves speed)
+        member["flip_tta"] = summary["tta"] == "flip" or acc["on"] >= acc["off"] + 0.005
+    held = ensemble_probabilities(members, holdout.images)
+    test_probs = ensemble_probabilities(members, test.images)
     report = classification_report(test.labels, test_probs.argmax(1), FACE_LABELS, summaries[0]["protocol"])
     archs = sorted({member_kind(m["file"], task) for m in members})  # kept members' kinds included
     name = f"emofuse-{task.replace('_', '-')}-{'-'.join(archs)}" + (f"-x{len(members)}" if len(members) > 1 else "")
     card = {
-        "task": "face", "name": name, "labels": list(FACE_LABELS), "members": members, "flip_tta": tta,
-        "temperature": fit_temperature(test_probs, test.labels) if kept else fit_temperature(held[tta], holdout.labels),
+        "task": "face", "name": name, "labels": list(FACE_LABELS), "members": members,
+        "temperature": fit_temperature(test_probs, test.labels) if kept else fit_temperature(held, holdout.labels),
         "input": "48x48 grey face crop aligned to the FER2013 framing, scaled to [-0.5, 0.5]",
         "training_data": "; ".join(f"{run.name}: {face_training_data(s)}" for run, s in zip(runs, summaries)),
         "protocol": summaries[0]["protocol"], "publictest_report": report,
-        "holdout_report": classification_report(holdout.labels, held[tta].argmax(1), FACE_LABELS, HOLDOUT_PROTOCOL),
-        "holdout_accuracy_flip_tta": {"off": held_acc[False], "on": held_acc[True]},
+        "holdout_report": classification_report(holdout.labels, held.argmax(1), FACE_LABELS, HOLDOUT_PROTOCOL),
+        "holdout_accuracy_flip_tta": flip_accuracy,
         "member_reports": {run.name: {"holdout": s["holdout_report"], "publictest": s["report"]}
                            for run, s in zip(runs, summaries)},
         "best_epoch": [s["best_epoch"] for s in summaries], "epochs": [s["epochs"] for s in summaries],
@@ -194,6 +196,14 @@ def face_card(runs: list[Path], data: Path, task: str = "face", keep: dict | Non
     return merged_with_kept(card, keep) if keep else card
 
 
+def ensemble_probabilities(members: list[dict], images: np.ndarray) -> np.ndarray:
+    """Probabilities (N, 7) of the packaged ``members`` averaged (each with its own test-time rule)."""
+    from emofuse.face.classifier import FaceClassifier
+
+    clf = FaceClassifier({"members": members, "dir": str(MODELS_DIR)})
+    return np.concatenate([clf.classify_batch(images[i:i + 512]) for i in range(0, len(images), 512)])
+
+
 def merged_with_kept(card: dict, keep: dict) -> dict:
     """``card`` of an ensemble that keeps ``keep``'s members: their training, reports and commands carried over."""
     names = ", ".join(m["run"] for m in keep["members"])
@@ -205,7 +215,7 @@ def merged_with_kept(card: dict, keep: dict) -> dict:
         "protocol": f"{card['protocol']}; the kept members ({names}): {keep['protocol']}",
         "calibration": "temperature fitted on PublicTest predictions (NLL): the kept members were trained on all of "
                        "Training, hold-out included, which would make them look surer than they are; flip averaging "
-                       "still chosen on the hold-out",
+                       "of the new members still chosen on the hold-out",
         "member_reports": {**kept_reports, **card["member_reports"]},
         "best_epoch": list(keep["best_epoch"]) + card["best_epoch"], "epochs": list(keep["epochs"]) + card["epochs"],
         "history": {**keep["history"], **card["history"]}, "seed": list(keep["seed"]) + card["seed"],
@@ -261,7 +271,9 @@ def card_markdown(card: dict) -> str:
     else:
         report = card["publictest_report"]
         alone = ", ".join(f"{run} {rep['publictest']['accuracy']:.1%}" for run, rep in card["member_reports"].items())
-        lines += [f"Members, each alone on PublicTest: {alone}; averaged (shipped): {report['accuracy']:.1%}.", ""]
+        flipped = ", ".join(m["file"] for m in card["members"] if m.get("flip_tta") or card.get("flip_tta"))
+        lines += [f"Members, each alone on PublicTest: {alone}; averaged (shipped): {report['accuracy']:.1%}. "
+                  f"Members that also read the mirror image of each crop: {flipped or 'none'}.", ""]
     lines += ["", f"## Per class ({'RAVDESS, pooled out-of-fold' if card['task'] == 'speech' else 'PublicTest'})", "",
               f"Accuracy {report['accuracy']:.1%}, macro-F1 {report['macro_f1']:.3f}, UAR {report['uar']:.1%}", "",
               *per_class_table(report)]
