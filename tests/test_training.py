@@ -210,6 +210,12 @@ def test_lite0_member_starts_from_imagenet_and_ships_beside_the_cnns(tmp_path, m
     assert "kept members (old): chosen on PublicTest" in card["protocol"] and "Apache-2.0" in card["license"]
     assert "Members, each alone on PublicTest: old 50.0%, lite0 " in card_module.card_markdown(card)
 
+    # kept again beside another run: the kept member chosen on the hold-out has its flip chosen there again
+    again = card_module.face_card([tmp_path / "lite0"], tmp_path / "fer.csv", "face", card)
+    assert [m["file"] for m in again["members"]] == ["face_cnn.onnx", "face_lite0.onnx", "face_lite0_2.onnx"]
+    assert list(again["holdout_accuracy_flip_tta"]) == ["face_lite0.onnx", "face_lite0_2.onnx"]
+    assert "holdout" in again["member_reports"]["lite0"] and again["members"][0]["flip_tta"] is False
+
 
 def test_prior_correction_undoes_the_blends_shift_of_the_training_prior():
     from emofuse.train.face import prior_correction, targets

@@ -137,9 +137,9 @@ def face_card(runs: list[Path], data: Path, task: str = "face", keep: dict | Non
     """Card of one face run, or of an ensemble of several runs (probabilities averaged); ``task`` "face_fast" names
     the files of the small distilled network; ``keep``: a shipped card whose members stay in the ensemble.
 
-    Test-time flipping is chosen per new member on the runs' Training hold-out (never trained on by the new runs;
-    kept members keep theirs), and so is the temperature unless members are kept; PublicTest is scored once with the
-    chosen rule.
+    Test-time flipping is chosen per member on the runs' Training hold-out, for the new runs and the kept members
+    that were selected on it (never trained on it); the other kept members keep theirs. The temperature is fitted
+    there too unless members are kept. PublicTest is scored once with the chosen rules.
     """
     from emofuse.datasets import load_fer2013
     from emofuse.datasets.fer2013 import stratified_holdout
@@ -164,11 +164,13 @@ def face_card(runs: list[Path], data: Path, task: str = "face", keep: dict | Non
         return float((ensemble_probabilities(chosen, holdout.images).argmax(1) == holdout.labels).mean())
 
     flip_accuracy = {}
-    for member, summary in zip(members[len(kept):], summaries):
-        flip_accuracy[member["file"]] = acc = {rule: holdout_accuracy([{**member, "flip_tta": rule == "on"}])
-                                               for rule in ("off", "on")}
-        # the run's own rule if it chose its epoch with flipping; else flip only for half a point (it halves speed)
-        member["flip_tta"] = summary["tta"] == "flip" or acc["on"] >= acc["off"] + 0.005
+    own_rule = {m["file"]: s["tta"] == "flip" for m, s in zip(members[len(kept):], summaries)}
+    for member in members:
+        if member["file"] in own_rule or selected_on_holdout(member, keep):
+            flip_accuracy[member["file"]] = acc = {rule: holdout_accuracy([{**member, "flip_tta": rule == "on"}])
+                                                   for rule in ("off", "on")}
+            # the run's own rule if it chose its epoch with flipping; else only for half a point (it halves speed)
+            member["flip_tta"] = own_rule.get(member["file"], False) or acc["on"] >= acc["off"] + 0.005
     held = ensemble_probabilities(members, holdout.images)
     test_probs = ensemble_probabilities(members, test.images)
     report = classification_report(test.labels, test_probs.argmax(1), FACE_LABELS, summaries[0]["protocol"])
@@ -196,6 +198,12 @@ def face_card(runs: list[Path], data: Path, task: str = "face", keep: dict | Non
     return merged_with_kept(card, keep) if keep else card
 
 
+def selected_on_holdout(member: dict, keep: dict | None) -> bool:
+    """A kept member whose run chose its epoch on the Training hold-out (its card carries that report), so the
+    hold-out can choose its test-time rule too."""
+    return keep is not None and "holdout" in keep["member_reports"].get(member.get("run"), {})
+
+
 def ensemble_probabilities(members: list[dict], images: np.ndarray) -> np.ndarray:
     """Probabilities (N, 7) of the packaged ``members`` averaged (each with its own test-time rule)."""
     from emofuse.face.classifier import FaceClassifier
@@ -207,7 +215,8 @@ def ensemble_probabilities(members: list[dict], images: np.ndarray) -> np.ndarra
 def merged_with_kept(card: dict, keep: dict) -> dict:
     """``card`` of an ensemble that keeps ``keep``'s members: their training, reports and commands carried over."""
     names = ", ".join(m["run"] for m in keep["members"])
-    kept_reports = {run: {"publictest": rep.get("publictest", rep.get("plain"))}
+    kept_reports = {run: {"publictest": rep.get("publictest", rep.get("plain")),
+                          **({"holdout": rep["holdout"]} if "holdout" in rep else {})}
                     for run, rep in keep["member_reports"].items()}
     return {
         **card,
