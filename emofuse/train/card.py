@@ -169,7 +169,7 @@ def face_card(runs: list[Path], data: Path, task: str = "face", keep: dict | Non
         if member["file"] in own_rule or selected_on_holdout(member, keep):
             flip_accuracy[member["file"]] = acc = {rule: holdout_accuracy([{**member, "flip_tta": rule == "on"}])
                                                    for rule in ("off", "on")}
-            # the run's own rule if it chose its epoch with flipping; else only for half a point (it halves speed)
+            # the run's own rule if it chose its epoch with flipping; else only for half a point (it doubles cost)
             member["flip_tta"] = own_rule.get(member["file"], False) or acc["on"] >= acc["off"] + 0.005
     held = ensemble_probabilities(members, holdout.images)
     test_probs = ensemble_probabilities(members, test.images)
@@ -224,7 +224,7 @@ def merged_with_kept(card: dict, keep: dict) -> dict:
         "protocol": f"{card['protocol']}; the kept members ({names}): {keep['protocol']}",
         "calibration": "temperature fitted on PublicTest predictions (NLL): the kept members were trained on all of "
                        "Training, hold-out included, which would make them look surer than they are; flip averaging "
-                       "of the new members still chosen on the hold-out",
+                       "still chosen on the hold-out, per member",
         "member_reports": {**kept_reports, **card["member_reports"]},
         "best_epoch": list(keep["best_epoch"]) + card["best_epoch"], "epochs": list(keep["epochs"]) + card["epochs"],
         "history": {**keep["history"], **card["history"]}, "seed": list(keep["seed"]) + card["seed"],
