@@ -1,7 +1,8 @@
 """Does reading a face relative to the person's own face help? Measured on the paired clips (issue #21, item 4).
 
-Every clip's frames at 5 fps, the largest face (the default detector), the shipped face model; a clip's label is
-the mean of its frames' probabilities (7 fusion labels). Each actor with a neutral clip (RAVDESS actor 05, CREMA-D
+Every clip's frames at 5 fps, the largest face (the default detector), the shipped face model with its members
+reading the crop alone (no mirror image: each would need its own reference); a clip's label is the mean of its
+frames' probabilities (7 fusion labels). Each actor with a neutral clip (RAVDESS actor 05, CREMA-D
 actor 1001) is scored on their other clips under these rules:
 
 - plain: the shipped model as it is;
@@ -36,7 +37,7 @@ from emofuse.face.classifier import FaceClassifier
 from emofuse.face.crops import crops_to_input
 from emofuse.labels import FACE_LABELS, FUSION_LABELS, to_fusion_label, to_fusion_probabilities
 from emofuse.media import iter_video_frames
-from emofuse.models import model_path
+from emofuse.models import load_card, model_path
 from emofuse.runtime import onnx_session, softmax
 
 ACTORS = {"RAVDESS actor 05": ("ravdess_video", "-05.mp4"), "CREMA-D actor 1001": ("crema_d", "1001_")}
@@ -138,7 +139,8 @@ def actor_readings(clf: FaceClassifier, networks: dict[str, list[SplitNetwork]],
 
 def main() -> None:
     args = parse_args(doc=__doc__)
-    clf = FaceClassifier()
+    shipped = load_card("face")
+    clf = FaceClassifier({**shipped, "members": [{**m, "flip_tta": False} for m in shipped["members"]]})
     clips = []
     hits: dict[str, dict[str, list[int]]] = {}  # rule -> actor -> right or not, per scored clip
     with tempfile.TemporaryDirectory() as tmp:
@@ -162,7 +164,8 @@ def main() -> None:
                   "all": sum(map(sum, per_actor.values()))} for rule, per_actor in hits.items()]
     table(rule_rows)
     save("face_reference", {"protocol": "paired clips of the actors with a neutral clip (RAVDESS 05, CREMA-D 1001), "
-                                        "frames at 5 fps, largest face, shipped face ensemble, 7 fusion labels, "
+                                        "frames at 5 fps, largest face, shipped face ensemble (members unflipped), "
+                                        "7 fusion labels, "
                                         "clip = mean of frame probabilities; the neutral clip is a reference and "
                                         "is not scored; population medians from FER2013 Training (seed 0)",
                             "rows": rule_rows, "clips": clips, "smoke": bool(args.smoke)})
