@@ -50,7 +50,7 @@ def evaluate_face(data: str | Path, usage: str | None = "PublicTest", limit: int
     images, labels = faces.images[:limit], faces.labels[:limit]
     clf = FaceClassifier(load_card("face_fast" if fast_face else "face"))
     probs = np.concatenate([clf.classify_batch(images[i:i + 256]) for i in range(0, len(images), 256)])
-    flipped = ", ".join(m["file"] for m, flips in zip(clf.card["members"], clf.member_flips) if flips or clf.flip_tta)
+    flipped = ", ".join(m["file"] for m, flips in zip(clf.card["members"], clf.member_flips) if flips)
     protocol = (f"shipped {clf.card['name']} on FER2013 {usage or 'all rows'} ({len(images)} images) from {data}, "
                 f"7 classes, 48x48 crops as given (no detection), flip TTA {'on ' + flipped if flipped else 'off'}")
     return classification_report(labels, probs.argmax(1), FACE_LABELS, protocol)

@@ -45,8 +45,8 @@ class FaceClassifier:
         self.class_weights = [np.asarray(m.get("class_weights", np.ones(len(self.labels))), np.float32)
                               for m in self.card["members"]]
         self.temperature = float(self.card.get("temperature", 1.0))
-        self.flip_tta = self.card.get("flip_tta", False) if flip_tta is None else flip_tta
-        self.member_flips = [bool(m.get("flip_tta", False)) for m in self.card["members"]]
+        every_member = self.card.get("flip_tta", False) if flip_tta is None else flip_tta
+        self.member_flips = [bool(every_member or m.get("flip_tta", False)) for m in self.card["members"]]
         self.detector = get_detector(detector, min_face_size, max_side)
 
     def classify_batch(self, crops: np.ndarray) -> np.ndarray:
@@ -55,8 +55,8 @@ class FaceClassifier:
         if not len(crops):
             return np.zeros((0, len(self.labels)), dtype=np.float32)
         x = np.ascontiguousarray(crops_to_input(crops))
-        mirrored = np.ascontiguousarray(x[..., ::-1]) if self.flip_tta or any(self.member_flips) else None
-        members = [self._member_probs(session, x, mirrored if flips or self.flip_tta else None, class_weights)
+        mirrored = np.ascontiguousarray(x[..., ::-1]) if any(self.member_flips) else None
+        members = [self._member_probs(session, x, mirrored if flips else None, class_weights)
                    for session, class_weights, flips in zip(self.sessions, self.class_weights, self.member_flips)]
         probs = np.average(members, axis=0, weights=self.weights)
         return probs.astype(np.float32)

@@ -280,7 +280,7 @@ def card_markdown(card: dict) -> str:
     else:
         report = card["publictest_report"]
         alone = ", ".join(f"{run} {rep['publictest']['accuracy']:.1%}" for run, rep in card["member_reports"].items())
-        flipped = ", ".join(m["file"] for m in card["members"] if m.get("flip_tta") or card.get("flip_tta"))
+        flipped = ", ".join(m["file"] for m in card["members"] if m["flip_tta"])  # face_card sets it per member
         lines += [f"Members, each alone on PublicTest: {alone}; averaged (shipped): {report['accuracy']:.1%}. "
                   f"Members that also read the mirror image of each crop: {flipped or 'none'}.", ""]
     lines += ["", f"## Per class ({'RAVDESS, pooled out-of-fold' if card['task'] == 'speech' else 'PublicTest'})", "",
