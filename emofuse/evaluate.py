@@ -51,8 +51,10 @@ def evaluate_face(data: str | Path, usage: str | None = "PublicTest", limit: int
     clf = FaceClassifier(load_card("face_fast" if fast_face else "face"))
     probs = np.concatenate([clf.classify_batch(images[i:i + 256]) for i in range(0, len(images), 256)])
     flipped = ", ".join(m["file"] for m, flips in zip(clf.card["members"], clf.member_flips) if flips)
+    reweighted = ", ".join(m["file"] for m in clf.card["members"] if "class_weights" in m)
     protocol = (f"shipped {clf.card['name']} on FER2013 {usage or 'all rows'} ({len(images)} images) from {data}, "
-                f"7 classes, 48x48 crops as given (no detection), flip TTA {'on ' + flipped if flipped else 'off'}")
+                f"7 classes, 48x48 crops as given (no detection), flip TTA {'on ' + flipped if flipped else 'off'}"
+                + (f", the FER+ blend's class prior undone on {reweighted}" if reweighted else ""))
     return classification_report(labels, probs.argmax(1), FACE_LABELS, protocol)
 
 

@@ -102,6 +102,17 @@ def tiny_fer_csv(path, rng):
     return path
 
 
+def tiny_ferplus_csv(path, rows, rng):
+    """FER+ votes for ``rows`` FER2013 rows, most of them for neutral (as FER+ raters gave sad and fearful faces)."""
+    lines = ["Usage,Image name,neutral,happiness,surprise,sadness,anger,disgust,fear,contempt,unknown,NF"]
+    for i in range(rows):
+        votes = rng.integers(0, 3, 8)
+        votes[0] += 6
+        lines.append(f"Training,fer{i:07d}.png,{','.join(map(str, votes))},0,0")
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
 def face_args(csv, work, *extra):
     from emofuse.train.args import add_face_arguments
 
@@ -215,6 +226,20 @@ def test_lite0_member_starts_from_imagenet_and_ships_beside_the_cnns(tmp_path, m
     assert [m["file"] for m in again["members"]] == ["face_cnn.onnx", "face_lite0.onnx", "face_lite0_2.onnx"]
     assert list(again["holdout_accuracy_flip_tta"]) == ["face_lite0.onnx", "face_lite0_2.onnx"]
     assert "holdout" in again["member_reports"]["lite0"] and again["members"][0]["flip_tta"] is False
+
+    # with the FER+ votes, a member trained on a FER+ blend gets the class weights that undo the prior it taught
+    from emofuse.datasets import load_fer2013
+    from emofuse.train.face import prior_correction
+
+    votes = tiny_ferplus_csv(tmp_path / "ferplus.csv", 70, rng)
+    blended = {**keep, "members": [{**keep["members"][0], "ferplus_weight": 0.3}]}
+    fixed = card_module.face_card([tmp_path / "lite0"], tmp_path / "fer.csv", "face", blended, votes)
+    training = load_fer2013(tmp_path / "fer.csv", usage="Training", ferplus=votes)
+    expected = prior_correction(training.labels, training.soft_labels, 0.3)
+    assert np.abs(expected - 1).max() > 0.05  # the blend shifted the prior: the weights are not all 1
+    np.testing.assert_allclose(fixed["members"][0]["class_weights"], expected, atol=1e-4)
+    assert fixed["members"][1]["ferplus_weight"] == 0 and "class_weights" not in fixed["members"][1]
+    assert "the class prior their FER+ blend taught them: face_cnn.onnx." in card_module.card_markdown(fixed)
 
 
 def test_prior_correction_undoes_the_blends_shift_of_the_training_prior():

@@ -133,9 +133,12 @@ def member_arch(summary: dict) -> str:
     return f"FaceCNN (VGG-style, widths {summary['widths']})"
 
 
-def face_card(runs: list[Path], data: Path, task: str = "face", keep: dict | None = None) -> dict:
+def face_card(runs: list[Path], data: Path, task: str = "face", keep: dict | None = None,
+              ferplus: Path | None = None) -> dict:
     """Card of one face run, or of an ensemble of several runs (probabilities averaged); ``task`` "face_fast" names
-    the files of the small distilled network; ``keep``: a shipped card whose members stay in the ensemble.
+    the files of the small distilled network; ``keep``: a shipped card whose members stay in the ensemble;
+    ``ferplus`` (the FER+ votes): members trained on a FER+ blend get the class weights that undo the prior shift
+    the blend taught them (``emofuse.train.face.prior_correction``).
 
     Test-time flipping is chosen per member on the runs' Training hold-out, for the new runs and the kept members
     that were selected on it (never trained on it); the other kept members keep theirs. The temperature is fitted
@@ -145,7 +148,7 @@ def face_card(runs: list[Path], data: Path, task: str = "face", keep: dict | Non
     from emofuse.datasets.fer2013 import stratified_holdout
     from emofuse.fusion import fit_temperature
     from emofuse.metrics import classification_report
-    from emofuse.train.face import HOLDOUT_PROTOCOL
+    from emofuse.train.face import HOLDOUT_PROTOCOL, prior_correction
 
     summaries = [json.loads((run / "summary.json").read_text()) for run in runs]
     kept = [{**m, "flip_tta": m.get("flip_tta", keep.get("flip_tta", False))} for m in keep["members"]] if keep else []
@@ -154,9 +157,14 @@ def face_card(runs: list[Path], data: Path, task: str = "face", keep: dict | Non
         arch = summary.get("arch", "cnn")
         name = member_file(task, arch, {m["file"] for m in members})
         ship_member(run / "face_cnn.onnx", MODELS_DIR / name, fp16_weights=arch == "lite0")
-        members.append({"file": name, "arch": member_arch(summary), "run": run.name})
-    faces = load_fer2013(data)
+        members.append({"file": name, "arch": member_arch(summary), "run": run.name,
+                        "ferplus_weight": summary["ferplus_weight"]})
+    faces = load_fer2013(data, ferplus=ferplus)
     training = faces.subset(faces.usage == "Training")
+    for member in members:
+        if ferplus is not None and member.get("ferplus_weight", 0) > 0:
+            weights = prior_correction(training.labels, training.soft_labels, member["ferplus_weight"])
+            member["class_weights"] = [round(float(w), 4) for w in weights]
     holdout = training.subset(stratified_holdout(training.labels, summaries[0]["holdout"]))
     test = faces.subset(faces.usage == "PublicTest")
 
@@ -281,8 +289,11 @@ def card_markdown(card: dict) -> str:
         report = card["publictest_report"]
         alone = ", ".join(f"{run} {rep['publictest']['accuracy']:.1%}" for run, rep in card["member_reports"].items())
         flipped = ", ".join(m["file"] for m in card["members"] if m["flip_tta"])  # face_card sets it per member
+        reweighted = ", ".join(m["file"] for m in card["members"] if "class_weights" in m)
         lines += [f"Members, each alone on PublicTest: {alone}; averaged (shipped): {report['accuracy']:.1%}. "
-                  f"Members that also read the mirror image of each crop: {flipped or 'none'}.", ""]
+                  f"Members that also read the mirror image of each crop: {flipped or 'none'}. Members whose "
+                  f"probabilities are reweighted to undo the class prior their FER+ blend taught them: "
+                  f"{reweighted or 'none'}.", ""]
     lines += ["", f"## Per class ({'RAVDESS, pooled out-of-fold' if card['task'] == 'speech' else 'PublicTest'})", "",
               f"Accuracy {report['accuracy']:.1%}, macro-F1 {report['macro_f1']:.3f}, UAR {report['uar']:.1%}", "",
               *per_class_table(report)]
@@ -346,6 +357,8 @@ def main() -> None:
     parser.add_argument("--data", type=Path, help="FER2013 CSV (face only: for PublicTest metrics)")
     parser.add_argument("--keep-shipped", action="store_true",
                         help="face: the shipped card's members stay in the ensemble beside the new run(s)")
+    parser.add_argument("--ferplus", type=Path, help="face: FER+ votes (fer2013new.csv); members trained on a FER+ "
+                        "blend get class weights that undo the class prior the blend taught them")
     args = parser.parse_args()
     if args.task == "speech" and len(args.runs) != 1:
         parser.error("speech takes one run folder (its ensemble is chosen inside the run)")
@@ -353,7 +366,7 @@ def main() -> None:
         card = speech_card(args.runs[0])
     else:
         keep = json.loads((MODELS_DIR / f"{args.task}.json").read_text()) if args.keep_shipped else None
-        card = face_card(args.runs, args.data, args.task, keep)
+        card = face_card(args.runs, args.data, args.task, keep, args.ferplus)
     (MODELS_DIR / f"{args.task}.json").write_text(json.dumps(card, indent=2) + "\n")
     (MODELS_DIR / f"{args.task}.md").write_text(card_markdown(card))
     print(card_markdown(card))

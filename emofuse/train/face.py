@@ -251,7 +251,8 @@ def run(args: argparse.Namespace) -> dict:
                 {"input": {0: "batch"}, "logits": {0: "batch"}})
     result = {"protocol": PROTOCOL, "best_epoch": best["epoch"], "best_weights": best["weights"],
               "history": history, "tta": args.tta, "holdout_report": holdout_report, "report": test_report,
-              "seed": args.seed, "ferplus_weight": args.ferplus_weight, "label_smoothing": args.label_smoothing,
+              "seed": args.seed, "ferplus_weight": args.ferplus_weight if args.ferplus else 0.0,  # the blend in effect
+              "label_smoothing": args.label_smoothing,
               "shift_px": args.shift_px, "ema": args.ema, "arch": args.arch,
               "widths": [int(w) for w in args.widths.split(",")] if args.arch == "cnn" else None,
               "size": args.size if args.arch == "lite0" else None,
