@@ -33,7 +33,7 @@ from onnxruntime import InferenceSession
 from emofuse.datasets.fer2013 import load_fer2013
 from emofuse.evaluate import list_labelled_videos
 from emofuse.face.align import face_crops
-from emofuse.face.classifier import FaceClassifier
+from emofuse.face.classifier import FaceClassifier, reweighted
 from emofuse.face.crops import crops_to_input
 from emofuse.labels import FACE_LABELS, FUSION_LABELS, to_fusion_label, to_fusion_probabilities
 from emofuse.media import iter_video_frames
@@ -47,10 +47,12 @@ DEPTHS = ("hidden layer", "conv maps")
 
 @dataclass
 class SplitNetwork:
-    """One member of the face ensemble cut at a feature layer: ``features(x)`` and ``logits(features)``."""
+    """One member of the face ensemble cut at a feature layer: ``features(x)`` and ``logits(features)``;
+    ``class_weights``: its card's (``FaceClassifier`` rescales its probabilities by them)."""
 
     front: InferenceSession
     back: InferenceSession
+    class_weights: np.ndarray
 
     def features(self, x: np.ndarray) -> np.ndarray:
         return self.front.run(None, {"input": x})[0]
@@ -59,7 +61,7 @@ class SplitNetwork:
         return self.back.run(None, {self.back.get_inputs()[0].name: features.astype(np.float32)})[0]
 
 
-def split_network(path: Path, depth: str, folder: Path) -> SplitNetwork:
+def split_network(path: Path, depth: str, folder: Path, class_weights: np.ndarray) -> SplitNetwork:
     """``path``'s network cut at the input of its last Gemm (hidden layer) or of its first (conv maps)."""
     import onnx
     from onnx.utils import extract_model
@@ -70,12 +72,12 @@ def split_network(path: Path, depth: str, folder: Path) -> SplitNetwork:
     front, back = stem.with_name(stem.name + "-front.onnx"), stem.with_name(stem.name + "-back.onnx")
     extract_model(str(path), str(front), ["input"], [cut])
     extract_model(str(path), str(back), [cut], ["logits"])
-    return SplitNetwork(onnx_session(front), onnx_session(back))
+    return SplitNetwork(onnx_session(front), onnx_session(back), class_weights)
 
 
 def ensemble_probs(members: list[SplitNetwork], features: list[np.ndarray]) -> np.ndarray:
     """The shipped rule (mean of the members' softmax) over 7 fusion labels, from each member's features."""
-    probs = np.mean([softmax(m.logits(f)) for m, f in zip(members, features)], axis=0)
+    probs = np.mean([reweighted(softmax(m.logits(f)), m.class_weights) for m, f in zip(members, features)], axis=0)
     return to_fusion_probabilities(probs, FACE_LABELS)
 
 
@@ -144,8 +146,8 @@ def main() -> None:
     clips = []
     hits: dict[str, dict[str, list[int]]] = {}  # rule -> actor -> right or not, per scored clip
     with tempfile.TemporaryDirectory() as tmp:
-        networks = {depth: [split_network(model_path(clf.card, m["file"]), depth, Path(tmp))
-                            for m in clf.card["members"]] for depth in DEPTHS}
+        networks = {depth: [split_network(model_path(clf.card, m["file"]), depth, Path(tmp), weights)
+                            for m, weights in zip(clf.card["members"], clf.class_weights)] for depth in DEPTHS}
         faces = training_faces(200 if args.smoke else 3000)
         population = {depth: training_medians(members, faces) for depth, members in networks.items()}
         for actor, (folder, marker) in ACTORS.items():
@@ -164,7 +166,8 @@ def main() -> None:
                   "all": sum(map(sum, per_actor.values()))} for rule, per_actor in hits.items()]
     table(rule_rows)
     save("face_reference", {"protocol": "paired clips of the actors with a neutral clip (RAVDESS 05, CREMA-D 1001), "
-                                        "frames at 5 fps, largest face, shipped face ensemble (members unflipped), "
+                                        "frames at 5 fps, largest face, shipped face ensemble (members unflipped, "
+                                        "class weights as shipped), "
                                         "7 fusion labels, "
                                         "clip = mean of frame probabilities; the neutral clip is a reference and "
                                         "is not scored; population medians from FER2013 Training (seed 0)",

@@ -213,7 +213,7 @@ def test_a_members_class_weights_shift_its_reading_by_the_prior():
     from emofuse.models import load_card
 
     np.testing.assert_allclose(reweighted(np.array([[0.5, 0.5]]), np.array([1.0, 3.0])), [[0.25, 0.75]])
-    member = load_card("face")["members"][0]
+    member = {k: v for k, v in load_card("face")["members"][0].items() if k != "class_weights"}  # read plainly
     shipped = {**load_card("face"), "members": [member]}
     card = {**shipped, "members": [{**member, "class_weights": [1.0] * (len(FACE_LABELS) - 1) + [0.0]}]}
     crops = np.random.default_rng(0).integers(0, 256, (4, 48, 48), dtype=np.uint8)

@@ -245,6 +245,8 @@ def face_training_data(summary: dict) -> str:
     blend = summary["ferplus_weight"]
     words = (f"FER2013 Training less a 10% hold-out; targets {1 - blend:.0%} FER2013 label + {blend:.0%} FER+ vote "
              f"shares, label smoothing {summary['label_smoothing']}")
+    if summary.get("init"):
+        words += f"; fine-tuned from run {Path(summary['init']).name}'s chosen weights"
     if summary.get("teacher"):
         words += (f"; distilled: {summary['teacher_weight']:.0%} of the target from the {summary['teacher']} face "
                   f"model's probabilities softened at T={summary['teacher_temperature']}")
