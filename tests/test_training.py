@@ -241,6 +241,37 @@ def test_lite0_member_starts_from_imagenet_and_ships_beside_the_cnns(tmp_path, m
     assert fixed["members"][1]["ferplus_weight"] == 0 and "class_weights" not in fixed["members"][1]
     assert "the class prior their FER+ blend taught them: face_cnn.onnx." in card_module.card_markdown(fixed)
 
+    # --select: of two new runs, only those greedy forward selection keeps on the hold-out ship
+    import shutil
+
+    shutil.copytree(tmp_path / "lite0", tmp_path / "random")
+    shutil.copyfile(tmp_path / "lite0" / "other.onnx", tmp_path / "random" / "face_cnn.onnx")
+    chosen = card_module.face_card([tmp_path / "lite0", tmp_path / "random"], tmp_path / "fer.csv", "face", keep,
+                                   select=True)
+    selection = chosen["selection"]
+    assert selection["candidates"] == ["lite0", "random"] and selection["chosen"]
+    assert set(selection["rounds"][0]) == {"lite0", "random"}
+    assert [m["run"] for m in chosen["members"]] == ["old", *selection["chosen"]]
+    assert "greedy forward selection on the Training hold-out" in card_module.card_markdown(chosen)
+
+
+def test_greedy_selection_adds_members_while_hold_out_accuracy_rises():
+    from emofuse.train.card import greedy_selection
+
+    labels = np.array([0, 0, 0, 1, 1, 1])
+
+    def readings(right: list[bool], sure: float = 0.9, unsure: float = 0.6) -> np.ndarray:
+        p_true = np.where(right, sure, 1 - unsure)
+        return np.stack([np.where(labels == 0, p_true, 1 - p_true), np.where(labels == 1, p_true, 1 - p_true)], 1)
+
+    probs = {"a": readings([True] * 4 + [False] * 2),  # 4 of 6, wrong where unsure
+             "b": readings([False] * 2 + [True] * 4),  # 4 of 6, its errors where "a" is sure: together 6 of 6
+             "c": readings([False] * 6, unsure=0.9)}  # surely wrong: would pull the pair down
+    chosen, rounds = greedy_selection(probs, labels)
+    assert chosen == ["a", "b"]
+    assert rounds[0] == {"a": 4 / 6, "b": 4 / 6, "c": 0.0} and rounds[1]["b"] == 1.0 and rounds[2]["c"] < 1.0
+    assert greedy_selection({"c": probs["c"]}, labels)[0] == []  # nothing chosen that is right on nothing
+
 
 def test_prior_correction_undoes_the_blends_shift_of_the_training_prior():
     from emofuse.train.face import prior_correction, targets

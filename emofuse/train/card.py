@@ -1,7 +1,7 @@
 """Ship a trained model: copy its ONNX file(s) into emofuse/models and write its model card (JSON + Markdown).
 
     python -m emofuse.train.card speech runs/speech
-    python -m emofuse.train.card face runs/face [runs/face_2 ...] --data fer2013.csv.xz [--keep-shipped]
+    python -m emofuse.train.card face runs/face [runs/face_2 ...] --data fer2013.csv.xz [--keep-shipped] [--select]
 """
 
 from __future__ import annotations
@@ -134,7 +134,7 @@ def member_arch(summary: dict) -> str:
 
 
 def face_card(runs: list[Path], data: Path, task: str = "face", keep: dict | None = None,
-              ferplus: Path | None = None) -> dict:
+              ferplus: Path | None = None, select: bool = False) -> dict:
     """Card of one face run, or of an ensemble of several runs (probabilities averaged); ``task`` "face_fast" names
     the files of the small distilled network; ``keep``: a shipped card whose members stay in the ensemble;
     ``ferplus`` (the FER+ votes): members trained on a FER+ blend get the class weights that undo the prior shift
@@ -142,7 +142,8 @@ def face_card(runs: list[Path], data: Path, task: str = "face", keep: dict | Non
 
     Test-time flipping is chosen per member on the runs' Training hold-out, for the new runs and the kept members
     that were selected on it (never trained on it); the other kept members keep theirs. The temperature is fitted
-    there too unless members are kept. PublicTest is scored once with the chosen rules.
+    there too unless members are kept. ``select``: only the runs that greedy forward selection keeps on the
+    hold-out ship (``greedy_selection``; kept members stay). PublicTest is scored once with the chosen rules.
     """
     from emofuse.datasets import load_fer2013
     from emofuse.datasets.fer2013 import stratified_holdout
@@ -150,7 +151,14 @@ def face_card(runs: list[Path], data: Path, task: str = "face", keep: dict | Non
     from emofuse.metrics import classification_report
     from emofuse.train.face import HOLDOUT_PROTOCOL, prior_correction
 
+    faces = load_fer2013(data, ferplus=ferplus)
+    training = faces.subset(faces.usage == "Training")
     summaries = [json.loads((run / "summary.json").read_text()) for run in runs]
+    holdout = training.subset(stratified_holdout(training.labels, summaries[0]["holdout"]))
+    selection = None
+    if select:
+        runs, selection = selected_runs(runs, summaries, holdout, training if ferplus is not None else None)
+        summaries = [json.loads((run / "summary.json").read_text()) for run in runs]
     kept = [{**m, "flip_tta": m.get("flip_tta", keep.get("flip_tta", False))} for m in keep["members"]] if keep else []
     members = list(kept)
     for run, summary in zip(runs, summaries):
@@ -159,13 +167,10 @@ def face_card(runs: list[Path], data: Path, task: str = "face", keep: dict | Non
         ship_member(run / "face_cnn.onnx", MODELS_DIR / name, fp16_weights=arch == "lite0")
         members.append({"file": name, "arch": member_arch(summary), "run": run.name,
                         "ferplus_weight": summary["ferplus_weight"]})
-    faces = load_fer2013(data, ferplus=ferplus)
-    training = faces.subset(faces.usage == "Training")
     for member in members:
         if ferplus is not None and member.get("ferplus_weight", 0) > 0:
             weights = prior_correction(training.labels, training.soft_labels, member["ferplus_weight"])
             member["class_weights"] = [round(float(w), 4) for w in weights]
-    holdout = training.subset(stratified_holdout(training.labels, summaries[0]["holdout"]))
     test = faces.subset(faces.usage == "PublicTest")
 
     def holdout_accuracy(chosen: list[dict]) -> float:
@@ -177,8 +182,7 @@ def face_card(runs: list[Path], data: Path, task: str = "face", keep: dict | Non
         if member["file"] in own_rule or selected_on_holdout(member, keep):
             flip_accuracy[member["file"]] = acc = {rule: holdout_accuracy([{**member, "flip_tta": rule == "on"}])
                                                    for rule in ("off", "on")}
-            # the run's own rule if it chose its epoch with flipping; else only for half a point (it doubles cost)
-            member["flip_tta"] = own_rule.get(member["file"], False) or acc["on"] >= acc["off"] + 0.005
+            member["flip_tta"] = flip_rule(own_rule.get(member["file"], False), acc)
     held = ensemble_probabilities(members, holdout.images)
     test_probs = ensemble_probabilities(members, test.images)
     report = classification_report(test.labels, test_probs.argmax(1), FACE_LABELS, summaries[0]["protocol"])
@@ -192,6 +196,7 @@ def face_card(runs: list[Path], data: Path, task: str = "face", keep: dict | Non
         "protocol": summaries[0]["protocol"], "publictest_report": report,
         "holdout_report": classification_report(holdout.labels, held.argmax(1), FACE_LABELS, HOLDOUT_PROTOCOL),
         "holdout_accuracy_flip_tta": flip_accuracy,
+        **({"selection": selection} if selection else {}),
         "member_reports": {run.name: {"holdout": s["holdout_report"], "publictest": s["report"]}
                            for run, s in zip(runs, summaries)},
         "best_epoch": [s["best_epoch"] for s in summaries], "epochs": [s["epochs"] for s in summaries],
@@ -206,17 +211,66 @@ def face_card(runs: list[Path], data: Path, task: str = "face", keep: dict | Non
     return merged_with_kept(card, keep) if keep else card
 
 
+def flip_rule(own_flip: bool, holdout_accuracy: dict[str, float]) -> bool:
+    """Whether a member reads mirror images too: its run's own rule if it chose its epoch with flipping; else only
+    when flipping adds half a point on the hold-out (it doubles the member's cost)."""
+    return own_flip or holdout_accuracy["on"] >= holdout_accuracy["off"] + 0.005
+
+
+def greedy_selection(probs: dict[str, np.ndarray], labels: np.ndarray) -> tuple[list[str], list[dict[str, float]]]:
+    """Forward selection of ensemble members (Caruana et al. 2004, each at most once): add the candidate whose
+    probabilities, averaged with those chosen so far, give the highest accuracy on ``labels``; stop when no
+    candidate raises it. Returns the chosen names in order and each round's accuracies."""
+    chosen: list[str] = []
+    rounds: list[dict[str, float]] = []
+    best = 0.0
+    while len(chosen) < len(probs):
+        scores = {name: float((np.mean([probs[c] for c in [*chosen, name]], axis=0).argmax(1) == labels).mean())
+                  for name in probs if name not in chosen}
+        rounds.append(scores)
+        name = max(scores, key=scores.get)
+        if scores[name] <= best:
+            break
+        chosen.append(name)
+        best = scores[name]
+    return chosen, rounds
+
+
+def selected_runs(runs: list[Path], summaries: list[dict], holdout, training=None) -> tuple[list[Path], dict]:
+    """The runs greedy forward selection keeps on the Training hold-out, each read from its run folder with the
+    test-time rule it would ship with; and the selection's record for the card. ``training`` (with FER+ votes):
+    members trained on a blend are read with their prior undone, as they would ship."""
+    from emofuse.train.face import prior_correction
+
+    probs = {}
+    for run, summary in zip(runs, summaries):
+        member = {"file": "face_cnn.onnx"}
+        if training is not None and summary["ferplus_weight"] > 0:
+            member["class_weights"] = prior_correction(training.labels, training.soft_labels,
+                                                       summary["ferplus_weight"]).tolist()
+        views = {rule: ensemble_probabilities([{**member, "flip_tta": rule == "on"}], holdout.images, run)
+                 for rule in ("off", "on")}
+        accuracy = {rule: float((p.argmax(1) == holdout.labels).mean()) for rule, p in views.items()}
+        probs[run.name] = views["on" if flip_rule(summary["tta"] == "flip", accuracy) else "off"]
+    chosen, rounds = greedy_selection(probs, holdout.labels)
+    record = {"protocol": "greedy forward selection among the new runs on the Training hold-out (accuracy of their "
+                          "averaged probabilities, each member with its test-time rule); kept members not counted",
+              "candidates": [run.name for run in runs], "chosen": chosen, "rounds": rounds}
+    return [run for run in runs if run.name in chosen], record
+
+
 def selected_on_holdout(member: dict, keep: dict | None) -> bool:
     """A kept member whose run chose its epoch on the Training hold-out (its card carries that report), so the
     hold-out can choose its test-time rule too."""
     return keep is not None and "holdout" in keep["member_reports"].get(member.get("run"), {})
 
 
-def ensemble_probabilities(members: list[dict], images: np.ndarray) -> np.ndarray:
-    """Probabilities (N, 7) of the packaged ``members`` averaged (each with its own test-time rule)."""
+def ensemble_probabilities(members: list[dict], images: np.ndarray, folder: Path | None = None) -> np.ndarray:
+    """Probabilities (N, 7) of ``members`` (files in ``folder``, the package's by default) averaged, each with its
+    own test-time rule."""
     from emofuse.face.classifier import FaceClassifier
 
-    clf = FaceClassifier({"members": members, "dir": str(MODELS_DIR)})
+    clf = FaceClassifier({"members": members, "dir": str(folder or MODELS_DIR)})
     return np.concatenate([clf.classify_batch(images[i:i + 512]) for i in range(0, len(images), 512)])
 
 
@@ -292,6 +346,9 @@ def card_markdown(card: dict) -> str:
         alone = ", ".join(f"{run} {rep['publictest']['accuracy']:.1%}" for run, rep in card["member_reports"].items())
         flipped = ", ".join(m["file"] for m in card["members"] if m["flip_tta"])  # face_card sets it per member
         reweighted = ", ".join(m["file"] for m in card["members"] if "class_weights" in m)
+        if selection := card.get("selection"):
+            lines += [f"New members chosen by greedy forward selection on the Training hold-out from: "
+                      f"{', '.join(selection['candidates'])}; chosen: {', '.join(selection['chosen'])}.", ""]
         lines += [f"Members, each alone on PublicTest: {alone}; averaged (shipped): {report['accuracy']:.1%}. "
                   f"Members that also read the mirror image of each crop: {flipped or 'none'}. Members whose "
                   f"probabilities are reweighted to undo the class prior their FER+ blend taught them: "
@@ -359,16 +416,21 @@ def main() -> None:
     parser.add_argument("--data", type=Path, help="FER2013 CSV (face only: for PublicTest metrics)")
     parser.add_argument("--keep-shipped", action="store_true",
                         help="face: the shipped card's members stay in the ensemble beside the new run(s)")
+    parser.add_argument("--keep", type=Path, metavar="CARD", help="face: as --keep-shipped, the members of this "
+                        "card (JSON; their model files already in the package), e.g. an earlier shipped card")
     parser.add_argument("--ferplus", type=Path, help="face: FER+ votes (fer2013new.csv); members trained on a FER+ "
                         "blend get class weights that undo the class prior the blend taught them")
+    parser.add_argument("--select", action="store_true", help="face: ship only the runs that greedy forward "
+                        "selection keeps on the Training hold-out (the kept members stay)")
     args = parser.parse_args()
     if args.task == "speech" and len(args.runs) != 1:
         parser.error("speech takes one run folder (its ensemble is chosen inside the run)")
     if args.task == "speech":
         card = speech_card(args.runs[0])
     else:
-        keep = json.loads((MODELS_DIR / f"{args.task}.json").read_text()) if args.keep_shipped else None
-        card = face_card(args.runs, args.data, args.task, keep, args.ferplus)
+        kept_card = args.keep or (MODELS_DIR / f"{args.task}.json" if args.keep_shipped else None)
+        keep = json.loads(kept_card.read_text()) if kept_card else None
+        card = face_card(args.runs, args.data, args.task, keep, args.ferplus, args.select)
     (MODELS_DIR / f"{args.task}.json").write_text(json.dumps(card, indent=2) + "\n")
     (MODELS_DIR / f"{args.task}.md").write_text(card_markdown(card))
     print(card_markdown(card))
