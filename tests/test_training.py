@@ -271,6 +271,7 @@ def test_greedy_selection_adds_members_while_hold_out_accuracy_rises():
     assert chosen == ["a", "b"]
     assert rounds[0] == {"a": 4 / 6, "b": 4 / 6, "c": 0.0} and rounds[1]["b"] == 1.0 and rounds[2]["c"] < 1.0
     assert greedy_selection({"c": probs["c"]}, labels)[0] == []  # nothing chosen that is right on nothing
+    assert greedy_selection(probs, labels, min_gain=0.4)[0] == ["a"]  # the pair's 2 of 6 more is not enough
 
 
 def test_prior_correction_undoes_the_blends_shift_of_the_training_prior():

@@ -217,10 +217,12 @@ def flip_rule(own_flip: bool, holdout_accuracy: dict[str, float]) -> bool:
     return own_flip or holdout_accuracy["on"] >= holdout_accuracy["off"] + 0.005
 
 
-def greedy_selection(probs: dict[str, np.ndarray], labels: np.ndarray) -> tuple[list[str], list[dict[str, float]]]:
+def greedy_selection(probs: dict[str, np.ndarray], labels: np.ndarray,
+                     min_gain: float = 0.005) -> tuple[list[str], list[dict[str, float]]]:
     """Forward selection of ensemble members (Caruana et al. 2004, each at most once): add the candidate whose
-    probabilities, averaged with those chosen so far, give the highest accuracy on ``labels``; stop when no
-    candidate raises it. Returns the chosen names in order and each round's accuracies."""
+    probabilities, averaged with those chosen so far, give the highest accuracy on ``labels``; stop when none
+    raises it by ``min_gain`` (half a point: a member adds its whole cost per crop, as flipping does). Returns the
+    chosen names in order and each round's accuracies."""
     chosen: list[str] = []
     rounds: list[dict[str, float]] = []
     best = 0.0
@@ -229,7 +231,7 @@ def greedy_selection(probs: dict[str, np.ndarray], labels: np.ndarray) -> tuple[
                   for name in probs if name not in chosen}
         rounds.append(scores)
         name = max(scores, key=scores.get)
-        if scores[name] <= best:
+        if chosen and scores[name] < best + min_gain or scores[name] == 0:
             break
         chosen.append(name)
         best = scores[name]
@@ -254,7 +256,8 @@ def selected_runs(runs: list[Path], summaries: list[dict], holdout, training=Non
         probs[run.name] = views["on" if flip_rule(summary["tta"] == "flip", accuracy) else "off"]
     chosen, rounds = greedy_selection(probs, holdout.labels)
     record = {"protocol": "greedy forward selection among the new runs on the Training hold-out (accuracy of their "
-                          "averaged probabilities, each member with its test-time rule); kept members not counted",
+                          "averaged probabilities, each member with its test-time rule; a member joins for half a "
+                          "point or more); kept members not counted",
               "candidates": [run.name for run in runs], "chosen": chosen, "rounds": rounds}
     return [run for run in runs if run.name in chosen], record
 
