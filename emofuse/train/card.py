@@ -242,6 +242,7 @@ def selected_runs(runs: list[Path], summaries: list[dict], holdout, training=Non
     """The runs greedy forward selection keeps on the Training hold-out, each read from its run folder with the
     test-time rule it would ship with; and the selection's record for the card. ``training`` (with FER+ votes):
     members trained on a blend are read with their prior undone, as they would ship."""
+    from emofuse.runtime import onnx_session
     from emofuse.train.face import prior_correction
 
     probs = {}
@@ -254,6 +255,7 @@ def selected_runs(runs: list[Path], summaries: list[dict], holdout, training=Non
                  for rule in ("off", "on")}
         accuracy = {rule: float((p.argmax(1) == holdout.labels).mean()) for rule, p in views.items()}
         probs[run.name] = views["on" if flip_rule(summary["tta"] == "flip", accuracy) else "off"]
+        onnx_session.cache_clear()  # each candidate's session (and its memory arena) once: 7 at 128 px took 24 GB
     chosen, rounds = greedy_selection(probs, holdout.labels)
     record = {"protocol": "greedy forward selection among the new runs on the Training hold-out (accuracy of their "
                           "averaged probabilities, each member with its test-time rule; a member joins for half a "
@@ -274,7 +276,7 @@ def ensemble_probabilities(members: list[dict], images: np.ndarray, folder: Path
     from emofuse.face.classifier import FaceClassifier
 
     clf = FaceClassifier({"members": members, "dir": str(folder or MODELS_DIR)})
-    return np.concatenate([clf.classify_batch(images[i:i + 512]) for i in range(0, len(images), 512)])
+    return np.concatenate([clf.classify_batch(images[i:i + 256]) for i in range(0, len(images), 256)])
 
 
 def merged_with_kept(card: dict, keep: dict) -> dict:
