@@ -157,8 +157,9 @@ def face_card(runs: list[Path], data: Path, task: str = "face", keep: dict | Non
     holdout = training.subset(stratified_holdout(training.labels, summaries[0]["holdout"]))
     selection = None
     if select:
+        summary_of = dict(zip(runs, summaries))
         runs, selection = selected_runs(runs, summaries, holdout, training if ferplus is not None else None)
-        summaries = [json.loads((run / "summary.json").read_text()) for run in runs]
+        summaries = [summary_of[run] for run in runs]
     kept = [{**m, "flip_tta": m.get("flip_tta", keep.get("flip_tta", False))} for m in keep["members"]] if keep else []
     members = list(kept)
     for run, summary in zip(runs, summaries):
@@ -231,7 +232,7 @@ def greedy_selection(probs: dict[str, np.ndarray], labels: np.ndarray,
                   for name in probs if name not in chosen}
         rounds.append(scores)
         name = max(scores, key=scores.get)
-        if chosen and scores[name] < best + min_gain or scores[name] == 0:
+        if scores[name] == 0 or (chosen and scores[name] < best + min_gain):
             break
         chosen.append(name)
         best = scores[name]
