@@ -231,7 +231,7 @@ def greedy_selection(probs: dict[str, np.ndarray], labels: np.ndarray,
         scores = {name: float((np.mean([probs[c] for c in [*chosen, name]], axis=0).argmax(1) == labels).mean())
                   for name in probs if name not in chosen}
         rounds.append(scores)
-        name = max(scores, key=scores.get)
+        name = max(scores, key=lambda candidate: scores[candidate])
         if scores[name] == 0 or (chosen and scores[name] < best + min_gain):
             break
         chosen.append(name)
