@@ -149,7 +149,7 @@ def face_card(runs: list[Path], data: Path, task: str = "face", keep: dict | Non
     from emofuse.datasets.fer2013 import stratified_holdout
     from emofuse.fusion import fit_temperature
     from emofuse.metrics import classification_report
-    from emofuse.train.face import HOLDOUT_PROTOCOL, prior_correction
+    from emofuse.train.face import HOLDOUT_PROTOCOL
 
     faces = load_fer2013(data, ferplus=ferplus)
     training = faces.subset(faces.usage == "Training")
@@ -170,8 +170,7 @@ def face_card(runs: list[Path], data: Path, task: str = "face", keep: dict | Non
                         "ferplus_weight": summary["ferplus_weight"]})
     for member in members:
         if ferplus is not None and member.get("ferplus_weight", 0) > 0:
-            weights = prior_correction(training.labels, training.soft_labels, member["ferplus_weight"])
-            member["class_weights"] = [round(float(w), 4) for w in weights]
+            member["class_weights"] = blend_undoing_weights(training, member["ferplus_weight"])
     test = faces.subset(faces.usage == "PublicTest")
 
     def holdout_accuracy(chosen: list[dict]) -> float:
@@ -212,6 +211,14 @@ def face_card(runs: list[Path], data: Path, task: str = "face", keep: dict | Non
     return merged_with_kept(card, keep) if keep else card
 
 
+def blend_undoing_weights(training, ferplus_weight: float) -> list[float]:
+    """A member's card ``class_weights``: those that undo the class prior its FER+ blend taught it
+    (``emofuse.train.face.prior_correction`` on ``training``, which carries the FER+ votes), to 4 decimals."""
+    from emofuse.train.face import prior_correction
+
+    return [round(float(w), 4) for w in prior_correction(training.labels, training.soft_labels, ferplus_weight)]
+
+
 def flip_rule(own_flip: bool, holdout_accuracy: dict[str, float]) -> bool:
     """Whether a member reads mirror images too: its run's own rule if it chose its epoch with flipping; else only
     when flipping adds half a point on the hold-out (it doubles the member's cost)."""
@@ -244,14 +251,12 @@ def selected_runs(runs: list[Path], summaries: list[dict], holdout, training=Non
     test-time rule it would ship with; and the selection's record for the card. ``training`` (with FER+ votes):
     members trained on a blend are read with their prior undone, as they would ship."""
     from emofuse.runtime import onnx_session
-    from emofuse.train.face import prior_correction
 
     probs = {}
     for run, summary in zip(runs, summaries):
-        member = {"file": "face_cnn.onnx"}
+        member: dict[str, object] = {"file": "face_cnn.onnx"}
         if training is not None and summary["ferplus_weight"] > 0:
-            member["class_weights"] = prior_correction(training.labels, training.soft_labels,
-                                                       summary["ferplus_weight"]).tolist()
+            member["class_weights"] = blend_undoing_weights(training, summary["ferplus_weight"])
         views = {rule: ensemble_probabilities([{**member, "flip_tta": rule == "on"}], holdout.images, run)
                  for rule in ("off", "on")}
         accuracy = {rule: float((p.argmax(1) == holdout.labels).mean()) for rule, p in views.items()}
