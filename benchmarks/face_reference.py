@@ -55,7 +55,8 @@ class SplitNetwork:
     class_weights: np.ndarray
 
     def features(self, x: np.ndarray) -> np.ndarray:
-        return self.front.run(None, {"input": x})[0]
+        """In batches of 256: a Lite0 member's activations for 3,000 crops at once would take tens of GB."""
+        return np.concatenate([self.front.run(None, {"input": x[i:i + 256]})[0] for i in range(0, len(x), 256)])
 
     def logits(self, features: np.ndarray) -> np.ndarray:
         return self.back.run(None, {self.back.get_inputs()[0].name: features.astype(np.float32)})[0]
