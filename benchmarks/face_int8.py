@@ -14,7 +14,6 @@ weights); with them, the numbers measured on a VNNI CPU hold on the others.
 from __future__ import annotations
 
 import argparse
-import json
 import tempfile
 import time
 from pathlib import Path
@@ -115,7 +114,7 @@ def main() -> None:
         for method in methods:
             members = [{**m, "file": quantised_member(model_path(shipped, m["file"]), Path(folder), calibration,
                                                       method).name} for m in shipped["members"]]
-            cards[method] = {**json.loads(json.dumps(shipped)), "members": members, "dir": folder}
+            cards[method] = {**shipped, "members": members, "dir": folder}
             rows.append({"model": f"int8, {method} calibration", **scores(cards[method], holdout, test)})
         table(rows)
         int8 = cards[methods[0]]
