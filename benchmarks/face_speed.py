@@ -13,7 +13,7 @@ import os
 import time
 
 import _common
-from _common import SHARED, parse_args, save, table
+from _common import SHARED, crops_per_second, parse_args, save, table
 
 parser = argparse.ArgumentParser()
 parser.add_argument("--threads", type=int, default=2)
@@ -39,15 +39,6 @@ def test_frame() -> np.ndarray:
     canvas = np.full((480, 640, 3), 255, np.uint8)
     canvas[60:420] = frame
     return canvas
-
-
-def crops_per_second(clf: FaceClassifier, batch: int = 256, rounds: int = 5) -> float:
-    crops = np.random.default_rng(0).integers(0, 256, (batch, 48, 48), dtype=np.uint8)
-    clf.classify_batch(crops)
-    start = time.perf_counter()
-    for _ in range(rounds):
-        clf.classify_batch(crops)
-    return batch * rounds / (time.perf_counter() - start)
 
 
 def classifiers() -> dict[str, FaceClassifier]:

@@ -172,16 +172,21 @@ def start_live(page):
     pytest.fail("START did not start the camera and microphone")
 
 
-def session_seconds(panel) -> float:
-    """The live session's time as its caption shows it ("12.3 s · fused from …"), 0 before the first reading."""
+def live_caption(panel) -> str:
+    """The live session's caption ("12.3 s · fused from … · audio 0.2 s behind: …"), "" before the first reading."""
     captions = panel.get_by_text(" s · fused from").all()
-    return float(captions[0].inner_text().split(" s ·")[0]) if captions else 0.0
+    return captions[0].inner_text() if captions else ""
+
+
+def session_seconds(panel) -> float:
+    """The live session's time as its caption shows it, 0 before the first reading."""
+    caption = live_caption(panel)
+    return float(caption.split(" s ·")[0]) if caption else 0.0
 
 
 def audio_behind(panel) -> float:
-    """How late the latest microphone chunk arrived, as the live caption shows it ("audio 0.2 s behind: ...")."""
-    captions = panel.get_by_text(" s · fused from").all()
-    found = re.search(r"audio ([0-9.]+) s behind", captions[0].inner_text()) if captions else None
+    """How late the latest microphone chunk arrived, as the live caption shows it."""
+    found = re.search(r"audio ([0-9.]+) s behind", live_caption(panel))
     return float(found.group(1)) if found else 0.0
 
 
@@ -339,7 +344,7 @@ def test_the_live_voice_reads_as_the_file_analysis_quiet_and_under_load(playwrig
         finally:
             for hog in hogs:
                 hog.kill()
-        caption = panel.get_by_text(" s · fused from").first.inner_text()
+        caption = live_caption(panel)
         shot(page, f"live_voice_{emotion}")
         frame.get_by_role("button", name="STOP").click()
         rows = session_csv(page, panel)
