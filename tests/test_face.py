@@ -223,6 +223,16 @@ def test_a_members_class_weights_shift_its_reading_by_the_prior():
     np.testing.assert_allclose(shifted[:, :-1], plain[:, :-1] / plain[:, :-1].sum(1, keepdims=True), atol=1e-5)
 
 
+def test_any_number_of_crops_reads_in_bounded_batches_as_in_one():
+    from emofuse.face.classifier import FaceClassifier
+
+    crops = np.random.default_rng(2).integers(0, 256, (11, 48, 48), dtype=np.uint8)
+    classifier = FaceClassifier()
+    whole = classifier.classify_batch(crops)
+    np.testing.assert_allclose(classifier.classify_batch(crops, batch_size=4), whole, atol=1e-5)
+    assert whole.shape == (11, 7) and classifier.classify_batch(crops[:0], batch_size=4).shape == (0, 7)
+
+
 def test_a_member_with_flip_tta_averages_a_crop_and_its_mirror_image():
     """A card member's ``flip_tta`` reads each crop and its mirror image (one call) and averages them; the other
     members read the crop alone."""

@@ -152,6 +152,12 @@ def test_face_recipe_trains_and_exports(tmp_path):
     assert distilled["teacher"] == str(teacher_card) and distilled["teacher_weight"] == 0.7
     assert "distilled: 70%" in card_module.face_training_data(distilled)
 
+    # bfloat16 mixed precision trains a network of the same shape; the card's command says so
+    mixed = face.run(face_args(csv, tmp_path / "bf16", "--epochs", "1", "--bf16", "--batch-size", "32"))
+    assert mixed["bf16"] and mixed["history"][0]["loss"] > 0
+    assert FaceClassifier({**card, "dir": str(tmp_path / "bf16")}).classify_batch(images).shape == (4, 7)
+    assert card_module._face_command(tmp_path / "bf16", mixed).endswith("--batch-size 32 --bf16")
+
     # a run stopped after its first epoch and resumed ends exactly where the straight run did
     stopped = tmp_path / "stopped"
     face.run(face_args(csv, stopped, "--epochs", "2", "--stop-after", "1"))

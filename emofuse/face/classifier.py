@@ -49,9 +49,14 @@ class FaceClassifier:
         self.member_flips = [bool(every_member or m.get("flip_tta", False)) for m in self.card["members"]]
         self.detector = get_detector(detector, min_face_size, max_side)
 
-    def classify_batch(self, crops: np.ndarray) -> np.ndarray:
-        """Probabilities (N, 7) for uint8 grey crops (N, 48, 48)."""
+    def classify_batch(self, crops: np.ndarray, batch_size: int = 256) -> np.ndarray:
+        """Probabilities (N, 7) for uint8 grey crops (N, 48, 48), read ``batch_size`` at a time (bounded memory)."""
         crops = np.asarray(crops)
+        if len(crops) <= batch_size:
+            return self._classify(crops)
+        return np.concatenate([self._classify(crops[i:i + batch_size]) for i in range(0, len(crops), batch_size)])
+
+    def _classify(self, crops: np.ndarray) -> np.ndarray:
         if not len(crops):
             return np.zeros((0, len(self.labels)), dtype=np.float32)
         x = np.ascontiguousarray(crops_to_input(crops))

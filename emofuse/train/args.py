@@ -41,6 +41,9 @@ def add_face_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--label-smoothing", type=float, default=0.0)
     parser.add_argument("--shift-px", type=float, default=4.0, help="largest random shift of a 48 px crop")
     parser.add_argument("--ema", type=float, default=0.999, help="decay of the weights' moving average per step")
+    parser.add_argument("--bf16", action="store_true",
+                        help="train in bfloat16 mixed precision (about 1.9x faster FaceCNN steps on CPUs with AMX; "
+                        "slower for lite0's depthwise convolutions)")
     parser.add_argument("--arch", choices=["cnn", "lite0"], default="cnn",
                         help="cnn: FaceCNN from scratch (SGD); lite0: EfficientNet-Lite0 from its ImageNet weights "
                         "(AdamW; --lr is the head's peak, --backbone-lr the backbone's)")

@@ -282,7 +282,7 @@ def ensemble_probabilities(members: list[dict], images: np.ndarray, folder: Path
     from emofuse.face.classifier import FaceClassifier
 
     clf = FaceClassifier({"members": members, "dir": str(folder or MODELS_DIR)})
-    return np.concatenate([clf.classify_batch(images[i:i + 256]) for i in range(0, len(images), 256)])
+    return clf.classify_batch(images)
 
 
 def merged_with_kept(card: dict, keep: dict) -> dict:
@@ -329,10 +329,14 @@ def _face_command(run: Path, summary: dict) -> str:
                     "--batch-size": summary["batch_size"]}
     else:
         options["--widths"] = ",".join(map(str, summary["widths"]))
+    if summary.get("batch_size", 128) != 128:
+        options["--batch-size"] = summary["batch_size"]
+    if summary.get("bf16"):
+        options["--bf16"] = ""
     if summary.get("teacher"):
         options |= {"--teacher": summary["teacher"], "--teacher-weight": summary["teacher_weight"],
                     "--teacher-temperature": summary["teacher_temperature"]}
-    command = f"{base} --work runs/{run.name} " + " ".join(f"{k} {v}" for k, v in options.items())
+    command = f"{base} --work runs/{run.name} " + " ".join(f"{k} {v}".strip() for k, v in options.items())
     if not summary.get("init"):
         return command
     init = Path(summary["init"])

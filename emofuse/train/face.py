@@ -118,7 +118,7 @@ def teacher_probabilities(card: str, images: np.ndarray, temperature: float) -> 
 
     loaded = load_card("face") if card == "shipped" else card_from_file(card)
     classifier = FaceClassifier(loaded, flip_tta=False)
-    probs = np.concatenate([classifier.classify_batch(images[i:i + 512]) for i in range(0, len(images), 512)])
+    probs = classifier.classify_batch(images, batch_size=512)
     soft = np.power(np.clip(probs, 1e-8, 1.0), 1.0 / temperature)
     return (soft / soft.sum(axis=1, keepdims=True)).astype(np.float32)
 
@@ -212,7 +212,9 @@ def run(args: argparse.Namespace) -> dict:
             idx = order[b * args.batch_size:(b + 1) * args.batch_size]
             x = augment(x_train[idx], gen, args.shift_px).to(device).contiguous(memory_format=torch.channels_last)
             y = y_train[idx].to(device)
-            loss = -(y * F.log_softmax(model(x), dim=1)).sum(dim=1).mean()
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=args.bf16):
+                logits = model(x)
+            loss = -(y * F.log_softmax(logits.float(), dim=1)).sum(dim=1).mean()
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
@@ -253,7 +255,7 @@ def run(args: argparse.Namespace) -> dict:
               "history": history, "tta": args.tta, "holdout_report": holdout_report, "report": test_report,
               "seed": args.seed, "ferplus_weight": args.ferplus_weight if args.ferplus else 0.0,  # the blend in effect
               "label_smoothing": args.label_smoothing,
-              "shift_px": args.shift_px, "ema": args.ema, "arch": args.arch,
+              "shift_px": args.shift_px, "ema": args.ema, "bf16": args.bf16, "arch": args.arch,
               "widths": [int(w) for w in args.widths.split(",")] if args.arch == "cnn" else None,
               "size": args.size if args.arch == "lite0" else None,
               "backbone_lr": args.backbone_lr if args.arch == "lite0" else None, "holdout": args.holdout,
