@@ -111,12 +111,9 @@ def member_kind(file: str, task: str) -> str:
     return head if head and index.isdigit() else stem
 
 
-def ship_member(source: Path, target: Path, fp16_weights: bool) -> None:
-    """Copy a member's ONNX into the package; ``fp16_weights`` stores its weights as float16 (half the size; the
-    runtime casts them back once, at load)."""
-    if not fp16_weights:
-        shutil.copyfile(source, target)
-        return
+def ship_member(source: Path, target: Path) -> None:
+    """Copy a member's ONNX into the package with its weights stored as float16 (half the size; the runtime casts
+    them back once, at load)."""
     import onnx
 
     from emofuse.train.common import store_weights_fp16
@@ -130,7 +127,7 @@ def member_arch(summary: dict) -> str:
     if summary.get("arch") == "lite0":
         return (f"EfficientNet-Lite0 from ImageNet weights, crop resized to {summary['size']} px inside the graph, "
                 "float16 weights")
-    return f"FaceCNN (VGG-style, widths {summary['widths']})"
+    return f"FaceCNN (VGG-style, widths {summary['widths']}), float16 weights"
 
 
 def face_card(runs: list[Path], data: Path, task: str = "face", keep: dict | None = None,
@@ -165,7 +162,7 @@ def face_card(runs: list[Path], data: Path, task: str = "face", keep: dict | Non
     for run, summary in zip(runs, summaries):
         arch = summary.get("arch", "cnn")
         name = member_file(task, arch, {m["file"] for m in members})
-        ship_member(run / "face_cnn.onnx", MODELS_DIR / name, fp16_weights=arch == "lite0")
+        ship_member(run / "face_cnn.onnx", MODELS_DIR / name)
         members.append({"file": name, "arch": member_arch(summary), "run": run.name,
                         "ferplus_weight": summary["ferplus_weight"]})
     for member in members:
