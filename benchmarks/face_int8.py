@@ -28,7 +28,6 @@ from emofuse.face.crops import crops_to_input
 from emofuse.labels import FACE_LABELS
 from emofuse.metrics import classification_report
 from emofuse.models import load_card, model_path
-from emofuse.train.card import ensemble_probabilities
 
 
 def quantised_member(source: Path, folder: Path, calibration: np.ndarray, method: str) -> Path:
@@ -67,10 +66,9 @@ def quantised_member(source: Path, folder: Path, calibration: np.ndarray, method
 
 def scores(card: dict, holdout: FaceSet, test: FaceSet) -> dict:
     """Hold-out accuracy and PublicTest's figures that the face issues track."""
-    folder = Path(card["dir"])
-    held = float((ensemble_probabilities(card["members"], holdout.images, folder).argmax(1) == holdout.labels).mean())
-    test_probs = ensemble_probabilities(card["members"], test.images, folder)
-    report = classification_report(test.labels, test_probs.argmax(1), FACE_LABELS, "PublicTest")
+    clf = FaceClassifier(card)
+    held = float((clf.classify_batch(holdout.images).argmax(1) == holdout.labels).mean())
+    report = classification_report(test.labels, clf.classify_batch(test.images).argmax(1), FACE_LABELS, "PublicTest")
     per_class = report["per_class"]
     return {"holdout": held, "publictest": report["accuracy"], "macro_f1": report["macro_f1"],
             "fear_recall": per_class["fearful"]["recall"], "sad_recall": per_class["sad"]["recall"],

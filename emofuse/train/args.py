@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+FACE_BATCH_SIZE = 128  # the face recipe's default batch (a card's command names it only when a run used another)
+
 
 def add_speech_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data", required=True, help="folder holding the corpora: ravdess/ (Actor_XX/*.wav|flac), "
@@ -36,7 +38,7 @@ def add_face_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--epochs", type=int, default=16, help="length of the schedule")
     parser.add_argument("--stop-after", type=int, default=None,
                         help="stop once this many epochs are done (checkpointed; --resume continues)")
-    parser.add_argument("--batch-size", type=int, default=128)
+    parser.add_argument("--batch-size", type=int, default=FACE_BATCH_SIZE)
     parser.add_argument("--lr", type=float, default=0.05)
     parser.add_argument("--label-smoothing", type=float, default=0.0)
     parser.add_argument("--shift-px", type=float, default=4.0, help="largest random shift of a 48 px crop")

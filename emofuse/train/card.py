@@ -18,6 +18,7 @@ import numpy as np
 from emofuse.labels import FACE_LABELS, SPEECH_LABELS
 from emofuse.metrics import per_class_table
 from emofuse.models import MODELS_DIR
+from emofuse.train.args import FACE_BATCH_SIZE
 
 RAVDESS_LICENSE = ("Trained on RAVDESS (Livingstone & Russo 2018), CC BY-NC-SA 4.0. These weights are a derived "
                    "work: non-commercial use only, credit RAVDESS, and share models derived from them under the "
@@ -325,11 +326,10 @@ def _face_command(run: Path, summary: dict) -> str:
                "--ferplus-weight": summary["ferplus_weight"], "--label-smoothing": summary["label_smoothing"],
                "--tta": summary["tta"]}
     if summary.get("arch") == "lite0":
-        options |= {"--arch": "lite0", "--size": summary["size"], "--backbone-lr": summary["backbone_lr"],
-                    "--batch-size": summary["batch_size"]}
+        options |= {"--arch": "lite0", "--size": summary["size"], "--backbone-lr": summary["backbone_lr"]}
     else:
         options["--widths"] = ",".join(map(str, summary["widths"]))
-    if summary.get("batch_size", 128) != 128:
+    if summary.get("batch_size", FACE_BATCH_SIZE) != FACE_BATCH_SIZE:
         options["--batch-size"] = summary["batch_size"]
     if summary.get("bf16"):
         options["--bf16"] = ""
