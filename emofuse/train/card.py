@@ -2,6 +2,7 @@
 
     python -m emofuse.train.card speech runs/speech
     python -m emofuse.train.card face runs/face [runs/face_2 ...] --data fer2013.csv.xz [--keep-shipped] [--select]
+        [--int8]
 """
 
 from __future__ import annotations
@@ -18,7 +19,9 @@ import numpy as np
 from emofuse.labels import FACE_LABELS, SPEECH_LABELS
 from emofuse.metrics import per_class_table
 from emofuse.models import MODELS_DIR
+from emofuse.runtime import onnx_session
 from emofuse.train.args import FACE_BATCH_SIZE
+from emofuse.train.quantize import CALIBRATION_METHOD, calibration_crops, quantize_member
 
 RAVDESS_LICENSE = ("Trained on RAVDESS (Livingstone & Russo 2018), CC BY-NC-SA 4.0. These weights are a derived "
                    "work: non-commercial use only, credit RAVDESS, and share models derived from them under the "
@@ -133,7 +136,7 @@ def member_arch(summary: dict) -> str:
 
 
 def face_card(runs: list[Path], data: Path, task: str = "face", keep: dict | None = None,
-              ferplus: Path | None = None, select: bool = False) -> dict:
+              ferplus: Path | None = None, select: bool = False, int8: bool = False) -> dict:
     """Card of one face run, or of an ensemble of several runs (probabilities averaged); ``task`` "face_fast" names
     the files of the small distilled network; ``keep``: a shipped card whose members stay in the ensemble;
     ``ferplus`` (the FER+ votes): members trained on a FER+ blend get the class weights that undo the prior shift
@@ -142,7 +145,8 @@ def face_card(runs: list[Path], data: Path, task: str = "face", keep: dict | Non
     Test-time flipping is chosen per member on the runs' Training hold-out, for the new runs and the kept members
     that were selected on it (never trained on it); the other kept members keep theirs. The temperature is fitted
     there too unless members are kept. ``select``: only the runs that greedy forward selection keeps on the
-    hold-out ship (``greedy_selection``; kept members stay). PublicTest is scored once with the chosen rules.
+    hold-out ship (``greedy_selection``; kept members stay). ``int8``: the new members ship in static int8 when
+    that keeps the hold-out accuracy (``int8_members``). PublicTest is scored once with the chosen rules.
     """
     from emofuse.datasets import load_fer2013
     from emofuse.datasets.fer2013 import stratified_holdout
@@ -153,7 +157,8 @@ def face_card(runs: list[Path], data: Path, task: str = "face", keep: dict | Non
     faces = load_fer2013(data, ferplus=ferplus)
     training = faces.subset(faces.usage == "Training")
     summaries = [json.loads((run / "summary.json").read_text()) for run in runs]
-    holdout = training.subset(stratified_holdout(training.labels, summaries[0]["holdout"]))
+    held_out = stratified_holdout(training.labels, summaries[0]["holdout"])
+    holdout = training.subset(held_out)
     selection = None
     if select:
         summary_of = dict(zip(runs, summaries))
@@ -184,6 +189,11 @@ def face_card(runs: list[Path], data: Path, task: str = "face", keep: dict | Non
             member["flip_tta"] = flip_rule(own_rule.get(member["file"], False), acc)
     held = ensemble_probabilities(members, holdout.images)
     test_probs = ensemble_probabilities(members, test.images)
+    quantization = None
+    if int8:
+        calibration = calibration_crops(training.images, ~held_out)
+        quantization, held, test_probs = int8_members(kept, list(zip(members[len(kept):], runs)), calibration,
+                                                      holdout, test, (held, test_probs))
     report = classification_report(test.labels, test_probs.argmax(1), FACE_LABELS, summaries[0]["protocol"])
     archs = sorted({member_kind(m["file"], task) for m in members})  # kept members' kinds included
     ferplus_taught = any(m.get("ferplus_weight", 0) > 0 for m in members) or any(s.get("teacher") for s in summaries)
@@ -196,6 +206,7 @@ def face_card(runs: list[Path], data: Path, task: str = "face", keep: dict | Non
         "protocol": summaries[0]["protocol"], "publictest_report": report,
         "holdout_report": classification_report(holdout.labels, held.argmax(1), FACE_LABELS, HOLDOUT_PROTOCOL),
         "holdout_accuracy_flip_tta": flip_accuracy,
+        **({"quantization": quantization} if quantization else {}),
         **({"selection": selection} if selection else {}),
         "member_reports": {run.name: {"holdout": s["holdout_report"], "publictest": s["report"]}
                            for run, s in zip(runs, summaries)},
@@ -210,6 +221,41 @@ def face_card(runs: list[Path], data: Path, task: str = "face", keep: dict | Non
         "created": datetime.date.today().isoformat(),
     }
     return merged_with_kept(card, keep) if keep else card
+
+
+INT8_TOLERANCE = 0.001
+"""int8 ships when its hold-out accuracy is at most this far below float's (3 of FER2013's 2,872 hold-out crops)."""
+INT8_WORDS = ("static int8 (onnxruntime quantize_static, QDQ; 7-bit per-channel weights, uint8 activations calibrated "
+              "on {count} FER2013 Training crops outside the hold-out, {method}; first convolution and last layer "
+              "in float)")
+
+
+def int8_members(kept: list[dict], new: list[tuple[dict, Path]], calibration: np.ndarray, holdout, test,
+                 float_probs: tuple[np.ndarray, np.ndarray]) -> tuple[dict, np.ndarray, np.ndarray]:
+    """Quantise the ``new`` members (each with its run folder) into the package beside the ``kept`` ones; they ship
+    in int8 when the ensemble's hold-out accuracy stays within ``INT8_TOLERANCE`` of float's, else their float16
+    files stay. Returns the card's record and the hold-out and PublicTest probabilities of what ships."""
+    quantized = [{**member, "file": f"int8_{member['file']}"} for member, _ in new]
+    for (_, run), int8 in zip(new, quantized):
+        quantize_member(run / "face_cnn.onnx", MODELS_DIR / int8["file"], calibration)
+    members = kept + quantized
+    held, test_probs = ensemble_probabilities(members, holdout.images), ensemble_probabilities(members, test.images)
+    accuracy = {name: {"holdout": float((h.argmax(1) == holdout.labels).mean()),
+                       "publictest": float((t.argmax(1) == test.labels).mean())}
+                for name, (h, t) in (("float16", float_probs), ("int8", (held, test_probs)))}
+    ships = accuracy["int8"]["holdout"] >= accuracy["float16"]["holdout"] - INT8_TOLERANCE
+    for (member, _), int8 in zip(new, quantized):
+        if ships:
+            (MODELS_DIR / int8["file"]).replace(MODELS_DIR / member["file"])
+            member["arch"] = member["arch"].replace("float16 weights", "int8")
+        else:
+            (MODELS_DIR / int8["file"]).unlink()
+    onnx_session.cache_clear()  # sessions were opened by file name, and the files changed under them
+    record = {"method": INT8_WORDS.format(count=len(calibration), method=CALIBRATION_METHOD),
+              "members": [member["file"] for member, _ in new], "accuracy": accuracy,
+              "rule": f"int8 ships when its hold-out accuracy is within {INT8_TOLERANCE:.1%} of float16's (PublicTest "
+                      "scored for the record)", "shipped": "int8" if ships else "float16"}
+    return record, *((held, test_probs) if ships else float_probs)
 
 
 def blend_undoing_weights(training, ferplus_weight: float) -> list[float]:
@@ -251,8 +297,6 @@ def selected_runs(runs: list[Path], summaries: list[dict], holdout, training=Non
     """The runs greedy forward selection keeps on the Training hold-out, each read from its run folder with the
     test-time rule it would ship with; and the selection's record for the card. ``training`` (with FER+ votes):
     members trained on a blend are read with their prior undone, as they would ship."""
-    from emofuse.runtime import onnx_session
-
     probs = {}
     for run, summary in zip(runs, summaries):
         member: dict[str, object] = {"file": "face_cnn.onnx"}
@@ -364,6 +408,12 @@ def card_markdown(card: dict) -> str:
         if selection := card.get("selection"):
             lines += [f"New members chosen by greedy forward selection on the Training hold-out from: "
                       f"{', '.join(selection['candidates'])}; chosen: {', '.join(selection['chosen'])}.", ""]
+        if quantization := card.get("quantization"):
+            accuracy = quantization["accuracy"]
+            lines += [f"Quantisation of {', '.join(quantization['members'])}: {quantization['method']}. Hold-out "
+                      f"accuracy float16 {accuracy['float16']['holdout']:.1%}, int8 {accuracy['int8']['holdout']:.1%} "
+                      f"(PublicTest {accuracy['float16']['publictest']:.1%}, {accuracy['int8']['publictest']:.1%}); "
+                      f"ships in {quantization['shipped']} ({quantization['rule']}).", ""]
         lines += [f"Members, each alone on PublicTest: {alone}; averaged (shipped): {report['accuracy']:.1%}. "
                   f"Members that also read the mirror image of each crop: {flipped or 'none'}. Members whose "
                   f"probabilities are reweighted to undo the class prior their FER+ blend taught them: "
@@ -437,6 +487,8 @@ def main() -> None:
                         "blend get class weights that undo the class prior the blend taught them")
     parser.add_argument("--select", action="store_true", help="face: ship only the runs that greedy forward "
                         "selection keeps on the Training hold-out (the kept members stay)")
+    parser.add_argument("--int8", action="store_true", help="face: the new members ship in static int8 when that "
+                        "keeps the hold-out accuracy (emofuse.train.quantize)")
     args = parser.parse_args()
     if args.task == "speech" and len(args.runs) != 1:
         parser.error("speech takes one run folder (its ensemble is chosen inside the run)")
@@ -445,7 +497,7 @@ def main() -> None:
     else:
         kept_card = args.keep or (MODELS_DIR / f"{args.task}.json" if args.keep_shipped else None)
         keep = json.loads(kept_card.read_text()) if kept_card else None
-        card = face_card(args.runs, args.data, args.task, keep, args.ferplus, args.select)
+        card = face_card(args.runs, args.data, args.task, keep, args.ferplus, args.select, args.int8)
     (MODELS_DIR / f"{args.task}.json").write_text(json.dumps(card, indent=2) + "\n")
     (MODELS_DIR / f"{args.task}.md").write_text(card_markdown(card))
     print(card_markdown(card))
