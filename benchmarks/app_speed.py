@@ -8,6 +8,7 @@ over --seconds: voice and face analysed together.
 from __future__ import annotations
 
 import argparse
+import re
 import shutil
 import socket
 import subprocess
@@ -69,6 +70,18 @@ def start_live(panel, fps, attempts: int = 3) -> None:
     raise SystemExit(f"no live frame after {attempts} STARTs")
 
 
+def voice_health(caption: str) -> dict:
+    """From the Live panel's caption at the end of the run: whether the voice was fused, and how its audio fared
+    ("audio 0.2 s behind: 512 chunks, 3 late, 0 out of order, 1 gap (0.06 s missing)")."""
+    audio = re.search(r"audio ([\d.]+) s behind: (\d+) chunks, (\d+) late, \d+ out of order, \d+ gaps? "
+                      r"\(([\d.]+) s missing\)", caption)
+    if audio is None:
+        raise SystemExit(f"the Live panel's caption has no audio health: {caption!r}")
+    return {"speech_fused": "speech" in caption.split("fused from", 1)[1].split("·", 1)[0],
+            "audio_behind_s": float(audio[1]), "audio_late_share": int(audio[3]) / max(int(audio[2]), 1),
+            "audio_missing_s": float(audio[4])}
+
+
 def main() -> None:
     from playwright.sync_api import sync_playwright
 
@@ -108,17 +121,20 @@ def main() -> None:
             while time.time() < deadline:
                 time.sleep(1)
                 readings.append(float(fps.inner_text()))
+            voice = voice_health(panel.get_by_text("fused from").first.inner_text())
             browser.close()
     finally:
         server.terminate()
     steady = readings[len(readings) // 2:]
     row = {"first_load_s": first_load, "live_fps_median": float(np.median(steady)),
-           "live_fps_min": float(np.min(steady)), "seconds": args.seconds}
+           "live_fps_min": float(np.min(steady)), **voice, "seconds": args.seconds}
     table([row])
     save("app_speed", {"results": row, "readings": readings,
                        "protocol": "server and headless Chromium on the same machine; 640x480 fake camera at 30 fps; "
                                    "fake microphone: a RAVDESS clip's speech, looped; fps = frames labelled per "
-                                   "second by the server while it also reads the voice (second half of the run)"})
+                                   "second by the server while it also reads the voice (second half of the run); "
+                                   "whether the last reading fused the voice (speech_fused) and the audio's health "
+                                   "at the end (behind, share of chunks late, seconds missing)"})
 
 
 if __name__ == "__main__":
