@@ -200,7 +200,8 @@ def test_card_ships_members_in_int8_only_when_the_hold_out_accuracy_holds(tmp_pa
         assert record["shipped"] == shipped and record["members"] == ["face_cnn.onnx"]
         assert sorted(p.name for p in models.iterdir()) == ["face_cnn.onnx"]  # no int8_ file left behind
         assert is_quantized(models / "face_cnn.onnx") == (shipped == "int8")
-        assert card["members"][0]["arch"].endswith(", int8" if shipped == "int8" else "float16 weights")
+        words = "int8 weights and activations" if shipped == "int8" else "float16 weights"
+        assert card["members"][0]["arch"].endswith(words)
         assert record["accuracy"][shipped]["publictest"] == card["publictest_report"]["accuracy"]
         assert f"ships in {shipped}" in card_module.card_markdown(card)
 

@@ -247,7 +247,7 @@ def int8_members(kept: list[dict], new: list[tuple[dict, Path]], calibration: np
     for (member, _), int8 in zip(new, quantized):
         if ships:
             (MODELS_DIR / int8["file"]).replace(MODELS_DIR / member["file"])
-            member["arch"] = member["arch"].replace("float16 weights", "int8")
+            member["arch"] = member["arch"].replace("float16 weights", "int8 weights and activations")
         else:
             (MODELS_DIR / int8["file"]).unlink()
     onnx_session.cache_clear()  # sessions were opened by file name, and the files changed under them
