@@ -253,8 +253,8 @@ def int8_members(kept: list[dict], new: list[tuple[dict, Path]], calibration: np
     onnx_session.cache_clear()  # sessions were opened by file name, and the files changed under them
     record = {"method": INT8_WORDS.format(count=len(calibration), method=CALIBRATION_METHOD),
               "members": [member["file"] for member, _ in new], "accuracy": accuracy,
-              "rule": f"int8 ships when its hold-out accuracy is within {INT8_TOLERANCE:.1%} of float16's (PublicTest "
-                      "scored for the record)", "shipped": "int8" if ships else "float16"}
+              "rule": f"int8 ships when its hold-out accuracy is within {100 * INT8_TOLERANCE:.1f} point of float16's "
+                      "(PublicTest scored for the record)", "shipped": "int8" if ships else "float16"}
     return record, *((held, test_probs) if ships else float_probs)
 
 
