@@ -54,6 +54,15 @@ def shared_fast_face():
                           max_side=config.detect_max_side)
 
 
+@st.cache_data(show_spinner=False)
+def face_model_accuracy() -> dict[str, float]:
+    """FER2013 PublicTest accuracy of the default and the fast face model, from their cards (read once per server
+    process, not at every rerun of the sidebar)."""
+    from emofuse.models import load_card
+
+    return {task: load_card(task)["publictest_report"]["accuracy"] for task in ("face", "face_fast")}
+
+
 def analyzer_for(settings: str = "", transcribe: bool = False):
     """The shared analyzer, or one made from a browser session's ``settings`` (JSON: ``profile``, a voice
     calibration to read voices against; ``fast_face``, the distilled face network) and/or transcribing; the

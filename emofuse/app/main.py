@@ -16,6 +16,7 @@ from emofuse.app.analysis import (
     analyzer_for,
     annotated_video,
     decoded_image,
+    face_model_accuracy,
     shared_analyzer,
     transcription_available,
 )
@@ -29,7 +30,6 @@ from emofuse.app.uploads import (
     friendly_message,
     saved_upload,
 )
-from emofuse.models import load_card
 from emofuse.results import (
     clock_text,
     csv_text,
@@ -57,7 +57,7 @@ def analysis_settings() -> str:
 
 def face_model_sidebar() -> None:
     st.sidebar.subheader("Face model")
-    accuracy = {task: load_card(task)["publictest_report"]["accuracy"] for task in ("face", "face_fast")}
+    accuracy = face_model_accuracy()
     st.sidebar.toggle("Fast face model", key="fast_face",
                       help=f"A small network distilled from an earlier face model: 3 to 5 times faster on a CPU than "
                            f"the default, {100 * (accuracy['face'] - accuracy['face_fast']):.1f} points lower on "
