@@ -361,3 +361,17 @@ def test_rendition_names_read_back():
     assert [rendition_name(1), rendition_name(2, warp=True)] == ["noise2-1", "warp-2"]
     for copy, warp in ((0, False), (1, False), (3, False), (2, True)):
         assert parse_rendition(rendition_name(copy, warp)) == (copy, warp)
+
+
+def test_speech_card_shows_each_emotions_recall_on_the_unseen_corpora():
+    """Issue #28: happy voices read as fearful across corpora; the card's cross-corpus table says so per emotion, and
+    the shipped card's Markdown is what its JSON renders to."""
+    from emofuse.models import MODELS_DIR, load_card
+    from emofuse.train import card as card_module
+
+    card = load_card("speech")
+    markdown = card_module.card_markdown(card)
+    emodb_row = next(line for line in markdown.splitlines() if line.startswith("| emodb |"))
+    happy = card["cross_corpus"]["emodb"]["per_class"]["happy"]["recall"]
+    assert f"happy {happy:.2f}" in emodb_row and "calm" not in emodb_row  # EmoDB has no calm clips
+    assert markdown == (MODELS_DIR / "speech.md").read_text()
