@@ -85,6 +85,11 @@ def report_markdown(report: dict, title: str = "Results") -> str:
     return "\n".join(lines) + "\n"
 
 
+def recall_summary(report: dict) -> str:
+    """"happy 0.45, sad 0.68, ...": the recall of each class the report's data holds, on one line."""
+    return ", ".join(f"{label} {row['recall']:.2f}" for label, row in report["per_class"].items() if row["support"])
+
+
 def per_class_table(report: dict) -> list[str]:
     """The Markdown rows of a report's per-class precision, recall, F1 and support, and, where the labels have a
     neutral, the share of each class read as neutral (the bias that holds expressive faces down). Undefined

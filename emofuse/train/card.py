@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from emofuse.labels import FACE_LABELS, SPEECH_LABELS
-from emofuse.metrics import per_class_table
+from emofuse.metrics import per_class_table, recall_summary
 from emofuse.models import MODELS_DIR
 from emofuse.runtime import onnx_session
 from emofuse.train.args import FACE_BATCH_SIZE
@@ -455,7 +455,7 @@ def speech_markdown(card: dict) -> list[str]:
     for corpus, rep in card["cross_corpus"].items():
         if isinstance(rep, dict):
             lines.append(f"| {corpus} | {rep['n']} | {rep['accuracy']:.1%} | {rep['macro_f1']:.3f} | "
-                         f"{recalls(rep)} | {rep['protocol']} |")
+                         f"{recall_summary(rep)} | {rep['protocol']} |")
     if adaptation := card.get("adaptation"):
         keys = list(adaptation["rows"][0])
         lines += ["", f"## Adaptation (`{adaptation['command']}`, {adaptation['date']})", "",
@@ -467,11 +467,6 @@ def speech_markdown(card: dict) -> list[str]:
                       "| " + " | ".join(keys) + " |", "|---" * len(keys) + "|",
                       *markdown_rows(adaptation["subset_rows"], keys)]
     return lines
-
-
-def recalls(report: dict) -> str:
-    """"happy 0.45, sad 0.68, ...": the recall of each emotion a classification report's data holds."""
-    return ", ".join(f"{label} {row['recall']:.2f}" for label, row in report["per_class"].items() if row["support"])
 
 
 def markdown_rows(rows: list[dict], keys: list[str]) -> list[str]:
