@@ -152,6 +152,19 @@ def test_face_recipe_trains_and_exports(tmp_path):
     assert distilled["teacher"] == str(teacher_card) and distilled["teacher_weight"] == 0.7
     assert "distilled: 70%" in card_module.face_training_data(distilled)
 
+    # FER+ votes as a second output: the loss counts them, the exported network has the one expression output
+    votes = tiny_ferplus_csv(tmp_path / "ferplus.csv", 70, rng)
+    with pytest.raises(EmofuseError, match="--ferplus "):
+        face.run(face_args(csv, tmp_path / "no-votes", "--epochs", "1", "--ferplus-aux", "0.5"))
+    plain = face.run(face_args(csv, tmp_path / "plain", "--epochs", "1", "--ferplus", str(votes),
+                               "--ferplus-weight", "0"))
+    aux = face.run(face_args(csv, tmp_path / "aux", "--epochs", "1", "--ferplus", str(votes),
+                             "--ferplus-weight", "0", "--ferplus-aux", "0.5"))
+    assert aux["history"][0]["loss"] > plain["history"][0]["loss"] + 0.1  # + half the votes' cross-entropy
+    assert FaceClassifier({**card, "dir": str(tmp_path / "aux")}).classify_batch(images).shape == (4, 7)
+    assert "a second output (not shipped) learnt the FER+ vote shares" in card_module.face_training_data(aux)
+    assert "--ferplus-aux 0.5" in card_module._face_command(tmp_path / "aux", aux)
+
     # bfloat16 mixed precision trains a network of the same shape; the card's command says so
     mixed = face.run(face_args(csv, tmp_path / "bf16", "--epochs", "1", "--bf16", "--batch-size", "32"))
     assert mixed["bf16"] and mixed["history"][0]["loss"] > 0
@@ -317,6 +330,18 @@ def test_greedy_selection_adds_members_while_hold_out_accuracy_rises():
     assert rounds[0] == {"a": 4 / 6, "b": 4 / 6, "c": 0.0} and rounds[1]["b"] == 1.0 and rounds[2]["c"] < 1.0
     assert greedy_selection({"c": probs["c"]}, labels)[0] == []  # nothing chosen that is right on nothing
     assert greedy_selection(probs, labels, min_gain=0.4)[0] == ["a"]  # the pair's 2 of 6 more is not enough
+
+
+def test_vote_loss_counts_only_the_rows_with_votes():
+    import torch
+
+    from emofuse.train.face import vote_loss
+
+    logits = torch.tensor([[2.0, 0.0], [0.0, 2.0], [5.0, -5.0]])
+    votes = torch.tensor([[1.0, 0.0], [0.5, 0.5], [0.0, 0.0]])  # the last row has no votes
+    expected = (-torch.log_softmax(logits[0], 0)[0] - 0.5 * torch.log_softmax(logits[1], 0).sum()) / 2
+    assert torch.isclose(vote_loss(logits, votes), expected)
+    assert vote_loss(logits, torch.zeros(3, 2)) == 0
 
 
 def test_prior_correction_undoes_the_blends_shift_of_the_training_prior():

@@ -32,6 +32,9 @@ def add_face_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data", required=True, help="FER2013 CSV (.csv, .csv.gz, .csv.xz) or image folder")
     parser.add_argument("--ferplus", default=None, help="FER+ votes CSV (fer2013new.csv) for soft labels")
     parser.add_argument("--ferplus-weight", type=float, default=0.3, help="share of FER+ votes in the targets")
+    parser.add_argument("--ferplus-aux", type=float, default=0.0,
+                        help="weight of a second output trained on the FER+ vote shares beside the FER2013 labels "
+                        "(multi-task; not exported; --arch cnn)")
     parser.add_argument("--work", "--out", dest="work", default="~/.cache/emofuse/train/face",
                         help="run folder: checkpoint, log, summary, ONNX (default: %(default)s)")
     parser.add_argument("--resume", action="store_true", help="continue the checkpoint in --work")

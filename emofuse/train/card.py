@@ -196,7 +196,8 @@ def face_card(runs: list[Path], data: Path, task: str = "face", keep: dict | Non
                                                       holdout, test, (held, test_probs))
     report = classification_report(test.labels, test_probs.argmax(1), FACE_LABELS, summaries[0]["protocol"])
     archs = sorted({member_kind(m["file"], task) for m in members})  # kept members' kinds included
-    ferplus_taught = any(m.get("ferplus_weight", 0) > 0 for m in members) or any(s.get("teacher") for s in summaries)
+    ferplus_taught = (any(m.get("ferplus_weight", 0) > 0 for m in members)
+                      or any(s.get("teacher") or s.get("ferplus_aux") for s in summaries))
     name = f"emofuse-{task.replace('_', '-')}-{'-'.join(archs)}" + (f"-x{len(members)}" if len(members) > 1 else "")
     card = {
         "task": "face", "name": name, "labels": list(FACE_LABELS), "members": members,
@@ -355,6 +356,8 @@ def face_training_data(summary: dict) -> str:
     blend = summary["ferplus_weight"]
     words = (f"FER2013 Training less a 10% hold-out; targets {1 - blend:.0%} FER2013 label + {blend:.0%} FER+ vote "
              f"shares, label smoothing {summary['label_smoothing']}")
+    if summary.get("ferplus_aux"):
+        words += f"; a second output (not shipped) learnt the FER+ vote shares, loss weight {summary['ferplus_aux']}"
     if summary.get("init"):
         words += f"; fine-tuned from run {Path(summary['init']).name}'s chosen weights"
     if summary.get("teacher"):
@@ -377,6 +380,8 @@ def _face_command(run: Path, summary: dict) -> str:
         options["--batch-size"] = summary["batch_size"]
     if summary.get("bf16"):
         options["--bf16"] = ""
+    if summary.get("ferplus_aux"):
+        options["--ferplus-aux"] = summary["ferplus_aux"]
     if summary.get("teacher"):
         options |= {"--teacher": summary["teacher"], "--teacher-weight": summary["teacher_weight"],
                     "--teacher-temperature": summary["teacher_temperature"]}

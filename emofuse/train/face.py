@@ -95,6 +95,36 @@ def targets(labels: np.ndarray, soft: np.ndarray | None, ferplus_weight: float,
     return ((1 - label_smoothing) * target + label_smoothing / n_classes).astype(np.float32)
 
 
+def aux_targets(soft: np.ndarray | None, weight: float) -> torch.Tensor | None:
+    """The auxiliary output's targets (N, 7): FER+ vote shares (rows without votes all zero), or None when off."""
+    if not weight:
+        return None
+    if soft is None:
+        raise EmofuseError("--ferplus-aux needs the FER+ votes: give --ferplus fer2013new.csv")
+    return torch.from_numpy(soft.astype(np.float32))
+
+
+def vote_loss(logits: torch.Tensor, votes: torch.Tensor) -> torch.Tensor:
+    """Cross-entropy of the auxiliary output against FER+ vote shares, over the rows that have votes."""
+    per_row = -(votes * F.log_softmax(logits.float(), dim=1)).sum(dim=1)
+    has_votes = votes.sum(dim=1) > 0
+    return per_row[has_votes].sum() / has_votes.sum().clamp(min=1)
+
+
+def batch_loss(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, votes: torch.Tensor | None,
+               aux_weight: float, bf16: bool) -> torch.Tensor:
+    """Cross-entropy against the soft targets ``y``, plus ``aux_weight`` x the auxiliary output's vote loss;
+    the network runs in bfloat16 with ``bf16``, the losses in float32."""
+    with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=bf16):
+        if votes is None:
+            logits, aux = model(x), None
+        else:
+            assert isinstance(model, FaceCNN)
+            logits, aux = model.forward_both(x)
+    loss = -(y * F.log_softmax(logits.float(), dim=1)).sum(dim=1).mean()
+    return loss if aux is None or votes is None else loss + aux_weight * vote_loss(aux, votes)
+
+
 def prior_correction(labels: np.ndarray, soft: np.ndarray | None, ferplus_weight: float) -> np.ndarray:
     """Class weights (7,) that undo the prior shift the FER+ blend teaches: the FER2013 label prior over the mean
     blended target (``FaceClassifier`` multiplies a member's probabilities by them, as its card says).
@@ -144,7 +174,8 @@ def build_model(args: argparse.Namespace) -> torch.nn.Module:
     """The network ``--arch`` names: the from-scratch FaceCNN, or EfficientNet-Lite0 from its ImageNet weights."""
     if args.arch == "lite0":
         return lite0_imagenet(Lite0Face(n_classes=len(FACE_LABELS), size=args.size))
-    return FaceCNN(n_classes=len(FACE_LABELS), widths=tuple(int(w) for w in args.widths.split(",")))
+    return FaceCNN(n_classes=len(FACE_LABELS), widths=tuple(int(w) for w in args.widths.split(",")),
+                   aux_classes=len(FACE_LABELS) if args.ferplus_aux else 0)
 
 
 def build_optimizer(model: torch.nn.Module, args: argparse.Namespace) -> tuple[torch.optim.Optimizer, list[float]]:
@@ -166,6 +197,8 @@ def work_dir(args: argparse.Namespace) -> Path:
 
 
 def run(args: argparse.Namespace) -> dict:
+    if args.ferplus_aux and args.arch != "cnn":
+        raise EmofuseError("--ferplus-aux is an output of the FaceCNN (--arch cnn)")
     work = work_dir(args)
     setup_logging(work)
     torch.set_num_threads(args.threads)
@@ -185,12 +218,15 @@ def run(args: argparse.Namespace) -> dict:
                  100 * float(np.mean(teacher.argmax(1) == train.labels)))
         target = (1 - args.teacher_weight) * target + args.teacher_weight * teacher
     y_train = torch.from_numpy(target)
+    votes = aux_targets(train.soft_labels, args.ferplus_aux)
     x_train = torch.from_numpy(crops_to_input(train.images))
     model = build_model(args).to(device)
     model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]  # 1.2-1.9x faster steps on this CPU
     if args.init:  # continue from another run's chosen weights (a fresh schedule: fine-tuning)
         state = torch.load(Path(args.init) / "face.pt", map_location="cpu", weights_only=True)
-        model.load_state_dict(state["extra"]["best"]["state"])
+        missing, unexpected = model.load_state_dict(state["extra"]["best"]["state"], strict=False)
+        if unexpected or any(not key.startswith("aux.") for key in missing):
+            raise EmofuseError(f"{args.init}: its network is not this run's ({missing + unexpected})")
         log.info("initialised from %s (its chosen epoch %d)", args.init, state["extra"]["best"]["epoch"])
     optimizer, max_lr = build_optimizer(model, args)
     steps = int(np.ceil(len(train) / args.batch_size))
@@ -212,9 +248,8 @@ def run(args: argparse.Namespace) -> dict:
             idx = order[b * args.batch_size:(b + 1) * args.batch_size]
             x = augment(x_train[idx], gen, args.shift_px).to(device).contiguous(memory_format=torch.channels_last)
             y = y_train[idx].to(device)
-            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=args.bf16):
-                logits = model(x)
-            loss = -(y * F.log_softmax(logits.float(), dim=1)).sum(dim=1).mean()
+            loss = batch_loss(model, x, y, None if votes is None else votes[idx].to(device), args.ferplus_aux,
+                              args.bf16)
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
@@ -254,6 +289,7 @@ def run(args: argparse.Namespace) -> dict:
     result = {"protocol": PROTOCOL, "best_epoch": best["epoch"], "best_weights": best["weights"],
               "history": history, "tta": args.tta, "holdout_report": holdout_report, "report": test_report,
               "seed": args.seed, "ferplus_weight": args.ferplus_weight if args.ferplus else 0.0,  # the blend in effect
+              "ferplus_aux": args.ferplus_aux,
               "label_smoothing": args.label_smoothing,
               "shift_px": args.shift_px, "ema": args.ema, "bf16": args.bf16, "arch": args.arch,
               "widths": [int(w) for w in args.widths.split(",")] if args.arch == "cnn" else None,

@@ -15,7 +15,8 @@ def conv_bn(c_in: int, c_out: int, kernel: int = 3) -> nn.Sequential:
 class FaceCNN(nn.Module):
     """VGG-style CNN for 48x48 grey face crops (B, 1, 48, 48) -> 7 logits (inputs scaled to [0, 1])."""
 
-    def __init__(self, n_classes: int = 7, widths: tuple[int, ...] = (32, 64, 128, 256), dropout: float = 0.4):
+    def __init__(self, n_classes: int = 7, widths: tuple[int, ...] = (32, 64, 128, 256), dropout: float = 0.4,
+                 aux_classes: int = 0):
         super().__init__()
         layers, c_in = [conv_bn(1, widths[0]), nn.MaxPool2d(2)], widths[0]
         for width in widths[1:]:
@@ -24,9 +25,17 @@ class FaceCNN(nn.Module):
         self.features = nn.Sequential(*layers)
         self.head = nn.Sequential(nn.Flatten(), nn.Dropout(dropout), nn.Linear(c_in * 9, 256),
                                   nn.ReLU(inplace=True), nn.Dropout(dropout), nn.Linear(256, n_classes))
+        # a second output on the same hidden layer, trained on another labelling (FER+ votes) and never exported
+        self.aux = nn.Linear(256, aux_classes) if aux_classes else None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.features(x))
+
+    def forward_both(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The expression logits and the auxiliary output's, from one pass (training with ``aux_classes``)."""
+        assert self.aux is not None, "built without an auxiliary output"
+        hidden = self.head[:-1](self.features(x))
+        return self.head[-1](hidden), self.aux(hidden)
 
 
 # EfficientNet-Lite0 (Tan & Le 2019; the "lite" variant: no squeeze-excitation, ReLU6, fixed stem and head):
