@@ -164,6 +164,12 @@ def test_face_recipe_trains_and_exports(tmp_path):
     assert FaceClassifier({**card, "dir": str(tmp_path / "aux")}).classify_batch(images).shape == (4, 7)
     assert "a second output (not shipped) learnt the FER+ vote shares" in card_module.face_training_data(aux)
     assert "--ferplus-aux 0.5" in card_module._face_command(tmp_path / "aux", aux)
+    # fine-tuning (--init) starts from that run's network, its second output left behind; another network is refused
+    tuned = face.run(face_args(csv, tmp_path / "tuned", "--epochs", "1", "--init", str(tmp_path / "aux")))
+    assert tuned["init"] == str(tmp_path / "aux")
+    with pytest.raises(EmofuseError, match="not this run's"):
+        face.run(face_args(csv, tmp_path / "wider", "--epochs", "1", "--init", str(tmp_path / "aux"),
+                           "--widths", "8,8,8,16"))
 
     # bfloat16 mixed precision trains a network of the same shape; the card's command says so
     mixed = face.run(face_args(csv, tmp_path / "bf16", "--epochs", "1", "--bf16", "--batch-size", "32"))

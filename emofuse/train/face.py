@@ -187,6 +187,18 @@ def build_optimizer(model: torch.nn.Module, args: argparse.Namespace) -> tuple[t
     return torch.optim.SGD(model.parameters(), lr=args.lr, momentum=0.9, nesterov=True, weight_decay=5e-4), [args.lr]
 
 
+def init_from(model: torch.nn.Module, run: Path) -> None:
+    """Load the chosen weights of an earlier run folder into ``model``; an auxiliary output may be on either side."""
+    best = torch.load(run / "face.pt", map_location="cpu", weights_only=True)["extra"]["best"]
+    try:
+        missing, unexpected = model.load_state_dict(best["state"], strict=False)
+    except RuntimeError as error:  # a layer of another shape
+        raise EmofuseError(f"{run}: its network is not this run's ({str(error).splitlines()[1].strip()})") from None
+    if mismatched := [key for key in missing + unexpected if not key.startswith("aux.")]:
+        raise EmofuseError(f"{run}: its network is not this run's (layers {', '.join(mismatched)})")
+    log.info("initialised from %s (its chosen epoch %d)", run, best["epoch"])
+
+
 def work_dir(args: argparse.Namespace) -> Path:
     """The run folder; a folder holding a checkpoint is continued only with ``--resume``."""
     work = Path(args.work).expanduser()
@@ -223,11 +235,7 @@ def run(args: argparse.Namespace) -> dict:
     model = build_model(args).to(device)
     model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]  # 1.2-1.9x faster steps on this CPU
     if args.init:  # continue from another run's chosen weights (a fresh schedule: fine-tuning)
-        state = torch.load(Path(args.init) / "face.pt", map_location="cpu", weights_only=True)
-        missing, unexpected = model.load_state_dict(state["extra"]["best"]["state"], strict=False)
-        if unexpected or any(not key.startswith("aux.") for key in missing):
-            raise EmofuseError(f"{args.init}: its network is not this run's ({missing + unexpected})")
-        log.info("initialised from %s (its chosen epoch %d)", args.init, state["extra"]["best"]["epoch"])
+        init_from(model, Path(args.init))
     optimizer, max_lr = build_optimizer(model, args)
     steps = int(np.ceil(len(train) / args.batch_size))
     scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr, total_steps=args.epochs * steps,
