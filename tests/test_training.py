@@ -336,6 +336,7 @@ def test_greedy_selection_adds_members_while_hold_out_accuracy_rises():
     assert rounds[0] == {"a": 4 / 6, "b": 4 / 6, "c": 0.0} and rounds[1]["b"] == 1.0 and rounds[2]["c"] < 1.0
     assert greedy_selection({"c": probs["c"]}, labels)[0] == []  # nothing chosen that is right on nothing
     assert greedy_selection(probs, labels, min_gain=0.4)[0] == ["a"]  # the pair's 2 of 6 more is not enough
+    assert greedy_selection(probs, labels, costs={"a": 2.0, "b": 1.0})[0] == ["b", "a"]  # a tie: the cheaper first
 
 
 def test_vote_loss_counts_only_the_rows_with_votes():

@@ -12,6 +12,7 @@ import datetime
 import hashlib
 import json
 import shutil
+from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
@@ -273,12 +274,14 @@ def flip_rule(own_flip: bool, holdout_accuracy: dict[str, float]) -> bool:
     return own_flip or holdout_accuracy["on"] >= holdout_accuracy["off"] + 0.005
 
 
-def greedy_selection(probs: dict[str, np.ndarray], labels: np.ndarray,
-                     min_gain: float = 0.005) -> tuple[list[str], list[dict[str, float]]]:
+def greedy_selection(probs: dict[str, np.ndarray], labels: np.ndarray, min_gain: float = 0.005,
+                     costs: Mapping[str, float] | None = None) -> tuple[list[str], list[dict[str, float]]]:
     """Forward selection of ensemble members (Caruana et al. 2004, each at most once): add the candidate whose
     probabilities, averaged with those chosen so far, give the highest accuracy on ``labels``; stop when none
-    raises it by ``min_gain`` (half a point: a member adds its whole cost per crop, as flipping does). Returns the
-    chosen names in order and each round's accuracies."""
+    raises it by ``min_gain`` (half a point: a member adds its whole cost per crop, as flipping does). An exact tie
+    goes to the cheaper candidate (``costs``, e.g. its file size), then to the first listed. Returns the chosen
+    names in order and each round's accuracies."""
+    costs = costs or {}
     chosen: list[str] = []
     rounds: list[dict[str, float]] = []
     best = 0.0
@@ -286,7 +289,7 @@ def greedy_selection(probs: dict[str, np.ndarray], labels: np.ndarray,
         scores = {name: float((np.mean([probs[c] for c in [*chosen, name]], axis=0).argmax(1) == labels).mean())
                   for name in probs if name not in chosen}
         rounds.append(scores)
-        name = max(scores, key=lambda candidate: scores[candidate])
+        name = max(scores, key=lambda candidate: (scores[candidate], -costs.get(candidate, 0.0)))
         if scores[name] == 0 or (chosen and scores[name] < best + min_gain):
             break
         chosen.append(name)
@@ -298,7 +301,7 @@ def selected_runs(runs: list[Path], summaries: list[dict], holdout, training=Non
     """The runs greedy forward selection keeps on the Training hold-out, each read from its run folder with the
     test-time rule it would ship with; and the selection's record for the card. ``training`` (with FER+ votes):
     members trained on a blend are read with their prior undone, as they would ship."""
-    probs = {}
+    probs, costs = {}, {}
     for run, summary in zip(runs, summaries):
         member: dict[str, object] = {"file": "face_cnn.onnx"}
         if training is not None and summary["ferplus_weight"] > 0:
@@ -306,12 +309,14 @@ def selected_runs(runs: list[Path], summaries: list[dict], holdout, training=Non
         views = {rule: ensemble_probabilities([{**member, "flip_tta": rule == "on"}], holdout.images, run)
                  for rule in ("off", "on")}
         accuracy = {rule: float((p.argmax(1) == holdout.labels).mean()) for rule, p in views.items()}
-        probs[run.name] = views["on" if flip_rule(summary["tta"] == "flip", accuracy) else "off"]
+        flip = flip_rule(summary["tta"] == "flip", accuracy)
+        probs[run.name] = views["on" if flip else "off"]
+        costs[run.name] = (run / "face_cnn.onnx").stat().st_size * (2 if flip else 1)  # a tie goes to the cheaper
         onnx_session.cache_clear()  # each candidate's session (and its memory arena) once: 7 at 128 px took 24 GB
-    chosen, rounds = greedy_selection(probs, holdout.labels)
+    chosen, rounds = greedy_selection(probs, holdout.labels, costs=costs)
     record = {"protocol": "greedy forward selection among the new runs on the Training hold-out (accuracy of their "
                           "averaged probabilities, each member with its test-time rule; a member joins for half a "
-                          "point or more); kept members not counted",
+                          "point or more; an exact tie goes to the smaller network); kept members not counted",
               "candidates": [run.name for run in runs], "chosen": chosen, "rounds": rounds}
     return [run for run in runs if run.name in chosen], record
 
