@@ -177,9 +177,20 @@ def evaluate(model: dict, test: Pool, draws: int, mix_trust: float = MIX_TRUST) 
     return results
 
 
-def evaluate_subsets(model: dict, test: Pool, prior_windows: float = 0.0) -> dict[str, dict[str, dict[str, float]]]:
+def pooled(adapted: np.ndarray, plain: np.ndarray, pooling: tuple[str, float] = ("mean", 0.5)) -> np.ndarray:
+    """A batch's two readings (N, 8) pooled as ``pooling`` says: ("mean", w) w x adapted + (1 - w) x plain (as
+    shipped, w = 0.5), ("geo", w) adapted^w x plain^(1 - w) (log-linear; argmax needs no renormalising)."""
+    rule, weight = pooling
+    if rule == "geo":
+        return np.maximum(adapted, 1e-9) ** weight * np.maximum(plain, 1e-9) ** (1 - weight)
+    return weight * adapted + (1 - weight) * plain
+
+
+def evaluate_subsets(model: dict, test: Pool, prior_windows: float = 0.0, pooling: tuple[str, float] = ("mean", 0.5)
+                     ) -> dict[str, dict[str, dict[str, float]]]:
     """{subset: {mode: {corpus: accuracy}}}: batches of ``test`` that hold only some emotions (SUBSETS), scored with
-    the argmax over all of the corpus's emotions, adapted as a batch (per corpus or per speaker) or not."""
+    the argmax over all of the corpus's emotions, adapted as a batch (per corpus or per speaker) or not; the
+    readings pooled with the plain head's by ``pooling`` (``pooled``)."""
     classes = {c: corpus_classes(test, c) for c in set(test.corpus.tolist())}
     out: dict[str, dict[str, dict[str, float]]] = {}
     for name, labels in SUBSETS.items():
@@ -193,8 +204,8 @@ def evaluate_subsets(model: dict, test: Pool, prior_windows: float = 0.0) -> dic
                                       model["train_mean"], np.random.default_rng(0), model["read_adapted"],
                                       prior_windows=prior_windows)
             probs = model["read_adapted"](subset.x, refs)
-            if "as before" not in mode and not mode.endswith(ALONE):  # both readings of the voice, averaged
-                probs = (probs + plain_probs) / 2
+            if "as before" not in mode and not mode.endswith(ALONE):  # both readings of the voice, pooled
+                probs = pooled(probs, plain_probs, pooling)
             out[name][mode] = score(subset, probs, scored, classes)
     return out
 
@@ -212,24 +223,23 @@ def subset_table(within: list[dict], cross: dict, modes: tuple[str, ...]) -> lis
 SWEEP_MODES = ("none", "batch per corpus", "batch per speaker")
 
 
-def em_prior_sweep(priors: list[float], config: HeadConfig, load, copies: int, adapted_training: str) -> None:
-    """The few-emotion batches under EM priors toward an even mix (adapt.em_mix's ``prior_windows``): CV folds and
-    the RAVDESS-only model on EmoDB; saves ``adaptation_em_prior_sweep``."""
+def subset_sweep(name: str, settings: dict[str, dict], config: HeadConfig, load, copies: int,
+                 adapted_training: str, protocol: str) -> None:
+    """The few-emotion batches under each of ``settings`` ({column value: evaluate_subsets keywords}): CV folds and
+    the RAVDESS-only model on EmoDB, the heads trained once; saves ``name``."""
     pool = load(["ravdess", "emodb"], copies)
     folds = [(heads(pool.take(~held), config, adapted_training), pool.take(held & (pool.copy == 0)))
              for held in (fold_masks(pool, k) for k in range(len(ACTOR_FOLDS)))]
     across = heads(load(["ravdess"], copies), config, adapted_training), load(["emodb"], 0)
     rows = []
-    for prior in priors:
-        within = [evaluate_subsets(model, test, prior) for model, test in folds]
-        rows += [{"EM prior (windows)": prior, **row}
-                 for row in subset_table(within, evaluate_subsets(*across, prior), SWEEP_MODES)]
+    for setting, keywords in settings.items():
+        within = [evaluate_subsets(model, test, **keywords) for model, test in folds]
+        rows += [{"setting": setting, **row}
+                 for row in subset_table(within, evaluate_subsets(*across, **keywords), SWEEP_MODES)]
     table(rows)
-    save("adaptation_em_prior_sweep", {
-        "protocol": "the few-emotion batches of adaptation.json (held-out clips of each fold restricted to the "
-                    "emotions named; argmax over all of the corpus's emotions), batches adapted with the mix estimated "
-                    "by EM with that many windows spread over all emotions added (a Dirichlet prior toward even)",
-        "head": config.name, "rows": rows})
+    save(name, {"protocol": "the few-emotion batches of adaptation.json (held-out clips of each fold restricted to the "
+                            "emotions named; argmax over all of the corpus's emotions), " + protocol,
+                "head": config.name, "rows": rows})
 
 
 SMOKE_SPEAKERS = {"ravdess": range(1, 21), "emodb": (3, 8, 9, 10, 11, 12, 13, 14, 15, 16), "crema_d": (1001,)}
@@ -269,6 +279,9 @@ def main() -> None:
                                                "shrinkage priors (windows), e.g. 0.5,1,4,8")
     parser.add_argument("--em-priors", help="instead of the usual tables: the few-emotion batches with EM priors "
                                             "toward an even mix of these many windows, e.g. 0,4,16,64")
+    parser.add_argument("--pooling", help="instead of the usual tables: the few-emotion batches with the two readings "
+                                          "pooled by these rules, e.g. mean:0.5,geo:0.5 (rule:weight of the adapted "
+                                          "reading; mean as shipped)")
     args = parse_args(parser)
     if args.enrol_priors:
         global MODES
@@ -288,8 +301,17 @@ def main() -> None:
         return states_pool(load_states(args.features, renditions(corpora, [], copies, 0), frames=False))
 
     if args.em_priors:
-        em_prior_sweep([float(p) for p in args.em_priors.split(",")], config, load, args.copies,
-                       args.adapted_training)
+        subset_sweep("adaptation_em_prior_sweep",
+                     {p: {"prior_windows": float(p)} for p in args.em_priors.split(",")}, config, load, args.copies,
+                     args.adapted_training, "batches adapted with the mix estimated by EM with that many windows "
+                                            "spread over all emotions added (a Dirichlet prior toward even)")
+        return
+    if args.pooling:
+        subset_sweep("adaptation_pooling_sweep",
+                     {rule: {"pooling": (rule.split(":")[0], float(rule.split(":")[1]))}
+                      for rule in args.pooling.split(",")}, config, load, args.copies, args.adapted_training,
+                     "the adapted reading pooled with the plain head's: mean:w = w x adapted + (1 - w) x plain, "
+                     "geo:w = adapted^w x plain^(1 - w)")
         return
     pool = load(["ravdess", "emodb"], args.copies)
     folds, subset_folds = [], []
