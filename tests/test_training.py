@@ -212,17 +212,19 @@ def test_card_ships_members_in_int8_only_when_the_hold_out_accuracy_holds(tmp_pa
     models = tmp_path / "models"
     models.mkdir()
     monkeypatch.setattr(card_module, "MODELS_DIR", models)
-    for tolerance, shipped in ((10**6, "int8"), (-(10**6), "float16")):  # any loss allowed; a gain required
+    lost = None  # crops int8 reads wrong that float16 reads right, net: learnt from the first card
+    for shipped in ("int8", "int8", "float16"):  # any loss allowed; exactly the loss allowed; one crop less
+        tolerance = 10**6 if lost is None else lost - (shipped == "float16")
         monkeypatch.setattr(card_module, "INT8_TOLERANCE_CROPS", tolerance)
         card = card_module.face_card([tmp_path / "run"], csv, "face", int8=True)
         record = card["quantization"]
+        lost = record["hold-out crops right"]["float16"] - record["hold-out crops right"]["int8"]
         assert record["shipped"] == shipped and record["members"] == ["face_cnn.onnx"]
         assert sorted(p.name for p in models.iterdir()) == ["face_cnn.onnx"]  # no int8_ file left behind
         assert is_quantized(models / "face_cnn.onnx") == (shipped == "int8")
         words = "int8 weights and activations" if shipped == "int8" else "float16 weights"
         assert card["members"][0]["arch"].endswith(words)
         assert record["accuracy"][shipped]["publictest"] == card["publictest_report"]["accuracy"]
-        assert set(record["hold-out crops right"]) == {"float16", "int8"}
         assert f"ships in {shipped}" in card_module.card_markdown(card)
 
 
