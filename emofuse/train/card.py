@@ -243,11 +243,10 @@ def int8_members(kept: list[dict], new: list[tuple[dict, Path]], calibration: np
         quantize_member(run / "face_cnn.onnx", MODELS_DIR / int8["file"], calibration)
     members = kept + quantized
     held, test_probs = ensemble_probabilities(members, holdout.images), ensemble_probabilities(members, test.images)
-    accuracy = {name: {"holdout": float((h.argmax(1) == holdout.labels).mean()),
-                       "publictest": float((t.argmax(1) == test.labels).mean())}
-                for name, (h, t) in (("float16", float_probs), ("int8", (held, test_probs)))}
-    right = {name: int((probs.argmax(1) == holdout.labels).sum()) for name, probs in (("float16", float_probs[0]),
-                                                                                      ("int8", held))}
+    readings = {"float16": float_probs, "int8": (held, test_probs)}
+    right = {name: int((h.argmax(1) == holdout.labels).sum()) for name, (h, _) in readings.items()}
+    accuracy = {name: {"holdout": right[name] / len(holdout.labels),
+                       "publictest": float((t.argmax(1) == test.labels).mean())} for name, (_, t) in readings.items()}
     ships = right["int8"] >= right["float16"] - INT8_TOLERANCE_CROPS
     for (member, _), int8 in zip(new, quantized):
         if ships:
