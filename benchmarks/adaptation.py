@@ -171,7 +171,7 @@ def evaluate(model: dict, test: Pool, draws: int, mix_trust: float = MIX_TRUST) 
                                       np.random.default_rng(draw), model["read_adapted"], mix_trust)
             probs = model["read_adapted"](test.x, refs)
             if mode.endswith(" + plain head") or (base.startswith("batch") and not mode.endswith(ALONE)):
-                probs = (probs + plain_probs) / 2
+                probs = pooled(probs, plain_probs)  # averaged, as the product reads a profile
             runs.append(score(test, probs, scored))
         results[mode] = {c: float(np.mean([r[c] for r in runs])) for c in runs[0]}
     return results
