@@ -10,13 +10,14 @@ with the model, optimiser, schedule, EMA weights and random state; ``--resume`` 
 from __future__ import annotations
 
 import argparse
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from emofuse.datasets.fer2013 import load_fer2013, stratified_holdout
+from emofuse.datasets.fer2013 import FaceSet, load_fer2013, stratified_holdout
 from emofuse.errors import EmofuseError
 from emofuse.face.crops import CROP_SIZE, crops_to_input
 from emofuse.labels import FACE_LABELS
@@ -203,16 +204,29 @@ def work_dir(args: argparse.Namespace) -> Path:
     return work
 
 
-def run(args: argparse.Namespace) -> dict:
+@dataclass(frozen=True)
+class TrainingData:
+    """A run's FER2013 splits and what its steps read: input crops, targets and (for ``--ferplus-aux``) FER+ votes."""
+
+    train: FaceSet
+    holdout: FaceSet
+    test: FaceSet
+    x_train: torch.Tensor
+    y_train: torch.Tensor
+    votes: torch.Tensor | None
+
+
+def check_arguments(args: argparse.Namespace) -> None:
+    """Refuse option combinations the recipe cannot run, before anything is loaded."""
     if args.ferplus_aux and args.arch != "cnn":
         raise EmofuseError("--ferplus-aux is an output of the FaceCNN (--arch cnn)")
     if args.ferplus_aux and not args.ferplus:
         raise EmofuseError("--ferplus-aux needs the FER+ votes: give --ferplus fer2013new.csv")
-    work = work_dir(args)
-    setup_logging(work)
-    torch.set_num_threads(args.threads)
-    seed_everything(args.seed)
-    device = pick_device(args.device)
+
+
+def training_data(args: argparse.Namespace) -> TrainingData:
+    """FER2013 split into the images trained on, the fixed hold-out and PublicTest, with the training targets (the
+    label, ``--ferplus-weight`` of the FER+ votes, smoothing and ``--teacher`` blended in)."""
     faces = load_fer2013(args.data, ferplus=args.ferplus)
     training = faces.subset(faces.usage == "Training")
     held = stratified_holdout(training.labels, args.holdout)
@@ -226,17 +240,72 @@ def run(args: argparse.Namespace) -> dict:
         log.info("teacher %s: %.1f%% agreement with the labels trained on", args.teacher,
                  100 * float(np.mean(teacher.argmax(1) == train.labels)))
         target = (1 - args.teacher_weight) * target + args.teacher_weight * teacher
-    y_train = torch.from_numpy(target)
     votes = torch.from_numpy(train.soft_labels) if args.ferplus_aux else None  # FER+ shares, zero rows: no votes
-    x_train = torch.from_numpy(crops_to_input(train.images))
+    return TrainingData(train, holdout, test, x_train=torch.from_numpy(crops_to_input(train.images)),
+                        y_train=torch.from_numpy(target), votes=votes)
+
+
+def train_epoch(model: torch.nn.Module, data: TrainingData, optimizer: torch.optim.Optimizer, scheduler, ema: EMA,
+                gen: torch.Generator, epoch: int, args: argparse.Namespace, device: torch.device) -> float:
+    """One pass over the training images in a random order (``gen``), augmented; returns the mean loss."""
+    model.train()
+    steps, losses = steps_per_epoch(data, args), []
+    order = torch.randperm(len(data.train), generator=gen)
+    for b in range(steps):
+        idx = order[b * args.batch_size:(b + 1) * args.batch_size]
+        x = augment(data.x_train[idx], gen, args.shift_px).to(device).contiguous(memory_format=torch.channels_last)
+        votes = None if data.votes is None else data.votes[idx].to(device)
+        loss = batch_loss(model, x, data.y_train[idx].to(device), votes, args.ferplus_aux, args.bf16)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        scheduler.step()
+        ema.update(model, epoch * steps + b)
+        losses.append(loss.item())
+        if b % 50 == 0:
+            log.info("epoch %d step %d/%d loss %.3f", epoch, b, steps, np.mean(losses[-50:]))
+    return float(np.mean(losses))
+
+
+def steps_per_epoch(data: TrainingData, args: argparse.Namespace) -> int:
+    return int(np.ceil(len(data.train) / args.batch_size))
+
+
+def score_epoch(model: torch.nn.Module, ema: EMA, data: TrainingData, epoch: int, best: dict | None,
+                device: torch.device, flip: bool) -> tuple[dict, dict]:
+    """Hold-out accuracy of the raw and the EMA weights (the model is left with its raw weights); returns the
+    epoch's scores and the best weights so far (the first of equals kept)."""
+    row: dict = {}
+    raw = snapshot(model)
+    for name, weights in (("raw", raw), ("ema", ema.state)):
+        model.load_state_dict(weights)
+        rep = classification_report(data.holdout.labels, predict(model, data.holdout.images, device, flip).argmax(1),
+                                    FACE_LABELS, HOLDOUT_PROTOCOL)
+        row[f"holdout_{name}"] = rep["accuracy"]
+        if best is None or rep["accuracy"] > best["score"]:
+            best = {"score": rep["accuracy"], "epoch": epoch, "weights": name, "state": snapshot(model)}
+    model.load_state_dict(raw)
+    assert best is not None
+    return row, best
+
+
+def run(args: argparse.Namespace) -> dict:
+    """Train (or resume) one run under ``--work``; returns its summary (also written as summary.json), or
+    ``{"stopped_after": ...}`` when ``--stop-after`` ends it early."""
+    check_arguments(args)
+    work = work_dir(args)
+    setup_logging(work)
+    torch.set_num_threads(args.threads)
+    seed_everything(args.seed)
+    device = pick_device(args.device)
+    data = training_data(args)
     model = build_model(args).to(device)
     model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]  # 1.2-1.9x faster steps on this CPU
     if args.init:  # continue from another run's chosen weights (a fresh schedule: fine-tuning)
         init_from(model, Path(args.init))
     optimizer, max_lr = build_optimizer(model, args)
-    steps = int(np.ceil(len(train) / args.batch_size))
-    scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr, total_steps=args.epochs * steps,
-                                                    pct_start=0.15)
+    scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr, pct_start=0.15,
+                                                    total_steps=args.epochs * steps_per_epoch(data, args))
     ckpt = Checkpoint(work / "face.pt")
     start, history, extra = ckpt.load(model, optimizer, scheduler)
     ema = EMA(model, args.ema, extra.get("ema"))
@@ -246,66 +315,55 @@ def run(args: argparse.Namespace) -> dict:
     best = extra.get("best")
     flip = args.tta == "flip"
     for epoch in range(start, args.epochs):
-        model.train()
-        timer, losses = Timer(), []
-        order = torch.randperm(len(train), generator=gen)
-        for b in range(steps):
-            idx = order[b * args.batch_size:(b + 1) * args.batch_size]
-            x = augment(x_train[idx], gen, args.shift_px).to(device).contiguous(memory_format=torch.channels_last)
-            y = y_train[idx].to(device)
-            loss = batch_loss(model, x, y, None if votes is None else votes[idx].to(device), args.ferplus_aux,
-                              args.bf16)
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-            scheduler.step()
-            ema.update(model, epoch * steps + b)
-            losses.append(loss.item())
-            if b % 50 == 0:
-                log.info("epoch %d step %d/%d loss %.3f", epoch, b, steps, np.mean(losses[-50:]))
-        row: dict = {"epoch": epoch, "loss": float(np.mean(losses)), "seconds": round(timer.seconds(), 1)}
-        raw = snapshot(model)
-        for name, weights in (("raw", raw), ("ema", ema.state)):
-            model.load_state_dict(weights)
-            rep = classification_report(holdout.labels, predict(model, holdout.images, device, flip).argmax(1),
-                                        FACE_LABELS, HOLDOUT_PROTOCOL)
-            row[f"holdout_{name}"] = rep["accuracy"]
-            if best is None or rep["accuracy"] > best["score"]:
-                best = {"score": rep["accuracy"], "epoch": epoch, "weights": name, "state": snapshot(model)}
-        model.load_state_dict(raw)
-        history.append(row)
-        log.info("epoch %d loss %.3f hold-out acc %.4f (EMA %.4f) (%s)", epoch, row["loss"], row["holdout_raw"],
-                 row["holdout_ema"], timer)
+        timer = Timer()
+        loss = train_epoch(model, data, optimizer, scheduler, ema, gen, epoch, args, device)
+        row: dict = {"epoch": epoch, "loss": loss, "seconds": round(timer.seconds(), 1)}
+        scores, best = score_epoch(model, ema, data, epoch, best, device, flip)
+        history.append({**row, **scores})
+        log.info("epoch %d loss %.3f hold-out acc %.4f (EMA %.4f) (%s)", epoch, loss, scores["holdout_raw"],
+                 scores["holdout_ema"], timer)
         ckpt.save(model, optimizer, scheduler, epoch, history,
                   {"ema": ema.state, "generator": gen.get_state(), "best": best})
         if args.stop_after and args.stop_after <= epoch + 1 < args.epochs:
             log.info("stopped after epoch %d of %d: --resume continues from %s", epoch, args.epochs, ckpt.path)
             return {"stopped_after": epoch + 1, "history": history}
     assert best is not None, "at least one epoch ran"
+    return finish(model, best, data, history, args, work, device)
+
+
+def finish(model: torch.nn.Module, best: dict, data: TrainingData, history: list, args: argparse.Namespace,
+           work: Path, device: torch.device) -> dict:
+    """Load the chosen weights, score the hold-out and (once) PublicTest, export the ONNX and write the summary."""
+    flip = args.tta == "flip"
     model.load_state_dict(best["state"])
-    holdout_report = classification_report(holdout.labels, predict(model, holdout.images, device, flip).argmax(1),
+    holdout_report = classification_report(data.holdout.labels,
+                                           predict(model, data.holdout.images, device, flip).argmax(1),
                                            FACE_LABELS, HOLDOUT_PROTOCOL)
-    test_report = classification_report(test.labels, predict(model, test.images, device, flip).argmax(1),
+    test_report = classification_report(data.test.labels, predict(model, data.test.images, device, flip).argmax(1),
                                         FACE_LABELS, PROTOCOL)
     log.info("chosen: epoch %d (%s weights), hold-out %.4f; PublicTest (scored once) %.4f", best["epoch"],
              best["weights"], holdout_report["accuracy"], test_report["accuracy"])
-    export_onnx(model, x_train[:2], work / "face_cnn.onnx",
+    export_onnx(model, data.x_train[:2], work / "face_cnn.onnx",
                 {"input": {0: "batch"}, "logits": {0: "batch"}})
     result = {"protocol": PROTOCOL, "best_epoch": best["epoch"], "best_weights": best["weights"],
               "history": history, "tta": args.tta, "holdout_report": holdout_report, "report": test_report,
-              "seed": args.seed, "ferplus_weight": args.ferplus_weight if args.ferplus else 0.0,  # the blend in effect
-              "ferplus_aux": args.ferplus_aux,
-              "label_smoothing": args.label_smoothing,
-              "shift_px": args.shift_px, "ema": args.ema, "bf16": args.bf16, "arch": args.arch,
-              "widths": [int(w) for w in args.widths.split(",")] if args.arch == "cnn" else None,
-              "size": args.size if args.arch == "lite0" else None,
-              "backbone_lr": args.backbone_lr if args.arch == "lite0" else None, "holdout": args.holdout,
-              "epochs": args.epochs, "lr": args.lr, "batch_size": args.batch_size,
-              "init": str(args.init) if args.init else None, "teacher": args.teacher,
-              "teacher_weight": args.teacher_weight if args.teacher else None,
-              "teacher_temperature": args.teacher_temperature if args.teacher else None}
+              **recipe_summary(args)}
     write_json(result, work / "summary.json")
     return result
+
+
+def recipe_summary(args: argparse.Namespace) -> dict:
+    """The run's settings as its summary (and the card's command) records them; None where they do not apply."""
+    lite0 = args.arch == "lite0"
+    return {"seed": args.seed, "ferplus_weight": args.ferplus_weight if args.ferplus else 0.0,  # the blend in effect
+            "ferplus_aux": args.ferplus_aux, "label_smoothing": args.label_smoothing,
+            "shift_px": args.shift_px, "ema": args.ema, "bf16": args.bf16, "arch": args.arch,
+            "widths": None if lite0 else [int(w) for w in args.widths.split(",")],
+            "size": args.size if lite0 else None, "backbone_lr": args.backbone_lr if lite0 else None,
+            "holdout": args.holdout, "epochs": args.epochs, "lr": args.lr, "batch_size": args.batch_size,
+            "init": str(args.init) if args.init else None, "teacher": args.teacher,
+            "teacher_weight": args.teacher_weight if args.teacher else None,
+            "teacher_temperature": args.teacher_temperature if args.teacher else None}
 
 
 if __name__ == "__main__":
