@@ -322,6 +322,49 @@ def test_lite0_member_starts_from_imagenet_and_ships_beside_the_cnns(tmp_path, m
     assert "greedy forward selection on the Training hold-out" in card_module.card_markdown(chosen)
 
 
+def test_card_selection_lets_kept_members_chosen_on_the_hold_out_compete(tmp_path, monkeypatch):
+    """--select beside a kept card whose members chose their epochs on the hold-out: they compete with the new runs;
+    those left out leave the package, the rest keep their words and commands, and the hold-out stays the
+    calibration set. The selection rule itself: ``greedy_selection``'s own test."""
+    from emofuse.train import card as card_module
+    from emofuse.train import face
+
+    csv = tiny_fer_csv(tmp_path / "fer.csv", np.random.default_rng(0))
+    for seed, run in enumerate("abc"):
+        face.run(face_args(csv, tmp_path / run, "--epochs", "1", "--seed", str(seed)))
+    models = tmp_path / "models"
+    models.mkdir()
+    monkeypatch.setattr(card_module, "MODELS_DIR", models)
+    shipped = card_module.face_card([tmp_path / "a"], csv, "face")
+    assert card_module.holdout_unseen(shipped) and shipped["command"] == shipped["members"][0]["command"]
+    picks: list[str] = []
+    rounds: list[set[str]] = []
+
+    def choose(probs, labels, **_):
+        rounds.append(set(probs))
+        return picks, [dict.fromkeys(probs, 0.5)]
+
+    monkeypatch.setattr(card_module, "greedy_selection", choose)
+    picks[:] = ["b", "a"]
+    both = card_module.face_card([tmp_path / "b"], csv, "face", shipped, select=True)
+    assert rounds[-1] == {"a", "b"} and "the kept members compete" in both["selection"]["protocol"]
+    assert [(m["run"], m["file"]) for m in both["members"]] == [("a", "face_cnn.onnx"), ("b", "face_cnn_2.onnx")]
+    assert both["training_data"].startswith(f"a: {shipped['members'][0]['training_data']}; b: FER2013")
+    assert both["calibration"] == shipped["calibration"] and both["protocol"] == shipped["protocol"]
+    assert both["epochs"] == [1, 1] and set(both["history"]) == {"a", "b"}
+
+    picks[:] = ["c"]  # both kept members left out: the card is the new run's alone, their files gone
+    alone = card_module.face_card([tmp_path / "c"], csv, "face", both, select=True)
+    assert [(m["run"], m["file"]) for m in alone["members"]] == [("c", "face_cnn.onnx")]
+    assert sorted(p.name for p in models.iterdir()) == ["face_cnn.onnx"] and list(alone["history"]) == ["c"]
+    assert alone["command"] == alone["members"][0]["command"] and "--seed 2" in alone["command"]
+
+    picks[:] = ["c"]  # no new run joins: nothing to write, nothing removed
+    assert card_module.face_card([tmp_path / "b"], csv, "face", alone, select=True) is None
+    assert sorted(p.name for p in models.iterdir()) == ["face_cnn.onnx"]
+    assert card_module.kept_subset(both, {"b"})["command"] == both["members"][1]["command"]
+
+
 def test_greedy_selection_adds_members_while_hold_out_accuracy_rises():
     from emofuse.train.card import greedy_selection
 

@@ -137,7 +137,7 @@ def member_arch(summary: dict) -> str:
 
 
 def face_card(runs: list[Path], data: Path, task: str = "face", keep: dict | None = None,
-              ferplus: Path | None = None, select: bool = False, int8: bool = False) -> dict:
+              ferplus: Path | None = None, select: bool = False, int8: bool = False) -> dict | None:
     """Card of one face run, or of an ensemble of several runs (probabilities averaged); ``task`` "face_fast" names
     the files of the small distilled network; ``keep``: a shipped card whose members stay in the ensemble;
     ``ferplus`` (the FER+ votes): members trained on a FER+ blend get the class weights that undo the prior shift
@@ -145,9 +145,11 @@ def face_card(runs: list[Path], data: Path, task: str = "face", keep: dict | Non
 
     Test-time flipping is chosen per member on the runs' Training hold-out, for the new runs and the kept members
     that were selected on it (never trained on it); the other kept members keep theirs. The temperature is fitted
-    there too unless members are kept. ``select``: only the runs that greedy forward selection keeps on the
-    hold-out ship (``greedy_selection``; kept members stay). ``int8``: the new members ship in static int8 when
-    that keeps the hold-out accuracy (``int8_members``). PublicTest is scored once with the chosen rules.
+    there too unless a kept member was trained on it. ``select``: only the runs that greedy forward selection
+    keeps on the hold-out ship, and the kept members compete with them when none saw the hold-out
+    (``selected_runs``); None when no new run is chosen (the kept card stays). ``int8``: the new members ship in
+    static int8 when that keeps the hold-out accuracy (``int8_members``). PublicTest is scored once with the
+    chosen rules.
     """
     from emofuse.datasets import load_fer2013
     from emofuse.datasets.fer2013 import stratified_holdout
@@ -160,19 +162,19 @@ def face_card(runs: list[Path], data: Path, task: str = "face", keep: dict | Non
     summaries = [json.loads((run / "summary.json").read_text()) for run in runs]
     held_out = stratified_holdout(training.labels, summaries[0]["holdout"])
     holdout = training.subset(held_out)
-    selection = None
+    selection, shipped_files = None, {m["file"] for m in keep["members"]} if keep else set()
     if select:
         summary_of = dict(zip(runs, summaries))
-        runs, selection = selected_runs(runs, summaries, holdout, training if ferplus is not None else None)
+        runs, selection, keep = selected_runs(runs, summaries, holdout, training if ferplus is not None else None,
+                                              keep)
+        if not runs:
+            return None
         summaries = [summary_of[run] for run in runs]
-    kept = [{**m, "flip_tta": m.get("flip_tta", keep.get("flip_tta", False))} for m in keep["members"]] if keep else []
-    members = list(kept)
-    for run, summary in zip(runs, summaries):
-        arch = summary.get("arch", "cnn")
-        name = member_file(task, arch, {m["file"] for m in members})
-        ship_member(run / "face_cnn.onnx", MODELS_DIR / name)
-        members.append({"file": name, "arch": member_arch(summary), "run": run.name,
-                        "ferplus_weight": summary["ferplus_weight"]})
+    kept = kept_members(keep)
+    members = kept + shipped_members(runs, summaries, task, {m["file"] for m in kept})
+    for dropped in shipped_files - {m["file"] for m in members}:  # kept members the selection left out
+        (MODELS_DIR / dropped).unlink(missing_ok=True)
+    onnx_session.cache_clear()  # sessions opened by file name during the selection; the files may have changed
     for member in members:
         if ferplus is not None and member.get("ferplus_weight", 0) > 0:
             member["class_weights"] = blend_undoing_weights(training, member["ferplus_weight"])
@@ -202,9 +204,10 @@ def face_card(runs: list[Path], data: Path, task: str = "face", keep: dict | Non
     name = f"emofuse-{task.replace('_', '-')}-{'-'.join(archs)}" + (f"-x{len(members)}" if len(members) > 1 else "")
     card = {
         "task": "face", "name": name, "labels": list(FACE_LABELS), "members": members,
-        "temperature": fit_temperature(test_probs, test.labels) if kept else fit_temperature(held, holdout.labels),
+        "temperature": (fit_temperature(held, holdout.labels) if holdout_unseen(keep)
+                        else fit_temperature(test_probs, test.labels)),
         "input": "48x48 grey face crop aligned to the FER2013 framing, scaled to [-0.5, 0.5]",
-        "training_data": "; ".join(f"{run.name}: {face_training_data(s)}" for run, s in zip(runs, summaries)),
+        "training_data": "; ".join(f"{m['run']}: {m['training_data']}" for m in members[len(kept):]),
         "protocol": summaries[0]["protocol"], "publictest_report": report,
         "holdout_report": classification_report(holdout.labels, held.argmax(1), FACE_LABELS, HOLDOUT_PROTOCOL),
         "holdout_accuracy_flip_tta": flip_accuracy,
@@ -216,13 +219,26 @@ def face_card(runs: list[Path], data: Path, task: str = "face", keep: dict | Non
         "history": {run.name: s["history"] for run, s in zip(runs, summaries)},
         "calibration": "temperature fitted on the Training hold-out's predictions (NLL)",
         "seed": [s["seed"] for s in summaries],
-        "command": "; ".join(_face_command(run, s) for run, s in zip(runs, summaries)),
+        "command": "; ".join(m["command"] for m in members[len(kept):]),
         "license": FER_LICENSE.format(FERPLUS_WORDS if ferplus_taught else "")
         + (" " + LITE0_LICENSE if "lite0" in archs else ""),
         "files": {m["file"]: sha256(MODELS_DIR / m["file"]) for m in members},
         "created": datetime.date.today().isoformat(),
     }
     return merged_with_kept(card, keep) if keep else card
+
+
+def shipped_members(runs: list[Path], summaries: list[dict], task: str, taken: set[str]) -> list[dict]:
+    """Copy the runs' networks into the package under the first free member file names (not in ``taken``); their
+    card entries, each with its training words and the command that reproduces it."""
+    members: list[dict] = []
+    for run, summary in zip(runs, summaries):
+        name = member_file(task, summary.get("arch", "cnn"), taken | {m["file"] for m in members})
+        ship_member(run / "face_cnn.onnx", MODELS_DIR / name)
+        members.append({"file": name, "arch": member_arch(summary), "run": run.name,
+                        "ferplus_weight": summary["ferplus_weight"], "training_data": face_training_data(summary),
+                        "command": _face_command(run, summary)})
+    return members
 
 
 INT8_TOLERANCE_CROPS = 3
@@ -300,12 +316,21 @@ def greedy_selection(probs: dict[str, np.ndarray], labels: np.ndarray, min_gain:
     return chosen, rounds
 
 
-def selected_runs(runs: list[Path], summaries: list[dict], holdout, training=None) -> tuple[list[Path], dict]:
+def selected_runs(runs: list[Path], summaries: list[dict], holdout, training=None,
+                  keep: dict | None = None) -> tuple[list[Path], dict, dict | None]:
     """The runs greedy forward selection keeps on the Training hold-out, each read from its run folder with the
-    test-time rule it would ship with; and the selection's record for the card. ``training`` (with FER+ votes):
-    members trained on a blend are read with their prior undone, as they would ship."""
+    test-time rule it would ship with; the selection's record for the card; and ``keep`` with the kept members
+    that stay. Kept members compete beside the new runs when none of them saw the hold-out
+    (``holdout_unseen``); else they all stay, uncounted. ``training`` (with FER+ votes): members trained on a
+    blend are read with their prior undone, as they would ship."""
     probs, costs = {}, {}
+    rivals = kept_members(keep) if holdout_unseen(keep) else []
+    for rival in rivals:
+        probs[rival["run"]] = ensemble_probabilities([rival], holdout.images)
+        costs[rival["run"]] = (MODELS_DIR / rival["file"]).stat().st_size * (2 if rival["flip_tta"] else 1)
     for run, summary in zip(runs, summaries):
+        if run.name in probs:
+            raise ValueError(f"{run}: a kept member has the same run name")
         member: dict[str, object] = {"file": "face_cnn.onnx"}
         if training is not None and summary["ferplus_weight"] > 0:
             member["class_weights"] = blend_undoing_weights(training, summary["ferplus_weight"])
@@ -317,17 +342,51 @@ def selected_runs(runs: list[Path], summaries: list[dict], holdout, training=Non
         costs[run.name] = (run / "face_cnn.onnx").stat().st_size * (2 if flip else 1)  # a tie goes to the cheaper
         onnx_session.cache_clear()  # each candidate's session (and its memory arena) once: 7 at 128 px took 24 GB
     chosen, rounds = greedy_selection(probs, holdout.labels, costs=costs)
+    kept_words = ("the kept members compete beside them, read from the package as they ship" if rivals
+                  else "kept members not counted")
     record = {"protocol": "greedy forward selection among the new runs on the Training hold-out (accuracy of their "
                           "averaged probabilities, each member with its test-time rule; a member joins for half a "
-                          "point or more; an exact tie goes to the smaller network); kept members not counted",
-              "candidates": [run.name for run in runs], "chosen": chosen, "rounds": rounds}
-    return [run for run in runs if run.name in chosen], record
+                          f"point or more; an exact tie goes to the smaller network); {kept_words}",
+              "candidates": list(probs), "chosen": chosen, "rounds": rounds}
+    if keep is not None and rivals:
+        keep = kept_subset(keep, set(chosen))
+    return [run for run in runs if run.name in chosen], record, keep
+
+
+def kept_members(keep: dict | None) -> list[dict]:
+    """The members of a kept card, each with its test-time flip rule spelt out."""
+    if keep is None:
+        return []
+    return [{**m, "flip_tta": m.get("flip_tta", keep.get("flip_tta", False))} for m in keep["members"]]
+
+
+def holdout_unseen(keep: dict | None) -> bool:
+    """Whether no kept member was trained on the Training hold-out (each chose its epoch on it), so the hold-out can
+    weigh them: choose them, their flip rule and the ensemble's temperature."""
+    return keep is None or all(selected_on_holdout(m, keep) for m in keep["members"])
 
 
 def selected_on_holdout(member: dict, keep: dict | None) -> bool:
     """A kept member whose run chose its epoch on the Training hold-out (its card carries that report), so the
     hold-out can choose its test-time rule too."""
     return keep is not None and "holdout" in keep["member_reports"].get(member.get("run"), {})
+
+
+def kept_subset(keep: dict, runs: set[str]) -> dict | None:
+    """``keep`` with only the members trained by ``runs`` (None when none stays); its joined training words and
+    commands rebuilt from the members' own."""
+    index = [i for i, m in enumerate(keep["members"]) if m["run"] in runs]
+    if len(index) == len(keep["members"]):
+        return keep
+    if not index:
+        return None
+    members = [keep["members"][i] for i in index]
+    return {**keep, "members": members,
+            "member_reports": {m["run"]: keep["member_reports"][m["run"]] for m in members},
+            "history": {m["run"]: keep["history"][m["run"]] for m in members},
+            **{key: [keep[key][i] for i in index] for key in ("best_epoch", "epochs", "seed")},
+            "training_data": "; ".join(f"{m['run']}: {m['training_data']}" for m in members),
+            "command": "; ".join(m["command"] for m in members)}
 
 
 def ensemble_probabilities(members: list[dict], images: np.ndarray, folder: Path | None = None) -> np.ndarray:
@@ -345,13 +404,17 @@ def merged_with_kept(card: dict, keep: dict) -> dict:
     kept_reports = {run: {"publictest": rep.get("publictest", rep.get("plain")),
                           **({"holdout": rep["holdout"]} if "holdout" in rep else {})}
                     for run, rep in keep["member_reports"].items()}
+    own_words = all("training_data" in m for m in keep["members"])  # cards since the members carry their own
+    kept_words = keep["training_data"] if own_words else f"{names}: {keep['training_data']}"
+    unseen = holdout_unseen(keep)
     return {
         **card,
-        "training_data": f"{names}: {keep['training_data']}; {card['training_data']}",
-        "protocol": f"{card['protocol']}; the kept members ({names}): {keep['protocol']}",
-        "calibration": "temperature fitted on PublicTest predictions (NLL): the kept members were trained on all of "
-                       "Training, hold-out included, which would make them look surer than they are; flip averaging "
-                       "still chosen on the hold-out, per member",
+        "training_data": f"{kept_words}; {card['training_data']}",
+        "protocol": card["protocol"] if keep["protocol"] == card["protocol"]
+        else f"{card['protocol']}; the kept members ({names}): {keep['protocol']}",
+        **({} if unseen else {"calibration": "temperature fitted on PublicTest predictions (NLL): the kept members "
+                              "were trained on all of Training, hold-out included, which would make them look surer "
+                              "than they are; flip averaging still chosen on the hold-out, per member"}),
         "member_reports": {**kept_reports, **card["member_reports"]},
         "best_epoch": list(keep["best_epoch"]) + card["best_epoch"], "epochs": list(keep["epochs"]) + card["epochs"],
         "history": {**keep["history"], **card["history"]}, "seed": list(keep["seed"]) + card["seed"],
@@ -419,7 +482,7 @@ def card_markdown(card: dict) -> str:
         flipped = ", ".join(m["file"] for m in card["members"] if m["flip_tta"])  # face_card sets it per member
         reweighted = ", ".join(m["file"] for m in card["members"] if "class_weights" in m)
         if selection := card.get("selection"):
-            lines += [f"New members chosen by greedy forward selection on the Training hold-out from: "
+            lines += [f"Members chosen by greedy forward selection on the Training hold-out from: "
                       f"{', '.join(selection['candidates'])}; chosen: {', '.join(selection['chosen'])}.", ""]
         if quantization := card.get("quantization"):
             accuracy = quantization["accuracy"]
@@ -499,18 +562,23 @@ def main() -> None:
     parser.add_argument("--ferplus", type=Path, help="face: FER+ votes (fer2013new.csv); members trained on a FER+ "
                         "blend get class weights that undo the class prior the blend taught them")
     parser.add_argument("--select", action="store_true", help="face: ship only the runs that greedy forward "
-                        "selection keeps on the Training hold-out (the kept members stay)")
+                        "selection keeps on the Training hold-out (kept members chosen on the hold-out compete "
+                        "with them; others stay)")
     parser.add_argument("--int8", action="store_true", help="face: the new members ship in static int8 when that "
                         "keeps the hold-out accuracy (emofuse.train.quantize)")
     args = parser.parse_args()
     if args.task == "speech" and len(args.runs) != 1:
         parser.error("speech takes one run folder (its ensemble is chosen inside the run)")
+    card: dict | None
     if args.task == "speech":
         card = speech_card(args.runs[0])
     else:
         kept_card = args.keep or (MODELS_DIR / f"{args.task}.json" if args.keep_shipped else None)
         keep = json.loads(kept_card.read_text()) if kept_card else None
         card = face_card(args.runs, args.data, args.task, keep, args.ferplus, args.select, args.int8)
+        if card is None:
+            print(f"No new run joins the ensemble on the Training hold-out: {args.task}.json stays as it is.")
+            return
     (MODELS_DIR / f"{args.task}.json").write_text(json.dumps(card, indent=2) + "\n")
     (MODELS_DIR / f"{args.task}.md").write_text(card_markdown(card))
     print(card_markdown(card))
