@@ -130,6 +130,29 @@ class ScriptedTranscriber:
         return Transcript(self.name, language or "en", 0.9, heard)
 
 
+def test_a_voiced_clip_its_packed_window_passed_over_is_read_alone():
+    """Whisper may skip a clip that repeats the one before it in the window (seen: two RAVDESS actors saying the
+    same sentence); that clip is then read on its own."""
+    from dataclasses import replace
+
+    from tests.conftest import tone
+
+    class Skipping(ScriptedTranscriber):
+        def transcribe(self, audio, offset=0.0, language=None):
+            heard = super().transcribe(audio, offset, language)
+            if not heard.utterances:
+                return heard
+            first = heard.utterances[0]  # only the first clip's word
+            return replace(heard, utterances=(replace(first, end=first.words[0].end, words=first.words[:1],
+                                                      text=first.words[0].text),))
+
+    clip = np.concatenate([np.zeros(8_000, np.float32), tone(1.5), np.zeros(8_000, np.float32)])
+    skipping = Skipping()
+    transcripts = transcribe.transcribe_many(skipping, [clip, clip.copy()])
+    assert [len(t.utterances) for t in transcripts] == [1, 1]
+    assert len(skipping.calls) == 2 and skipping.calls[1][0] == len(clip) / 16_000  # the window, then the clip
+    assert abs(transcripts[1].utterances[0].start - 0.5) < 0.25  # on its own clock
+
 def test_packed_clips_each_get_their_own_utterances_on_their_own_clock():
     from tests.conftest import tone
 

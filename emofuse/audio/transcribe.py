@@ -158,9 +158,9 @@ def transcribe_many(transcriber: Transcriber, clips: list[np.ndarray]) -> list[T
 
     Each clip's leading and trailing silence is left out (emofuse.audio.vad) and ``PACK_GAP_SECONDS`` of silence
     put between clips; each word goes back to the clip its middle falls in (an utterance Whisper ran on over a
-    gap is cut there), on that clip's own clock. The language (unless configured) is detected in the first window
-    and kept for the rest. A clip longer than a window is transcribed alone; models not in PACKABLE take the clips
-    one by one.
+    gap is cut there), on that clip's own clock; a voiced clip that gets no word in its window is read alone. The
+    language (unless configured) is detected in the first window and kept for the rest. A clip longer than a
+    window is transcribed alone; models not in PACKABLE take the clips one by one.
     """
     from emofuse.audio.vad import voiced_segments
 
@@ -192,7 +192,11 @@ def transcribe_many(transcriber: Transcriber, clips: list[np.ndarray]) -> list[T
                                text=" ".join(w.text for w in words))
                 mine[k].append(shifted(part, offset))
         for k, index in enumerate(window):
-            results[index] = Transcript(packed.model, packed.language, packed.language_probability, tuple(mine[k]))
+            if mine[k] or len(window) == 1:
+                results[index] = Transcript(packed.model, packed.language, packed.language_probability,
+                                            tuple(mine[k]))
+            else:  # Whisper can pass over a clip in the window (one that repeats the one before): read it alone
+                results[index] = transcriber.transcribe(clips[index], 0.0, language)
         window.clear()
 
     length = 0.0
