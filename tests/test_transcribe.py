@@ -153,6 +153,7 @@ def test_a_voiced_clip_its_packed_window_passed_over_is_read_alone():
     assert len(skipping.calls) == 2 and skipping.calls[1][0] == len(clip) / 16_000  # the window, then the clip
     assert abs(transcripts[1].utterances[0].start - 0.5) < 0.25  # on its own clock
 
+
 def test_packed_clips_each_get_their_own_utterances_on_their_own_clock():
     from tests.conftest import tone
 

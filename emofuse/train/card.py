@@ -207,7 +207,6 @@ def face_card(runs: list[Path], data: Path, task: str = "face", keep: dict | Non
         "temperature": (fit_temperature(held, holdout.labels) if holdout_unseen(keep)
                         else fit_temperature(test_probs, test.labels)),
         "input": "48x48 grey face crop aligned to the FER2013 framing, scaled to [-0.5, 0.5]",
-        "training_data": "; ".join(f"{m['run']}: {m['training_data']}" for m in members[len(kept):]),
         "protocol": summaries[0]["protocol"], "publictest_report": report,
         "holdout_report": classification_report(holdout.labels, held.argmax(1), FACE_LABELS, HOLDOUT_PROTOCOL),
         "holdout_accuracy_flip_tta": flip_accuracy,
@@ -219,7 +218,7 @@ def face_card(runs: list[Path], data: Path, task: str = "face", keep: dict | Non
         "history": {run.name: s["history"] for run, s in zip(runs, summaries)},
         "calibration": "temperature fitted on the Training hold-out's predictions (NLL)",
         "seed": [s["seed"] for s in summaries],
-        "command": "; ".join(m["command"] for m in members[len(kept):]),
+        **joined_words(members[len(kept):]),
         "license": FER_LICENSE.format(FERPLUS_WORDS if ferplus_taught else "")
         + (" " + LITE0_LICENSE if "lite0" in archs else ""),
         "files": {m["file"]: sha256(MODELS_DIR / m["file"]) for m in members},
@@ -385,7 +384,12 @@ def kept_subset(keep: dict, runs: set[str]) -> dict | None:
             "member_reports": {m["run"]: keep["member_reports"][m["run"]] for m in members},
             "history": {m["run"]: keep["history"][m["run"]] for m in members},
             **{key: [keep[key][i] for i in index] for key in ("best_epoch", "epochs", "seed")},
-            "training_data": "; ".join(f"{m['run']}: {m['training_data']}" for m in members),
+            **joined_words(members)}
+
+
+def joined_words(members: list[dict]) -> dict[str, str]:
+    """A card's ``training_data`` and ``command``: its members' own, joined in order."""
+    return {"training_data": "; ".join(f"{m['run']}: {m['training_data']}" for m in members),
             "command": "; ".join(m["command"] for m in members)}
 
 
