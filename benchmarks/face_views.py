@@ -20,10 +20,8 @@ from face_video import SHIPPED_CROP, clip_faces
 
 from emofuse.datasets.fer2013 import load_fer2013, stratified_holdout
 from emofuse.evaluate import list_labelled_videos
-from emofuse.face.classifier import FaceClassifier, reweighted
-from emofuse.face.crops import crops_to_input
+from emofuse.face.classifier import FaceClassifier
 from emofuse.labels import FACE_LABELS, FUSION_LABELS, to_fusion_label, to_fusion_probabilities
-from emofuse.runtime import softmax
 
 View = tuple[float, float, float, float]
 """Shift right and down (px), scale, rotation (degrees, counter-clockwise) of a 48 px crop about its centre."""
@@ -57,14 +55,14 @@ def viewed(crops: np.ndarray, view: View) -> np.ndarray:
 
 
 def member_readings(clf: FaceClassifier, crops: np.ndarray) -> np.ndarray:
-    """(members, views, plain/mirrored, N, 7): every member's probabilities of every view of ``crops``."""
-    out = np.zeros((len(clf.sessions), len(EVERY_VIEW), 2, len(crops), len(FACE_LABELS)), np.float32)
+    """(members, views, plain/mirrored, N, 7): every member's probabilities of every view of ``crops``, each member
+    read as the runtime reads it (its class weights applied), on its own and without its mirror rule."""
+    members = [FaceClassifier({**clf.card, "members": [{**m, "flip_tta": False}]}) for m in clf.card["members"]]
+    out = np.zeros((len(members), len(EVERY_VIEW), 2, len(crops), len(FACE_LABELS)), np.float32)
     for v, view in enumerate(EVERY_VIEW):
-        x = crops_to_input(viewed(crops, view))
-        for m, session in enumerate(clf.sessions):
-            for f, images in enumerate((x, np.ascontiguousarray(x[..., ::-1]))):
-                out[m, v, f] = np.concatenate([softmax(session.run(None, {"input": images[i:i + 512]})[0])
-                                               for i in range(0, len(images), 512)])
+        images = viewed(crops, view)
+        for m, member in enumerate(members):
+            out[m, v] = member.classify_batch(images), member.classify_batch(np.ascontiguousarray(images[..., ::-1]))
     return out
 
 
@@ -72,8 +70,7 @@ def read(clf: FaceClassifier, readings: np.ndarray, views: list[View], flips: li
     """The ensemble's probabilities (its card's weights) with each member averaging ``views`` (and their mirror
     images where it flips)."""
     rows = [EVERY_VIEW.index(v) for v in views]
-    members = [reweighted(readings[m, rows, :2 if flip else 1].mean(axis=(0, 1)), class_weights)
-               for m, (flip, class_weights) in enumerate(zip(flips, clf.class_weights))]
+    members = [readings[m, rows, :2 if flip else 1].mean(axis=(0, 1)) for m, flip in enumerate(flips)]
     return np.average(members, axis=0, weights=clf.weights)
 
 
